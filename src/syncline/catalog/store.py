@@ -1,0 +1,185 @@
+"""Where the bytes live.
+
+A project's catalog is a folder ``<project>/catalog/`` holding one Lance dataset per table of
+``catalog.schema.TABLES`` (``entities.lance``, ``assets.lance``, ...). Each dataset is
+columnar and versioned: every write (upsert, delete, compaction) commits a new version;
+``read(..., version=N)`` and ``snapshot()`` pin readers and runs to exact versions.
+
+* **Upsert by stable ID.** Writes go through Lance ``merge_insert`` on the table's key column
+  (``TableSpec.key``), so writing the same row twice is a no-op change, never a duplicate, and
+  a batch is atomic: a crash leaves either the whole batch or none of it.
+* **Schema evolution.** When ``schema.py`` gains a column, opening the table adds it as an
+  all-null column (a metadata-only change: existing data files are not rewritten).
+* **Deletion and erasure.** ``delete`` writes a deletion vector: the rows disappear from the
+  newest version but their bytes stay in older data files, transaction files and manifests.
+  ``erase`` is the real thing: delete, compact with deletions materialised (rewrites the
+  affected fragments without the rows), then remove every old version with zero retention.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import lance
+import pyarrow as pa
+
+from syncline.catalog.schema import TABLES, TableSpec, spec
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    table: str
+    inserted: int
+    updated: int
+    deleted: int
+    version: int
+
+
+class Catalog:
+    """A project's tables. Create with ``Catalog(root)``; every table exists once opened."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        for name in TABLES:
+            self._ensure(spec(name))
+
+    # ---------------------------------------------------------------- layout
+    def path(self, name: str) -> Path:
+        return self.root / f"{spec(name).name}.lance"
+
+    def _ensure(self, ts: TableSpec) -> None:
+        path = self.path(ts.name)
+        if not (path / "_versions").exists():
+            if path.exists():  # a half-created table from a killed first write: nothing to keep
+                shutil.rmtree(path)
+            lance.write_dataset(ts.schema.empty_table(), str(path), mode="create")
+            return
+        ds = lance.dataset(str(path))
+        have = set(ds.schema.names)
+        missing = [f for f in ts.schema if f.name not in have]
+        if missing:
+            ds.add_columns(missing)
+
+    def dataset(self, name: str, *, version: int | None = None) -> lance.LanceDataset:
+        return lance.dataset(str(self.path(name)), version=version)
+
+    # ---------------------------------------------------------------- reads
+    def read(
+        self,
+        name: str,
+        *,
+        columns: list[str] | None = None,
+        where: str | None = None,
+        version: int | None = None,
+    ) -> pa.Table:
+        return self.dataset(name, version=version).to_table(columns=columns, filter=where)
+
+    def count(self, name: str, *, where: str | None = None) -> int:
+        return int(self.dataset(name).count_rows(filter=where))
+
+    def version(self, name: str) -> int:
+        return int(self.dataset(name).version)
+
+    def versions(self, name: str) -> list[int]:
+        return [int(v["version"]) for v in self.dataset(name).versions()]
+
+    def snapshot(self) -> dict[str, int]:
+        """The current version of every table: what a run pins itself to."""
+        return {name: self.version(name) for name in TABLES}
+
+    def sql(self, query: str, *, versions: dict[str, int] | None = None) -> pa.Table:
+        """DuckDB SQL over the tables (each table is a view of its name), as an Arrow table."""
+        from syncline.catalog.query import connect
+
+        with connect(self, versions=versions) as con:
+            return con.sql(query).to_arrow_table()
+
+    def connect(self, *, versions: dict[str, int] | None = None) -> duckdb.DuckDBPyConnection:
+        from syncline.catalog.query import connect
+
+        return connect(self, versions=versions)
+
+    # ---------------------------------------------------------------- writes
+    def conform(self, name: str, rows: pa.Table | list[dict[str, Any]]) -> pa.Table:
+        """Rows as a table of exactly the table's schema (missing columns null, types cast)."""
+        schema = self.dataset(name).schema
+        if isinstance(rows, list):
+            unknown = {k for r in rows for k in r} - set(schema.names)
+            if unknown:
+                raise ValueError(f"table {name}: unknown column(s) {sorted(unknown)}")
+            return pa.Table.from_pylist(rows, schema=schema)
+        unknown = set(rows.column_names) - set(schema.names)
+        if unknown:
+            raise ValueError(f"table {name}: unknown column(s) {sorted(unknown)}")
+        cols = [
+            rows.column(f.name).cast(f.type) if f.name in rows.column_names
+            else pa.nulls(rows.num_rows, f.type)
+            for f in schema
+        ]
+        return pa.Table.from_arrays(cols, schema=schema)
+
+    def _dedupe_last(self, table: pa.Table, key: str) -> pa.Table:
+        keys = table.column(key).to_pylist()
+        last = {k: i for i, k in enumerate(keys)}
+        if len(last) == len(keys):
+            return table
+        return table.take(sorted(last.values()))
+
+    def upsert(self, name: str, rows: pa.Table | list[dict[str, Any]]) -> WriteResult:
+        """Insert new keys, replace rows whose key exists. One atomic commit."""
+        return self._merge(name, rows, update=True)
+
+    def insert_missing(self, name: str, rows: pa.Table | list[dict[str, Any]]) -> WriteResult:
+        """Insert only rows whose key is new; existing rows are left untouched."""
+        return self._merge(name, rows, update=False)
+
+    def _merge(self, name: str, rows: pa.Table | list[dict[str, Any]], *, update: bool) -> WriteResult:
+        key = spec(name).key
+        table = self._dedupe_last(self.conform(name, rows), key)
+        ds = self.dataset(name)
+        if table.num_rows == 0:
+            return WriteResult(name, 0, 0, 0, int(ds.version))
+        builder = ds.merge_insert(key)
+        if update:
+            builder = builder.when_matched_update_all()
+        stats = builder.when_not_matched_insert_all().execute(table)
+        return WriteResult(
+            name,
+            int(stats.get("num_inserted_rows", 0)),
+            int(stats.get("num_updated_rows", 0)),
+            int(stats.get("num_deleted_rows", 0)),
+            self.version(name),
+        )
+
+    def delete(self, name: str, where: str) -> int:
+        """Soft delete (deletion vector). The bytes remain in old versions; see ``erase``."""
+        ds = self.dataset(name)
+        before = int(ds.count_rows())
+        ds.delete(where)
+        return before - self.count(name)
+
+    def compact(self, name: str) -> None:
+        self.dataset(name).optimize.compact_files(
+            materialize_deletions=True, materialize_deletions_threshold=0.0
+        )
+
+    def erase(self, name: str, where: str) -> int:
+        """Delete rows and every trace of their bytes: materialise, then drop all old versions."""
+        n = self.delete(name, where)
+        self.compact(name)
+        self.cleanup(name)
+        return n
+
+    def cleanup(self, name: str, *, keep: timedelta = timedelta(0)) -> None:
+        """Remove versions older than ``keep`` (zero: only the newest survives)."""
+        self.dataset(name).cleanup_old_versions(older_than=keep, delete_unverified=True)
+
+    def table_versions_json(self) -> str:
+        return json.dumps(self.snapshot(), sort_keys=True)

@@ -1,0 +1,160 @@
+"""The command line: a thin Typer layer over the Python API. No logic lives here.
+
+Every command takes ``--project`` (default: the current folder) and, where a machine reads the
+output, ``--json``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from syncline.manifest import ManifestError
+from syncline.project import ProjectError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="syncline: multimodal data that survives real data.")
+task_app = typer.Typer(no_args_is_help=True, help="Work with the task spec.")
+app.add_typer(task_app, name="task")
+console = Console()
+err = Console(stderr=True)
+
+ProjectOpt = Annotated[Path, typer.Option("--project", "-p", help="project folder")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output")]
+
+
+def _fail(message: str, code: int = 2) -> None:
+    err.print(f"[red]error:[/red] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def _open(project: Path) -> Any:
+    from syncline.project import Project
+
+    try:
+        return Project.open(project)
+    except ProjectError as e:
+        _fail(str(e))
+
+
+@app.command()
+def init(
+    path: Annotated[Path, typer.Argument(help="project folder to create")] = Path("."),
+    template: Annotated[str, typer.Option(help="task.yaml template: blank or farm")] = "blank",
+    json_out: JsonOpt = False,
+) -> None:
+    """Create a project: syncline.yaml, task.yaml, an empty catalog."""
+    from syncline.project import init_project
+
+    p = init_project(path, template=template)
+    if json_out:
+        _print_json({"project": str(p.root), "task": str(p.task_path)})
+    else:
+        console.print(f"project ready at [bold]{p.root}[/bold]; edit {p.task_path} then `syncline ingest`")
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="files or folders to ingest")],
+    project: ProjectOpt = Path("."),
+    manifest: Annotated[Path | None, typer.Option(help="manifest (YAML/JSON/CSV): entities, subjects, consent")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Discover, probe, hash, scrub and register files. Safe to interrupt and re-run."""
+    from syncline.ingest import ingest as run_ingest
+
+    p = _open(project)
+    try:
+        if json_out:
+            summary = run_ingest(p, paths, manifest_path=manifest)
+        else:
+            with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                          TimeRemainingColumn(), console=err, transient=True) as bar:
+                tasks: dict[str, Any] = {}
+
+                def progress(stage: str, done: int, total: int) -> None:
+                    if stage not in tasks:
+                        tasks[stage] = bar.add_task(stage, total=total)
+                    bar.update(tasks[stage], completed=done, total=total)
+
+                summary = run_ingest(p, paths, manifest_path=manifest, progress=progress)
+    except ManifestError as e:
+        _fail(str(e))
+    if json_out:
+        _print_json(summary.to_json())
+        return
+    from syncline.report_text import print_ingest
+
+    print_ingest(console, summary)
+
+
+@app.command()
+def inventory(
+    project: ProjectOpt = Path("."),
+    require: Annotated[str | None, typer.Option(help="comma-separated modalities (default: task.yaml's)")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Counts, hours and bytes per modality; coverage; aligned hours; capture-context balance."""
+    from syncline.inventory import build_inventory
+
+    p = _open(project)
+    required = [m.strip() for m in require.split(",") if m.strip()] if require else None
+    inv = build_inventory(p, required=required)
+    if json_out:
+        _print_json(inv.to_json())
+        return
+    from syncline.report_text import print_inventory
+
+    print_inventory(console, inv)
+
+
+@task_app.command("check")
+def task_check(project: ProjectOpt = Path("."), json_out: JsonOpt = False) -> None:
+    """Validate task.yaml; every problem is listed with its field and what is allowed."""
+    from syncline.task import TaskSpecError, load_task
+
+    p = _open(project)
+    try:
+        t = load_task(p.task_path)
+    except TaskSpecError as e:
+        if json_out:
+            _print_json({"valid": False, "problems": str(e).splitlines()})
+            raise typer.Exit(1) from None
+        _fail(str(e), code=1)
+    if json_out:
+        _print_json({"valid": True, "name": t.name, "hash": t.content_hash()})
+    else:
+        console.print(f"[green]valid[/green] {p.task_path} (hash {t.content_hash()[:12]})")
+
+
+@app.command()
+def demo(
+    path: Annotated[Path, typer.Argument(help="folder for the demo world and its project")] = Path("demo-world"),
+    seed: Annotated[int, typer.Option(help="random seed")] = 7,
+    json_out: JsonOpt = False,
+) -> None:
+    """Generate the farm demo world, then init → ingest → inventory, and say where to look."""
+    from syncline.demo.run import run_demo
+
+    result = run_demo(path, seed=seed, console=None if json_out else console)
+    if json_out:
+        _print_json(result)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

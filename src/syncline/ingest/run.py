@@ -1,0 +1,282 @@
+"""The ingest run: discover → hash → probe/scrub in parallel → register in batches → finalise.
+
+Memory stays flat in the number of files: only paths and hashes are held for the whole run;
+media is streamed by the workers and catalog rows are written one batch at a time.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from syncline.catalog import Catalog
+from syncline.ids import asset_id_from_sha256, entity_id_from_path, sha256_file, stable_id
+from syncline.ingest import rows as R
+from syncline.ingest.discover import Found, Rejected, discover
+from syncline.ingest.work import process_file
+from syncline.manifest import Manifest, load_manifest
+from syncline.media.types import MediaErrorKind
+from syncline.project import Project
+
+ProgressFn = Callable[[str, int, int], None]
+"""progress(stage, done, total): called as work completes."""
+
+PROJECT_ENTITY = "_project"
+"""Metadata tables describe many entities; their asset belongs to this reserved entity."""
+
+
+@dataclass(frozen=True)
+class QuarantinedFile:
+    path: str
+    kind: str
+    reason: str
+
+
+@dataclass
+class IngestSummary:
+    files_seen: int = 0
+    new_assets: int = 0
+    known_assets: int = 0
+    duplicate_files: int = 0
+    bytes_new: int = 0
+    by_modality: dict[str, int] = field(default_factory=dict)
+    quarantined: list[QuarantinedFile] = field(default_factory=list)
+    entities: int = 0
+    events: int = 0
+    elapsed_s: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class _File:
+    path: Path
+    root: Path
+    display: str
+    size: int = 0
+    mtime_ns: int = 0
+    sha: str = ""
+
+
+def _hash_all(files: list[_File], cat: Catalog, pool: Executor, progress: ProgressFn | None,
+              bad: list[QuarantinedFile]) -> list[_File]:
+    known = cat.read("assets", columns=["source_path", "bytes", "source_mtime_ns", "sha256"]).to_pylist()
+    cache = {(r["source_path"], r["bytes"], r["source_mtime_ns"]): r["sha256"] for r in known}
+
+    def one(f: _File) -> _File | QuarantinedFile:
+        try:
+            st = f.path.stat()
+            f.size, f.mtime_ns = st.st_size, st.st_mtime_ns
+            f.sha = cache.get((f.display, f.size, f.mtime_ns)) or sha256_file(f.path)
+            return f
+        except OSError as e:
+            return QuarantinedFile(f.display, str(MediaErrorKind.UNREADABLE),
+                                   f"cannot read: {e.strerror}; check the file and its permissions")
+
+    out: list[_File] = []
+    for i, r in enumerate(pool.map(one, files), 1):
+        if isinstance(r, QuarantinedFile):
+            bad.append(r)
+        else:
+            out.append(r)
+        if progress:
+            progress("hash", i, len(files))
+    return out
+
+
+def _stored_as_result(row: dict[str, Any]) -> dict[str, Any]:
+    info = {c: row.get(c) for c in R._MEDIA_COLUMNS}
+    info["has_gps"] = row.get("had_gps")
+    info["details"] = json.loads(row["media_json"]) if row.get("media_json") else {}
+    out: dict[str, Any] = {"ok": True, "info": info}
+    if row.get("managed_path"):
+        out.update(managed_path=row["managed_path"], managed_sha256=row["managed_sha256"],
+                   stripped=row.get("stripped") or [])
+    return out
+
+
+def _batches(items: list[Any], n: int) -> Iterable[list[Any]]:
+    for i in range(0, len(items), n):
+        yield items[i:i + n]
+
+
+def _quote(values: Iterable[str]) -> str:
+    return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
+
+
+def ingest(project: Project, paths: list[Path], *, manifest_path: Path | None = None,
+           progress: ProgressFn | None = None) -> IngestSummary:
+    """Ingest files and folders into the project's catalog. Safe to re-run and to interrupt."""
+    started = time.monotonic()
+    cat = project.catalog()
+    s = project.settings
+    summary = IngestSummary()
+    manifest = load_manifest(manifest_path) if manifest_path else Manifest()
+    manifest_root = manifest_path.parent if manifest_path else Path(".")
+    by_path = manifest._by_path(manifest_root)
+    _register_manifest(cat, manifest)
+
+    files: list[_File] = []
+    skip = {manifest_path} if manifest_path else set()
+    for item in discover(paths, skip=skip):
+        if isinstance(item, Rejected):
+            summary.quarantined.append(QuarantinedFile(item.display, str(item.kind), item.reason))
+        else:
+            assert isinstance(item, Found)
+            files.append(_File(item.path, item.root, str(item.path)))
+    summary.files_seen = len(files) + len(summary.quarantined)
+
+    with ThreadPoolExecutor(max_workers=s.workers) as threads:
+        files = _hash_all(files, cat, threads, progress, summary.quarantined)
+
+    groups: dict[str, list[_File]] = {}
+    for f in files:
+        groups.setdefault(f.sha, []).append(f)
+    summary.duplicate_files = sum(len(g) - 1 for g in groups.values())
+    shas = list(groups)
+
+    pool: ProcessPoolExecutor | None = None
+    done = 0
+    ingested_paths: list[str] = []
+    try:
+        for batch in _batches(shas, s.batch_size):
+            ids = [asset_id_from_sha256(h) for h in batch]
+            stored = {r["asset_id"]: r for r in cat.read("assets", where=f"asset_id IN ({_quote(ids)})").to_pylist()}
+            results: dict[str, dict[str, Any]] = {}
+            todo: list[str] = []
+            for h in batch:
+                row = stored.get(asset_id_from_sha256(h))
+                reusable = row is not None and row.get("ingest_version") == R.INGEST_VERSION and (
+                    not s.copy_media or (row.get("managed_path") and (project.media_dir / row["managed_path"]).exists()))
+                if reusable and row is not None:
+                    results[h] = _stored_as_result(row)
+                else:
+                    todo.append(h)
+            if todo:
+                if pool is None:
+                    pool = ProcessPoolExecutor(max_workers=s.workers, mp_context=multiprocessing.get_context("spawn"))
+                media = str(project.media_dir) if s.copy_media else None
+                futures = {h: pool.submit(process_file, str(groups[h][0].path), h, media, s.strip_metadata) for h in todo}
+                for h, fut in futures.items():
+                    results[h] = fut.result()
+                    done += 1
+                    if progress:
+                        progress("probe", done, len(shas))
+            done += len(batch) - len(todo)
+            asset_rows, q_rows = [], []
+            for h in batch:
+                group, res = groups[h], results[h]
+                first = group[0]
+                if not res["ok"]:
+                    for f in group:
+                        summary.quarantined.append(QuarantinedFile(f.display, res["kind"], res["reason"]))
+                    continue
+                spec = by_path.get(str(first.path.resolve()))
+                if res["info"]["modality"] == "metadata" and not (spec and spec.entity_id):
+                    entity = PROJECT_ENTITY
+                else:
+                    entity = (spec.entity_id if spec and spec.entity_id else None) or entity_id_from_path(first.path, first.root)
+                row = R.asset_row(
+                    sha256=h, size=first.size, mtime_ns=first.mtime_ns, source_path=first.display,
+                    duplicate_paths=[f.display for f in group[1:]], entity_id=entity,
+                    info=res["info"], managed=res if "managed_path" in res else None, spec=spec)
+                asset_rows.append(row)
+                ingested_paths.extend(f.display for f in group)
+                modality = str(row["modality"])
+                summary.by_modality[modality] = summary.by_modality.get(modality, 0) + 1
+                if asset_id_from_sha256(h) in stored:
+                    summary.known_assets += 1
+                else:
+                    summary.new_assets += 1
+                    summary.bytes_new += first.size
+            cat.upsert("assets", asset_rows)
+            if progress:
+                progress("probe", done, len(shas))
+            del q_rows
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+
+    _finalize(cat, summary)
+    q = [{"quarantine_id": stable_id(b.path, b.kind), "path": b.path, "kind": b.kind, "reason": b.reason}
+         for b in summary.quarantined]
+    if ingested_paths:
+        for chunk in _batches(ingested_paths, 500):
+            cat.delete("quarantine", f"path IN ({_quote(chunk)})")
+    cat.upsert("quarantine", q)
+    summary.entities = cat.count("entities", where=f"entity_id != '{PROJECT_ENTITY}'")
+    summary.elapsed_s = round(time.monotonic() - started, 3)
+    cat.upsert("audit_log", [{
+        "log_id": stable_id("ingest", time.time_ns(), os.getpid()), "at_utc_ns": time.time_ns(),
+        "actor": os.environ.get("USER", "unknown"), "action": "ingest",
+        "details_json": json.dumps({k: v for k, v in summary.to_json().items() if k != "quarantined"}
+                                   | {"quarantined": len(summary.quarantined)}),
+    }])
+    return summary
+
+
+def _register_manifest(cat: Catalog, manifest: Manifest) -> None:
+    if manifest.entities:
+        cat.upsert("entities", [R.entity_row(e) for e in manifest.entities])
+    subjects, consent = R.subject_rows(manifest)
+    cat.upsert("subjects", subjects)
+    cat.upsert("consent", consent)
+
+
+def _finalize(cat: Catalog, summary: IngestSummary) -> None:
+    """Whole-catalog steps that depend on every asset: entities, origins, clocks, events, metadata."""
+    from syncline.media.events import read_events
+    from syncline.media.metadata import read_metadata
+
+    with cat.connect() as con:
+        new_entities = con.sql(
+            "SELECT DISTINCT a.entity_id FROM assets a LEFT JOIN entities e USING (entity_id) "
+            "WHERE e.entity_id IS NULL").fetchall()
+    cat.insert_missing("entities", [{"entity_id": e, "source": "convention"} for (e,) in new_entities])
+    with cat.connect() as con:
+        origins = con.sql(
+            "SELECT e.entity_id, min(a.nominal_start_utc_ns) AS origin FROM entities e JOIN assets a USING (entity_id) "
+            "WHERE e.origin_utc_ns IS NULL GROUP BY e.entity_id HAVING min(a.nominal_start_utc_ns) IS NOT NULL").fetchall()
+    if origins:
+        ents = {r["entity_id"]: r for r in cat.read("entities", where=f"entity_id IN ({_quote(o for o, _ in origins)})").to_pylist()}
+        cat.upsert("entities", [{**ents[e], "origin_utc_ns": int(t)} for e, t in origins])
+    origin_of = {r["entity_id"]: r["origin_utc_ns"] for r in cat.read("entities", columns=["entity_id", "origin_utc_ns"]).to_pylist()}
+
+    changed = []
+    for row in cat.read("assets").to_pylist():
+        fixed = R.with_clock(row, origin_of.get(row["entity_id"]))
+        if fixed["clock_offset_ns"] != row["clock_offset_ns"] or fixed["clock_source"] != row["clock_source"]:
+            changed.append(fixed)
+    cat.upsert("assets", changed)
+
+    with cat.connect() as con:
+        pending = con.sql(
+            "SELECT a.asset_id FROM assets a WHERE a.modality = 'events' AND NOT EXISTS "
+            "(SELECT 1 FROM events v WHERE list_contains(v.asset_ids, a.asset_id))").fetchall()
+    for (aid,) in pending:
+        asset = cat.read("assets", where=f"asset_id = '{aid}'").to_pylist()[0]
+        events = read_events(Path(asset["source_path"])).to_pylist()
+        cat.upsert("events", R.event_rows(asset, events, origin_of.get(asset["entity_id"])))
+    summary.events = cat.count("events")
+
+    metadata_assets = cat.read("assets", where="modality = 'metadata'").to_pylist()
+    entities = {r["entity_id"]: r for r in cat.read("entities").to_pylist()}
+    updates = []
+    for asset in sorted(metadata_assets, key=lambda a: a["asset_id"]):
+        for rec in read_metadata(Path(asset["source_path"])).to_pylist():
+            ent = entities.get(str(rec.get("entity_id")))
+            if ent is None:
+                continue
+            meta = json.dumps(rec, sort_keys=True, default=str)
+            if ent.get("metadata_json") != meta:
+                ent.update(metadata_json=meta, metadata_asset_id=asset["asset_id"])
+                updates.append(ent)
+    cat.upsert("entities", updates)

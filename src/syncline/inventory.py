@@ -1,0 +1,120 @@
+"""Inventory: what data the project really has, before anyone trains anything.
+
+Answers, from the catalog alone: per modality counts, hours and bytes; which entity holds
+which modalities (the coverage matrix, and its UpSet-style combination counts, also as a PNG);
+how many hours are *aligned* — every modality the task requires recorded at once on the same
+entity — as opposed to hours of files; how capture conditions are distributed and how
+imbalanced they are; and the gaps: missing modalities and uncovered time.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from syncline.catalog import query as Q
+from syncline.project import Project
+from syncline.task import TaskSpecError, load_task
+
+NS_PER_HOUR = 3_600_000_000_000
+IMBALANCE_RATIO = 3.0
+"""A capture-context key whose most common value outnumbers its rarest by this much is flagged."""
+
+
+@dataclass(frozen=True)
+class ContextBalance:
+    key: str
+    counts: dict[str, int]
+    ratio: float              # most common / rarest
+    entropy: float            # normalised Shannon entropy in [0, 1]; 1 = perfectly balanced
+    imbalanced: bool
+
+
+@dataclass
+class Inventory:
+    required: list[str]
+    modalities: list[dict[str, Any]]
+    coverage: dict[str, list[str]]
+    combinations: list[dict[str, Any]]
+    hours_of_files: float
+    aligned_hours: float
+    aligned_by_entity: dict[str, float]
+    complete_entities: list[str]
+    missing: dict[str, list[str]]
+    context: list[ContextBalance]
+    quarantined: int
+    png: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _balance(key: str, counts: dict[str, int]) -> ContextBalance:
+    values = list(counts.values())
+    total = sum(values)
+    ratio = max(values) / min(values) if values else 1.0
+    if len(values) > 1:
+        h = -sum((v / total) * math.log(v / total) for v in values if v)
+        entropy = h / math.log(len(values))
+    else:
+        entropy = 0.0
+    return ContextBalance(key, counts, round(ratio, 3), round(entropy, 3),
+                          imbalanced=len(values) > 1 and ratio >= IMBALANCE_RATIO)
+
+
+def required_modalities(project: Project) -> tuple[list[str], list[str]]:
+    """The task's required modalities, and a note if the task spec cannot be read."""
+    if not project.task_path.exists():
+        return [], [f"no task spec at {project.task_path}; aligned hours need required modalities"]
+    try:
+        task = load_task(project.task_path)
+    except TaskSpecError as e:
+        return [], [f"task spec invalid, aligned hours skipped: {str(e).splitlines()[0]}"]
+    return sorted(str(m) for m in task.modalities.required), []
+
+
+def build_inventory(project: Project, *, required: list[str] | None = None, png: bool = True) -> Inventory:
+    notes: list[str] = []
+    if required is None:
+        required, notes = required_modalities(project)
+    cat = project.catalog()
+    with cat.connect() as con:
+        totals = Q.modality_totals(con)
+        coverage = Q.entity_modalities(con)
+        aligned = Q.aligned_time(con, required)
+        keys = ["device", "camera", "mic", *Q.context_keys(con)]
+        dist = Q.context_distribution(con, keys)
+    combos = Counter(tuple(m) for m in coverage.values())
+    combinations = [{"modalities": list(k), "entities": n} for k, n in combos.most_common()]
+    missing = {e: [m for m in required if m not in mods] for e, mods in coverage.items()}
+    missing = {e: m for e, m in missing.items() if m}
+    complete = sorted(e for e in coverage if e not in missing) if required else []
+    hours_of_files = sum(float(t["hours"]) for t in totals)
+    inv = Inventory(
+        required=required, modalities=totals, coverage=coverage, combinations=combinations,
+        hours_of_files=round(hours_of_files, 4),
+        aligned_hours=round(sum(aligned.values()) / NS_PER_HOUR, 4),
+        aligned_by_entity={e: round(ns / NS_PER_HOUR, 5) for e, ns in aligned.items()},
+        complete_entities=complete, missing=missing,
+        context=[_balance(k, v) for k, v in dist.items()],
+        quarantined=cat.count("quarantine"), notes=notes,
+    )
+    if png and coverage:
+        from syncline.inventory_plot import plot_upset
+
+        project.reports_dir.mkdir(exist_ok=True)
+        out = project.reports_dir / "coverage_upset.png"
+        plot_upset(inv.combinations, sorted({m for ms in coverage.values() for m in ms}), out,
+                   title=f"Entity x modality coverage ({len(coverage)} entities)")
+        inv.png = str(out)
+    return inv
+
+
+def write_json(inv: Inventory, path: Path) -> None:
+    import json
+
+    path.write_text(json.dumps(inv.to_json(), indent=2, sort_keys=True), encoding="utf-8")

@@ -1,0 +1,67 @@
+"""Rich terminal rendering of ingest summaries and inventories (presentation only)."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from syncline.ingest import IngestSummary
+from syncline.inventory import Inventory
+
+
+def _bytes(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if n < 1024 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TB"
+
+
+def print_ingest(console: Console, s: IngestSummary) -> None:
+    mods = ", ".join(f"{m} {n}" for m, n in sorted(s.by_modality.items()))
+    console.print(
+        f"ingested [bold]{s.new_assets}[/bold] new assets ({_bytes(s.bytes_new)}), "
+        f"{s.known_assets} already known, {s.duplicate_files} duplicate files, "
+        f"[bold]{len(s.quarantined)}[/bold] quarantined — {s.files_seen} files in {s.elapsed_s:.1f} s")
+    if mods:
+        console.print(f"  by modality: {mods}; entities: {s.entities}; events: {s.events}")
+    for q in s.quarantined:
+        console.print(f"  [yellow]quarantined[/yellow] {q.path}: [{q.kind}] {q.reason}", highlight=False)
+
+
+def print_inventory(console: Console, inv: Inventory) -> None:
+    t = Table(title="Modalities", title_justify="left")
+    for col in ("modality", "assets", "entities", "hours", "bytes"):
+        t.add_column(col, justify="left" if col == "modality" else "right")
+    for m in inv.modalities:
+        t.add_row(str(m["modality"]), str(m["assets"]), str(m["entities"]),
+                  f"{float(m['hours']):.3f}", _bytes(float(m["bytes"] or 0)))
+    console.print(t)
+
+    mods = sorted({m for ms in inv.coverage.values() for m in ms})
+    c = Table(title="Coverage (entity x modality)", title_justify="left")
+    c.add_column("entity")
+    for m in mods:
+        c.add_column(m[:5], justify="center")
+    for e, have in inv.coverage.items():
+        c.add_row(e, *("[green]●[/green]" if m in have else ("[red]✗[/red]" if m in inv.required else "·")
+                      for m in mods))
+    console.print(c)
+
+    req = ", ".join(inv.required) or "(none: no task spec)"
+    console.print(f"required modalities: {req}")
+    console.print(f"hours of files: [bold]{inv.hours_of_files:.3f}[/bold]   "
+                  f"aligned hours (all required at once): [bold]{inv.aligned_hours:.3f}[/bold]   "
+                  f"complete entities: {len(inv.complete_entities)}/{len(inv.coverage)}")
+    for e, missing in inv.missing.items():
+        console.print(f"  [red]gap[/red] {e}: missing {', '.join(missing)}")
+    for b in inv.context:
+        flag = "[red]imbalanced[/red]" if b.imbalanced else "ok"
+        counts = ", ".join(f"{k} {v}" for k, v in b.counts.items())
+        console.print(f"  context {b.key}: {counts} (max/min {b.ratio:g}, entropy {b.entropy:.2f}) {flag}")
+    if inv.quarantined:
+        console.print(f"quarantined files: {inv.quarantined} (see `syncline ingest` output or the quarantine table)")
+    for n in inv.notes:
+        console.print(f"[yellow]note[/yellow] {n}")
+    if inv.png:
+        console.print(f"coverage plot: {inv.png}")
