@@ -44,3 +44,24 @@ def test_aligned_time_matches_a_brute_force_sweep(tmp_path: Path) -> None:
     want = _reference(spans, required)
     assert {e: v for e, v in got.items() if v} == {e: v for e, v in want.items() if v}
     assert want["e5"] == 0
+
+
+def test_segment_coverage_flags_exactly_the_segments_every_modality_overlaps(tmp_path: Path) -> None:
+    cat = Catalog(tmp_path / "cat")
+    s = 1_000_000_000
+    cat.upsert("segments", [{"segment_id": f"s{i}", "entity_id": "e", "t0_ns": i * s, "t1_ns": (i + 1) * s,
+                             "segmenter": "fixed-1s"} for i in range(10)])
+    cat.upsert("assets", [
+        {"asset_id": "v", "sha256": "v", "bytes": 1, "modality": "video", "entity_id": "e",
+         "clock_offset_ns": 0, "duration_ns": 6 * s},                       # covers s0..s5
+        {"asset_id": "a", "sha256": "a", "bytes": 1, "modality": "audio", "entity_id": "e",
+         "clock_offset_ns": 4 * s + s // 2, "duration_ns": 4 * s},          # covers s4..s8 (partly s4, s8)
+        {"asset_id": "x", "sha256": "x", "bytes": 1, "modality": "audio", "entity_id": "other",
+         "clock_offset_ns": 0, "duration_ns": 10 * s},                      # another entity: ignored
+    ])
+    with cat.connect() as con:
+        rows = Q.segment_coverage(con, ["audio", "video"]).order("t0_ns").fetchall()
+    aligned = [r[5] for r in rows]
+    masks = [r[4] for r in rows]
+    assert aligned == [False, False, False, False, True, True, False, False, False, False]
+    assert masks == [2, 2, 2, 2, 3, 3, 1, 1, 1, 0]

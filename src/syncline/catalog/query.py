@@ -121,16 +121,20 @@ def context_keys(con: duckdb.DuckDBPyConnection) -> list[str]:
 def segment_coverage(con: duckdb.DuckDBPyConnection, required: list[str]) -> duckdb.DuckDBPyRelation:
     """Per segment, which required modalities overlap it (an interval join on the timeline).
 
-    Returns (segment_id, entity_id, t0_ns, t1_ns, modalities, aligned) where ``aligned`` is
-    true when every required modality overlaps the segment.
+    Returns (segment_id, entity_id, t0_ns, t1_ns, mask, aligned): bit i of ``mask`` is set when
+    ``required[i]`` overlaps the segment, ``aligned`` when all of them do. A bitmask keeps the
+    group-by to one integer OR per segment instead of building lists.
     """
+    bits = " ".join(f"WHEN '{m.replace(chr(39), chr(39) * 2)}' THEN {1 << i}" for i, m in enumerate(required))
+    full = (1 << len(required)) - 1
     mods = ", ".join("'" + m.replace("'", "''") + "'" for m in required)
     return con.sql(f"""
-        WITH spans AS (SELECT * FROM ({ASSET_SPANS}) WHERE modality IN ({mods}))
+        WITH spans AS (
+            SELECT entity_id, t0_ns, t1_ns, CASE modality {bits} END AS bit
+            FROM ({ASSET_SPANS}) WHERE modality IN ({mods}))
         SELECT s.segment_id, s.entity_id, s.t0_ns, s.t1_ns,
-               list(DISTINCT a.modality ORDER BY a.modality) FILTER (WHERE a.modality IS NOT NULL) AS modalities,
-               count(DISTINCT a.modality) = {len(required)} AS aligned
+               coalesce(bit_or(a.bit), 0) AS mask, coalesce(bit_or(a.bit), 0) = {full} AS aligned
         FROM segments s LEFT JOIN spans a
           ON a.entity_id = s.entity_id AND a.t0_ns < s.t1_ns AND a.t1_ns > s.t0_ns
-        GROUP BY ALL
+        GROUP BY s.segment_id, s.entity_id, s.t0_ns, s.t1_ns
     """)
