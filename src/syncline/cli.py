@@ -19,12 +19,12 @@ from rich.table import Table
 from syncline.manifest import ManifestError
 from syncline.project import ProjectError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="syncline: multimodal data that survives real data.")
 task_app = typer.Typer(no_args_is_help=True, help="Work with the task spec.")
 app.add_typer(task_app, name="task")
 console = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 ProjectOpt = Annotated[Path, typer.Option("--project", "-p", help="project folder")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output")]
@@ -153,7 +153,18 @@ def demo(
 
 
 def main() -> None:
-    app()
+    """Entry point: an unexpected error becomes one line (SYNCLINE_DEBUG=1 shows the traceback)."""
+    import os
+
+    try:
+        app()
+    except Exception as e:  # the last line of defence of rule 2: no stack trace as a message
+        if os.environ.get("SYNCLINE_DEBUG"):
+            raise
+        first = (str(e).splitlines() or [""])[0]
+        err.print(f"[red]error:[/red] {type(e).__name__}: {first} (set SYNCLINE_DEBUG=1 for details)",
+                  highlight=False)
+        sys.exit(1)
 
 
 if __name__ == "__main__":
