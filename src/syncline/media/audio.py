@@ -1,0 +1,177 @@
+"""Audio files (WAV, FLAC, MP3, AAC, M4A, Ogg): probe and read.
+
+Priming (encoder delay) is the one subtle part. A decoder emits ``priming`` samples of
+silence before the first real one; a reader that keeps them shifts every event late by
+~21-25 ms. syncline finds priming as follows and ``read_audio`` removes it, so a click at
+1.000 s in the source lands at 1.000 s after an AAC or MP3 round trip:
+
+* MP4/M4A (AAC): the audio track's edit list media time (1024 for FFmpeg, 2112 for Apple);
+  FFmpeg honours it while decoding.
+* MP3: the LAME/Info tag's encoder delay plus the decoder's 529 samples (FFmpeg honours it);
+  without a LAME tag, 1105 is assumed and dropped here.
+* ADTS AAC: nothing signals it; 1024 (FFmpeg's and most encoders') is assumed and dropped here.
+* WAV/FLAC: 0.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import av
+import av.container
+import numpy as np
+
+from syncline.media.container import mp3_encoder_delay, mp4_tracks
+from syncline.media.decoding import (
+    NS,
+    check_stream,
+    display_name,
+    open_av,
+    structure_problem,
+    to_ns,
+)
+from syncline.media.types import MediaError, MediaErrorKind, MediaInfo, Modality
+
+MP3_DECODER_DELAY = 529
+MP3_DEFAULT_PRIMING = 1105
+AAC_DEFAULT_PRIMING = 1024
+
+
+def priming(path: Path, fmt: str, stream: Any) -> tuple[int, str, int]:
+    """(priming samples, where it came from, samples the caller must drop itself).
+
+    The third value is what FFmpeg does NOT already drop while decoding.
+    """
+    codec = stream.codec_context.name
+    if fmt in ("mp4", "mov", "m4a"):
+        movie = mp4_tracks(path)
+        if movie is not None:
+            sound = [t for t in movie.tracks if t.handler == "soun"]
+            if sound and sound[0].media_time is not None:
+                mt = sound[0].media_time
+                ts = sound[0].timescale or stream.rate
+                return int(round(mt * stream.rate / ts)), "edit_list", 0
+        return 0, "none", 0
+    if fmt == "mp3":
+        delay = mp3_encoder_delay(path)
+        if delay is not None:
+            return delay + MP3_DECODER_DELAY, "lame_tag", 0
+        return MP3_DEFAULT_PRIMING, "assumed", MP3_DEFAULT_PRIMING
+    if codec.startswith("mp3"):  # MP3 inside AVI/MKV: no LAME tag reaches the decoder
+        return MP3_DEFAULT_PRIMING, "assumed", MP3_DEFAULT_PRIMING
+    if fmt == "aac":
+        return AAC_DEFAULT_PRIMING, "assumed", AAC_DEFAULT_PRIMING
+    return 0, "none", 0
+
+
+def audio_stream_info(path: Path, fmt: str, container: av.container.InputContainer,
+                      stream: Any) -> dict[str, Any]:
+    """Sample rate, channels, codec, start, duration and priming of one audio stream."""
+    tb = stream.time_base
+    prime, source, _ = priming(path, fmt, stream)
+    duration_ns = to_ns(stream.duration, tb)
+    if duration_ns is None and container.duration is not None:
+        duration_ns = container.duration * 1000
+    start_ns = to_ns(stream.start_time, tb) or 0
+    if source == "lame_tag":
+        start_ns = max(0, start_ns - prime * NS // stream.rate)  # FFmpeg reports the skip as start
+    return {
+        "codec": stream.codec_context.name,
+        "sample_rate": int(stream.rate),
+        "channels": int(stream.codec_context.channels),
+        "start_ns": start_ns,
+        "duration_ns": duration_ns,
+        "priming_samples": prime,
+        "priming_source": source,
+    }
+
+
+def probe_audio(path: Path, fmt: str) -> MediaInfo:
+    """Probe an audio file; raises TRUNCATED / UNDECODABLE after a first/last decode check."""
+    path = Path(path)
+    structure_problem(path, fmt)
+    with open_av(path) as container:
+        if not container.streams.audio:
+            raise MediaError(
+                MediaErrorKind.UNDECODABLE,
+                f"{display_name(path)} has no audio stream; re-export it with audio",
+            )
+        stream = container.streams.audio[0]
+        info = audio_stream_info(path, fmt, container, stream)
+        check = check_stream(container, stream, path, fmt=fmt)
+        return audio_info(container, info, check.last_end_ns, fmt)
+
+
+def audio_info(
+    container: av.container.InputContainer,
+    info: dict[str, Any],
+    last_end_ns: int | None,
+    fmt: str,
+) -> MediaInfo:
+    duration_ns = info["duration_ns"]
+    if fmt == "aac" and last_end_ns is not None:
+        # ADTS has no duration field (the bitrate estimate is rough): decoded end less priming
+        duration_ns = last_end_ns - info["priming_samples"] * NS // info["sample_rate"]
+    return MediaInfo(
+        modality=Modality.AUDIO,
+        format=fmt,
+        duration_ns=duration_ns,
+        start_ns=info["start_ns"],
+        codec=info["codec"],
+        sample_rate=info["sample_rate"],
+        channels=info["channels"],
+        priming_samples=info["priming_samples"],
+        details={
+            "priming_source": info["priming_source"],
+            "container_tags": sorted(container.metadata),
+        },
+    )
+
+
+def read_audio(path: Path) -> tuple[np.ndarray, int, int]:
+    """Decode the first audio stream once: (float32 [channels, samples], sample_rate, start_ns).
+
+    Priming is removed (see the module docstring), so sample ``i`` is at
+    ``start_ns + i * 1e9 / sample_rate`` on the source's own clock.
+    """
+    from syncline.media.detect import detect
+
+    path = Path(path)
+    _, fmt = detect(path)
+    with open_av(path) as container:
+        if not container.streams.audio:
+            raise MediaError(
+                MediaErrorKind.UNDECODABLE, f"{display_name(path)} has no audio stream"
+            )
+        stream = container.streams.audio[0]
+        prime, source, drop = priming(path, fmt, stream)
+        rate = int(stream.rate)
+        resampler = av.AudioResampler(format="fltp", layout=stream.layout, rate=rate)
+        chunks: list[np.ndarray] = []
+        first_pts_ns: int | None = None
+        try:
+            for frame in container.decode(stream):
+                if first_pts_ns is None and frame.pts is not None:
+                    first_pts_ns = to_ns(frame.pts, stream.time_base)
+                for out in resampler.resample(frame):
+                    chunks.append(out.to_ndarray())
+            for out in resampler.resample(None):
+                chunks.append(out.to_ndarray())
+        except av.error.FFmpegError as exc:
+            raise MediaError(
+                MediaErrorKind.UNDECODABLE,
+                f"{display_name(path)}: audio fails to decode ({str(exc).splitlines()[0]})",
+            ) from None
+    channels = stream.codec_context.channels
+    samples = (
+        np.concatenate(chunks, axis=1).astype(np.float32, copy=False)
+        if chunks
+        else np.zeros((channels, 0), np.float32)
+    )
+    start_ns = first_pts_ns or 0
+    if source == "lame_tag":
+        start_ns = max(0, start_ns - prime * NS // rate)
+    if drop:
+        samples = samples[:, drop:]
+    return np.ascontiguousarray(samples), rate, start_ns

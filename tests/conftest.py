@@ -1,0 +1,6 @@
+"""Make tests/ importable so tests can `from mediafiles import ...`."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
