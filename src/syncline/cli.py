@@ -23,7 +23,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="syncline: multimodal data that survives real data.")
 task_app = typer.Typer(no_args_is_help=True, help="Work with the task spec.")
 app.add_typer(task_app, name="task")
-console = Console()
+console = Console() if sys.stdout.isatty() else Console(width=120)
 err = Console(stderr=True, soft_wrap=True)
 
 ProjectOpt = Annotated[Path, typer.Option("--project", "-p", help="project folder")]

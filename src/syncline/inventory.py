@@ -20,17 +20,21 @@ from syncline.project import Project
 from syncline.task import TaskSpecError, load_task
 
 NS_PER_HOUR = 3_600_000_000_000
-IMBALANCE_RATIO = 3.0
-"""A capture-context key whose most common value outnumbers its rarest by this much is flagged."""
+IMBALANCE_RATIO = 2.0
+"""A capture condition whose most common value outnumbers its rarest by this much is flagged."""
+MIN_ASSETS_TO_JUDGE = 10
+"""Below this many assets a split says nothing (rule 3): it is shown, marked too few to judge."""
 
 
 @dataclass(frozen=True)
 class ContextBalance:
     key: str
+    modality: str
     counts: dict[str, int]
     ratio: float              # most common / rarest
     entropy: float            # normalised Shannon entropy in [0, 1]; 1 = perfectly balanced
     imbalanced: bool
+    too_few: bool
 
 
 @dataclass
@@ -44,7 +48,9 @@ class Inventory:
     aligned_by_entity: dict[str, float]
     complete_entities: list[str]
     missing: dict[str, list[str]]
+    missing_streams: dict[str, list[str]]
     context: list[ContextBalance]
+    unaligned_hours_by_entity: dict[str, float]
     quarantined: int
     png: str | None = None
     notes: list[str] = field(default_factory=list)
@@ -53,7 +59,7 @@ class Inventory:
         return asdict(self)
 
 
-def _balance(key: str, counts: dict[str, int]) -> ContextBalance:
+def _balance(key: str, modality: str, counts: dict[str, int]) -> ContextBalance:
     values = list(counts.values())
     total = sum(values)
     ratio = max(values) / min(values) if values else 1.0
@@ -62,8 +68,18 @@ def _balance(key: str, counts: dict[str, int]) -> ContextBalance:
         entropy = h / math.log(len(values))
     else:
         entropy = 0.0
-    return ContextBalance(key, counts, round(ratio, 3), round(entropy, 3),
-                          imbalanced=len(values) > 1 and ratio >= IMBALANCE_RATIO)
+    return ContextBalance(key, modality, counts, round(ratio, 3), round(entropy, 3),
+                          imbalanced=total >= MIN_ASSETS_TO_JUDGE and len(values) > 1 and ratio >= IMBALANCE_RATIO,
+                          too_few=total < MIN_ASSETS_TO_JUDGE)
+
+
+def _missing_streams(entities: list[str], streams: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Streams (modality:camera/mic) that most entities have but these lack: a camera that was
+    off, a microphone never set up. 'Most' = more than half of the entities."""
+    counts = Counter(s for ss in streams.values() for s in set(ss))
+    usual = sorted(s for s, n in counts.items() if n > len(entities) / 2)
+    out = {e: [s for s in usual if s not in streams.get(e, [])] for e in entities}
+    return {e: m for e, m in out.items() if m}
 
 
 def required_modalities(project: Project) -> tuple[list[str], list[str]]:
@@ -85,22 +101,27 @@ def build_inventory(project: Project, *, required: list[str] | None = None, png:
     with cat.connect() as con:
         totals = Q.modality_totals(con)
         coverage = Q.entity_modalities(con)
+        streams = Q.entity_streams(con)
         aligned = Q.aligned_time(con, required)
         keys = ["device", "camera", "mic", *Q.context_keys(con)]
         dist = Q.context_distribution(con, keys)
+        extent = Q.entity_extent(con, required)
     combos = Counter(tuple(m) for m in coverage.values())
     combinations = [{"modalities": list(k), "entities": n} for k, n in combos.most_common()]
     missing = {e: [m for m in required if m not in mods] for e, mods in coverage.items()}
     missing = {e: m for e, m in missing.items() if m}
     complete = sorted(e for e in coverage if e not in missing) if required else []
+    missing_streams = _missing_streams(list(coverage), streams)
     hours_of_files = sum(float(t["hours"]) for t in totals)
     inv = Inventory(
         required=required, modalities=totals, coverage=coverage, combinations=combinations,
         hours_of_files=round(hours_of_files, 4),
         aligned_hours=round(sum(aligned.values()) / NS_PER_HOUR, 4),
         aligned_by_entity={e: round(ns / NS_PER_HOUR, 5) for e, ns in aligned.items()},
-        complete_entities=complete, missing=missing,
-        context=[_balance(k, v) for k, v in dist.items()],
+        complete_entities=complete, missing=missing, missing_streams=missing_streams,
+        context=[_balance(k, m, v) for (k, m), v in dist.items() if len(v) > 1],
+        unaligned_hours_by_entity={e: round((extent.get(e, 0) - aligned.get(e, 0)) / NS_PER_HOUR, 5)
+                                   for e in extent if extent.get(e, 0) > aligned.get(e, 0)},
         quarantined=cat.count("quarantine"), notes=notes,
     )
     if png and coverage:

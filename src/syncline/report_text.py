@@ -55,10 +55,16 @@ def print_inventory(console: Console, inv: Inventory) -> None:
                   f"complete entities: {len(inv.complete_entities)}/{len(inv.coverage)}")
     for e, missing in inv.missing.items():
         console.print(f"  [red]gap[/red] {e}: missing {', '.join(missing)}")
+    for e, ms in inv.missing_streams.items():
+        console.print(f"  [yellow]gap[/yellow] {e}: no {', '.join(ms)} (most entities have it)")
+    for e, h in inv.unaligned_hours_by_entity.items():
+        console.print(f"  [yellow]gap[/yellow] {e}: {h * 3600:.1f} s recorded without every required modality")
+    if inv.context:
+        console.print("capture conditions per modality:")
     for b in inv.context:
-        flag = "[red]imbalanced[/red]" if b.imbalanced else "ok"
+        flag = "[red]imbalanced[/red]" if b.imbalanced else ("[dim]too few to judge[/dim]" if b.too_few else "ok")
         counts = ", ".join(f"{k} {v}" for k, v in b.counts.items())
-        console.print(f"  context {b.key}: {counts} (max/min {b.ratio:g}, entropy {b.entropy:.2f}) {flag}")
+        console.print(f"  {b.modality} {b.key}: {counts} (max/min {b.ratio:g}, entropy {b.entropy:.2f}) {flag}")
     if inv.quarantined:
         console.print(f"quarantined files: {inv.quarantined} (see `syncline ingest` output or the quarantine table)")
     for n in inv.notes:

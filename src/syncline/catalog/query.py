@@ -57,6 +57,15 @@ def entity_modalities(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
     return out
 
 
+def entity_streams(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
+    """Per entity, its capture streams as ``modality:camera|mic|channel`` (e.g. video:cam2)."""
+    rows = con.sql(
+        "SELECT entity_id, list(DISTINCT modality || ':' || coalesce(camera, mic, channel) ORDER BY 1) "
+        "FROM assets WHERE coalesce(camera, mic, channel) IS NOT NULL AND entity_id NOT LIKE '\\_%' ESCAPE '\\' "
+        "GROUP BY entity_id").fetchall()
+    return {e: list(s) for e, s in rows}
+
+
 def aligned_time(con: duckdb.DuckDBPyConnection, required: list[str]) -> dict[str, int]:
     """Per entity, nanoseconds during which every required modality is recorded at once.
 
@@ -96,20 +105,31 @@ def aligned_time(con: duckdb.DuckDBPyConnection, required: list[str]) -> dict[st
     return {e: int(ns) for e, ns in rows}
 
 
-def context_distribution(con: duckdb.DuckDBPyConnection, keys: list[str]) -> dict[str, dict[str, int]]:
-    """Counts of assets per value of each capture-context key (device, camera, mic, or a
-    ``context_json`` key such as lighting), per modality-agnostic asset."""
-    out: dict[str, dict[str, int]] = {}
+def context_distribution(con: duckdb.DuckDBPyConnection, keys: list[str]) -> dict[tuple[str, str], dict[str, int]]:
+    """Per (capture-context key, modality): asset counts per value. Keys are the columns
+    device, camera, mic, channel or any ``context_json`` key such as lighting."""
+    out: dict[tuple[str, str], dict[str, int]] = {}
     for key in keys:
         if key in ("device", "camera", "mic", "channel"):
             expr = key
         else:
             expr = f"json_extract_string(context_json, '$.{key}')"
         rows = con.sql(
-            f"SELECT {expr} AS v, count(*) FROM assets WHERE {expr} IS NOT NULL GROUP BY v ORDER BY v").fetchall()
-        if rows:
-            out[key] = {str(v): int(n) for v, n in rows}
+            f"SELECT modality, {expr} AS v, count(*) FROM assets WHERE {expr} IS NOT NULL "
+            "GROUP BY ALL ORDER BY ALL").fetchall()
+        for modality, v, n in rows:
+            out.setdefault((key, str(modality)), {})[str(v)] = int(n)
     return out
+
+
+def entity_extent(con: duckdb.DuckDBPyConnection, required: list[str]) -> dict[str, int]:
+    """Per entity, the span from the first to the last recorded instant of any required modality."""
+    if not required:
+        return {}
+    mods = ", ".join("'" + m.replace("'", "''") + "'" for m in required)
+    rows = con.sql(f"SELECT entity_id, (max(t1_ns) - min(t0_ns))::BIGINT FROM ({ASSET_SPANS}) "
+                   f"WHERE modality IN ({mods}) GROUP BY entity_id ORDER BY entity_id").fetchall()
+    return {e: int(ns) for e, ns in rows}
 
 
 def context_keys(con: duckdb.DuckDBPyConnection) -> list[str]:

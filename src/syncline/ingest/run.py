@@ -119,6 +119,7 @@ def ingest(project: Project, paths: list[Path], *, manifest_path: Path | None = 
     cat = project.catalog()
     s = project.settings
     summary = IngestSummary()
+    _sweep_temp_files(project.media_dir)
     manifest = load_manifest(manifest_path) if manifest_path else Manifest()
     manifest_root = manifest_path.parent if manifest_path else Path(".")
     by_path = manifest._by_path(manifest_root)
@@ -221,6 +222,13 @@ def ingest(project: Project, paths: list[Path], *, manifest_path: Path | None = 
                                    | {"quarantined": len(summary.quarantined)}),
     }])
     return summary
+
+
+def _sweep_temp_files(media_dir: Path) -> None:
+    """Remove managed-copy temp files a killed run left behind (one writer per project)."""
+    if media_dir.exists():
+        for tmp in media_dir.glob("*/.*.tmp"):
+            tmp.unlink(missing_ok=True)
 
 
 def _register_manifest(cat: Catalog, manifest: Manifest) -> None:

@@ -1,0 +1,231 @@
+"""Ingest on real files: every modality, every bad-input kind, scrubbing checked by exiftool,
+idempotent re-runs, kill-and-resume, manifests with subjects, consent and clocks."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import mediafiles as mf
+from syncline.catalog.schema import TABLES
+from syncline.ids import sha256_file
+from syncline.ingest import ingest
+from syncline.project import Project, init_project
+
+pytestmark = pytest.mark.functional
+
+
+def _good_world(root: Path) -> dict[str, str]:
+    """Real files in entity folders e0/e1; returns {relative path: expected modality}."""
+    e0, e1 = root / "e0", root / "e1"
+    e0.mkdir(parents=True)
+    e1.mkdir()
+    mf.make_video(e0, "clip.mp4", seconds=1.0, fps=10)
+    mf.make_click_wav(e0, "mic.wav")
+    mf.make_jpeg_with_metadata(e0, "photo.jpg")
+    mf.make_srt(e0, "memo.srt")
+    mf.make_sensor_csv(e0, "imu.csv", rate_hz=20, seconds=2.0)
+    mf.make_events_csv(e0, "events.csv")
+    mf.make_tagged_mp4(e1, "tagged.mp4")
+    mf.make_vtt(e1, "memo.vtt")
+    mf.make_pdf(e1, "sop.pdf", pages=2)
+    mf.make_metadata_csv(root, "entities.csv", n=2)
+    return {"e0/clip.mp4": "video", "e0/mic.wav": "audio", "e0/photo.jpg": "image", "e0/memo.srt": "transcript",
+            "e0/imu.csv": "sensor", "e0/events.csv": "events", "e1/tagged.mp4": "video", "e1/memo.vtt": "transcript",
+            "e1/sop.pdf": "document", "entities.csv": "metadata"}
+
+
+def _bad_files(root: Path) -> dict[str, str]:
+    """One file per bad-input kind; returns {name: expected quarantine kind}."""
+    bad = root / "bad"
+    bad.mkdir()
+    src = mf.make_video(bad.parent, "full.mp4", seconds=2.0, fps=10)
+    mf.truncate_copy(src, bad / "truncated.mp4", fraction=0.5)
+    src.unlink()
+    mf.make_empty(bad, "empty.wav")
+    (bad / "notes.jpg").write_text("this is a text file wearing a .jpg extension\n")
+    mf.make_garbage(bad, "garbage.mp4")
+    mf.make_bomb_png(bad, "bomb.png")
+    mf.make_sensor_csv(bad, "backwards.csv", rate_hz=10, seconds=1.0, non_monotonic_row=5)
+    mf.make_malformed_srt(bad, "end_before_start", name="broken.srt")
+    mf.make_broken_symlink(bad, "gone.wav")
+    mf.non_utf8_path(bad).write_bytes((root / "e0" / "mic.wav").read_bytes()[:-4] + b"\0\0\0\0")
+    return {"truncated.mp4": "truncated", "empty.wav": "empty", "notes.jpg": "wrong_extension",
+            "garbage.mp4": "undecodable", "bomb.png": "decompression_bomb", "backwards.csv": "non_monotonic_time",
+            "broken.srt": "malformed_subtitles", "gone.wav": "unreadable", "caf\\xe9-\\xff.wav": "unreadable"}
+
+
+def _dump(project: Project) -> dict[str, list[dict[str, Any]]]:
+    cat = project.catalog()
+    out = {}
+    for name, spec in TABLES.items():
+        if name == "audit_log":
+            continue
+        rows = cat.read(name).to_pylist()
+        out[name] = sorted(rows, key=lambda r: r[spec.key])
+    return out
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str], dict[str, str]]:
+    root = tmp_path_factory.mktemp("world")
+    good = _good_world(root)
+    bad = _bad_files(root)
+    return root, good, bad
+
+
+@pytest.fixture(scope="module")
+def ingested(world: tuple[Path, dict[str, str], dict[str, str]], tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    root, _, _ = world
+    project = init_project(tmp_path_factory.mktemp("proj") / "p")
+    summary = ingest(project, [root])
+    return project, summary
+
+
+def test_ingest_registers_every_modality_and_quarantines_each_bad_file_with_a_one_line_reason(world, ingested) -> None:  # type: ignore[no-untyped-def]
+    root, good, bad = world
+    project, summary = ingested
+    cat = project.catalog()
+    assets = {Path(r["source_path"]).relative_to(root).as_posix(): r for r in cat.read("assets").to_pylist()}
+    assert {p: r["modality"] for p, r in assets.items()} == good
+    assert summary.new_assets == len(good)
+    assert assets["e0/clip.mp4"]["entity_id"] == "e0" and assets["e1/sop.pdf"]["entity_id"] == "e1"
+    assert assets["e0/clip.mp4"]["frame_count"] == 10 and assets["e1/sop.pdf"]["n_items"] == 2
+
+    quarantined = {Path(r["path"]).name: r for r in cat.read("quarantine").to_pylist()}
+    assert {n: r["kind"] for n, r in quarantined.items()} == bad
+    assert len(summary.quarantined) == len(bad)
+    for r in quarantined.values():
+        assert "\n" not in r["reason"] and "Traceback" not in r["reason"] and len(r["reason"]) > 20
+    assert "rename" in quarantined["notes.jpg"]["reason"]
+
+
+def test_metadata_rows_and_event_logs_land_in_the_catalog(ingested) -> None:  # type: ignore[no-untyped-def]
+    project, _ = ingested
+    cat = project.catalog()
+    ents = {r["entity_id"]: r for r in cat.read("entities").to_pylist()}
+    assert json.loads(ents["e0"]["metadata_json"])["site"] == "site0"
+    assert json.loads(ents["e1"]["metadata_json"])["age"] in (31, "31")
+    events = cat.read("events").to_pylist()
+    assert sorted(e["type"] for e in events) == sorted(r[1] for r in mf.EVENT_ROWS)
+    assert {e["entity_id"] for e in events} == {"e0"}
+    assert [e["t_ns"] for e in sorted(events, key=lambda e: e["t_ns"])] == sorted(
+        int(r[0] * 1e9) for r in mf.EVENT_ROWS)
+
+
+def _exif(path: Path) -> dict[str, Any]:
+    out = subprocess.run(["exiftool", "-j", "-G1", "-a", "-u", str(path)], capture_output=True, text=True, check=True)
+    return dict(json.loads(out.stdout)[0])
+
+
+def test_managed_copies_are_scrubbed_as_an_independent_reader_sees_them(world, ingested) -> None:  # type: ignore[no-untyped-def]
+    root, _, _ = world
+    project, _ = ingested
+    cat = project.catalog()
+    photo = cat.read("assets", where="modality = 'image'").to_pylist()[0]
+    original = _exif(root / "e0/photo.jpg")
+    assert any("GPS" in k for k in original) and any("Comment" in k for k in original)
+    tags = _exif(project.media_dir / photo["managed_path"])
+    leaked = [k for k in tags if any(w in k for w in ("GPS", "XMP", "IPTC", "Comment", "Make", "Model", "DateTimeOriginal"))]
+    assert leaked == []
+    assert {"exif", "gps", "xmp", "comment"} <= set(photo["stripped"]) and photo["had_gps"]
+    video = [r for r in cat.read("assets", where="modality = 'video'").to_pylist() if r["source_path"].endswith("tagged.mp4")][0]
+    vtags = _exif(project.media_dir / video["managed_path"])
+    assert not [k for k in vtags if any(w in k.split(":")[-1] for w in ("Title", "Comment", "GPS", "Location"))]
+    assert sha256_file(root / "e1/tagged.mp4") == video["sha256"]  # the source is never modified
+    assert sha256_file(project.media_dir / video["managed_path"]) == video["managed_sha256"]
+
+
+def test_reingest_changes_nothing_and_reports_known_assets(world, ingested) -> None:  # type: ignore[no-untyped-def]
+    root, good, bad = world
+    project, _ = ingested
+    before = _dump(project)
+    again = ingest(project, [root])
+    assert (again.new_assets, again.known_assets, len(again.quarantined)) == (0, len(good), len(bad))
+    assert _dump(project) == before
+
+
+def test_same_bytes_under_two_names_are_one_asset(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    (data / "a").mkdir(parents=True)
+    wav = mf.make_click_wav(data / "a", "x.wav")
+    (data / "b").mkdir()
+    shutil.copy(wav, data / "b" / "copy.wav")
+    project = init_project(tmp_path / "p")
+    s = ingest(project, [data])
+    rows = project.catalog().read("assets").to_pylist()
+    assert (s.new_assets, s.duplicate_files, len(rows)) == (1, 1, 1)
+    assert rows[0]["duplicate_paths"] == [str(data / "b" / "copy.wav")]
+
+
+def test_manifest_gives_entities_subjects_consent_context_and_clock_offsets(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    mf.make_click_wav(data, "memo.wav")
+    mf.make_video(data, "cam.mp4", seconds=1.0, fps=10, audio=False)
+    manifest = data / "manifest.yaml"
+    manifest.write_text("""
+entities:
+  - {entity_id: stall-a, start_time: "2026-05-01T06:00:00Z", attrs: {barn: north}}
+subjects:
+  - {subject_id: caretaker-01, consent: {status: granted, scope: [voice], jurisdiction: EU}}
+assets:
+  - {path: memo.wav, entity_id: stall-a, mic: lav1, start_time: "2026-05-01T06:00:02.500Z",
+     subjects: [caretaker-01], jurisdiction: EU, context: {lighting: day}}
+  - {path: cam.mp4, entity_id: stall-a, camera: cam1, start_time: "2026-05-01T05:59:59Z"}
+""")
+    project = init_project(tmp_path / "p")
+    s = ingest(project, [data], manifest_path=manifest)
+    assert s.new_assets == 2 and not s.quarantined  # the manifest itself is not an asset
+    cat = project.catalog()
+    a = {Path(r["source_path"]).name: r for r in cat.read("assets").to_pylist()}
+    assert a["memo.wav"]["clock_offset_ns"] == 2_500_000_000 and a["memo.wav"]["clock_source"] == "manifest"
+    assert a["cam.mp4"]["clock_offset_ns"] == -1_000_000_000
+    assert a["memo.wav"]["subject_ids"] == ["caretaker-01"] and a["memo.wav"]["mic"] == "lav1"
+    assert json.loads(a["memo.wav"]["context_json"]) == {"lighting": "day"}
+    consent = cat.read("consent").to_pylist()
+    assert [(c["subject_id"], c["status"], c["scope"]) for c in consent] == [("caretaker-01", "granted", ["voice"])]
+
+
+def test_a_bad_manifest_is_refused_by_the_cli_with_the_field_named(tmp_path: Path) -> None:
+    (tmp_path / "m.yaml").write_text("assets:\n  - {path: x.wav, start_time: yesterday}\n")
+    init_project(tmp_path / "p")
+    out = subprocess.run([sys.executable, "-m", "syncline.cli", "ingest", str(tmp_path), "-p", str(tmp_path / "p"),
+                          "--manifest", str(tmp_path / "m.yaml")], capture_output=True, text=True)
+    assert out.returncode == 2
+    assert "assets.0.start_time" in out.stderr and "Traceback" not in out.stderr
+    assert project_assets(tmp_path / "p") == 0
+
+
+def project_assets(path: Path) -> int:
+    return Project.open(path).catalog().count("assets")
+
+
+def test_kill_at_any_point_then_rerun_gives_the_same_catalog(world, ingested, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    root, _, _ = world
+    reference, _ = ingested
+    project = init_project(tmp_path / "p")
+    cmd = [sys.executable, "-m", "syncline.cli", "ingest", str(root), "-p", str(project.root), "--json"]
+    kills = 0
+    for delay in (0.8, 1.6, 2.4, 3.2):
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        time.sleep(delay)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            kills += 1
+        proc.wait()
+    assert kills >= 1, "ingest finished before any kill; the test proved nothing"
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    got, want = _dump(project), _dump(reference)
+    assert got == want
+    leftovers = [p for p in project.media_dir.rglob("*") if p.name.endswith(".tmp")]
+    assert leftovers == []
