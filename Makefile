@@ -24,6 +24,8 @@ demo: venv
 	$(BIN)/syncline demo $(DEMO_DIR)
 
 test: venv
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 lint: venv

@@ -73,7 +73,8 @@ def main() -> None:
         for _ in range(3):
             t = time.perf_counter()
             with cat.connect() as con:
-                aligned = Q.segment_coverage(con, MODALITIES).aggregate("count(*) FILTER (WHERE aligned)").fetchall()[0][0]
+                rel = Q.segment_coverage(con, MODALITIES)
+                aligned = rel.aggregate("count(*) FILTER (WHERE aligned)").fetchall()[0][0]
             times.append(time.perf_counter() - t)
         assert aligned == int(covered.sum()), (aligned, int(covered.sum()))
         print(f"segments={args.entities * args.per_entity:,} assets={n_assets:,} modalities={len(MODALITIES)} "

@@ -112,7 +112,7 @@ def build_inventory(project: Project, *, required: list[str] | None = None, png:
     missing = {e: m for e, m in missing.items() if m}
     complete = sorted(e for e in coverage if e not in missing) if required else []
     missing_streams = _missing_streams(list(coverage), streams)
-    hours_of_files = sum(float(t["hours"]) for t in totals)
+    hours_of_files = sum(float(row["hours"]) for row in totals)
     inv = Inventory(
         required=required, modalities=totals, coverage=coverage, combinations=combinations,
         hours_of_files=round(hours_of_files, 4),

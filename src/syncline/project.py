@@ -83,7 +83,7 @@ def init_project(root: Path, *, name: str | None = None, template: str = "blank"
     root.mkdir(parents=True, exist_ok=True)
     settings_path = root / SETTINGS_FILE
     if not settings_path.exists():
-        settings = Settings(name=name or root.resolve().name)
+        settings = Settings.model_validate({"name": name or root.resolve().name})
         tmp = settings_path.with_suffix(".tmp")
         tmp.write_text(yaml.safe_dump(settings.model_dump(), sort_keys=False), encoding="utf-8")
         tmp.replace(settings_path)

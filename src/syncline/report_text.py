@@ -33,16 +33,16 @@ def print_inventory(console: Console, inv: Inventory) -> None:
     t = Table(title="Modalities", title_justify="left")
     for col in ("modality", "assets", "entities", "hours", "bytes"):
         t.add_column(col, justify="left" if col == "modality" else "right")
-    for m in inv.modalities:
-        t.add_row(str(m["modality"]), str(m["assets"]), str(m["entities"]),
-                  f"{float(m['hours']):.3f}", _bytes(float(m["bytes"] or 0)))
+    for row in inv.modalities:
+        t.add_row(str(row["modality"]), str(row["assets"]), str(row["entities"]),
+                  f"{float(row['hours']):.3f}", _bytes(float(row["bytes"] or 0)))
     console.print(t)
 
     mods = sorted({m for ms in inv.coverage.values() for m in ms})
     c = Table(title="Coverage (entity x modality)", title_justify="left")
     c.add_column("entity")
-    for m in mods:
-        c.add_column(m[:5], justify="center")
+    for mod in mods:
+        c.add_column(mod[:5], justify="center")
     for e, have in inv.coverage.items():
         c.add_row(e, *("[green]●[/green]" if m in have else ("[red]✗[/red]" if m in inv.required else "·")
                       for m in mods))

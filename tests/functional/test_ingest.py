@@ -13,9 +13,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+import mediafiles as mf
 import pytest
 
-import mediafiles as mf
 from syncline.catalog.schema import TABLES
 from syncline.ids import sha256_file
 from syncline.ingest import ingest
@@ -135,10 +135,12 @@ def test_managed_copies_are_scrubbed_as_an_independent_reader_sees_them(world, i
     original = _exif(root / "e0/photo.jpg")
     assert any("GPS" in k for k in original) and any("Comment" in k for k in original)
     tags = _exif(project.media_dir / photo["managed_path"])
-    leaked = [k for k in tags if any(w in k for w in ("GPS", "XMP", "IPTC", "Comment", "Make", "Model", "DateTimeOriginal"))]
+    identifying = ("GPS", "XMP", "IPTC", "Comment", "Make", "Model", "DateTimeOriginal")
+    leaked = [k for k in tags if any(w in k for w in identifying)]
     assert leaked == []
     assert {"exif", "gps", "xmp", "comment"} <= set(photo["stripped"]) and photo["had_gps"]
-    video = [r for r in cat.read("assets", where="modality = 'video'").to_pylist() if r["source_path"].endswith("tagged.mp4")][0]
+    videos = cat.read("assets", where="modality = 'video'").to_pylist()
+    video = next(r for r in videos if r["source_path"].endswith("tagged.mp4"))
     vtags = _exif(project.media_dir / video["managed_path"])
     assert not [k for k in vtags if any(w in k.split(":")[-1] for w in ("Title", "Comment", "GPS", "Location"))]
     assert sha256_file(root / "e1/tagged.mp4") == video["sha256"]  # the source is never modified

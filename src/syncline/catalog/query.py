@@ -7,7 +7,7 @@ tables to exact versions, so a run's numbers can be recomputed on the data it sa
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
@@ -25,6 +25,30 @@ def connect(catalog: Catalog, *, versions: dict[str, int] | None = None) -> duck
     return con
 
 
+def entities_missing_a_row(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Entity IDs that assets name but the entities table lacks."""
+    rows = con.sql("SELECT DISTINCT a.entity_id FROM assets a LEFT JOIN entities e USING (entity_id) "
+                   "WHERE e.entity_id IS NULL ORDER BY 1").fetchall()
+    return [str(e) for (e,) in rows]
+
+
+def origins_from_assets(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """For entities without an origin: the earliest nominal start among their assets."""
+    rows = con.sql(
+        "SELECT e.entity_id, min(a.nominal_start_utc_ns) FROM entities e JOIN assets a USING (entity_id) "
+        "WHERE e.origin_utc_ns IS NULL GROUP BY e.entity_id "
+        "HAVING min(a.nominal_start_utc_ns) IS NOT NULL").fetchall()
+    return {str(e): int(t) for e, t in rows}
+
+
+def event_assets_without_events(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Event-log assets whose rows are not (yet) in the events table."""
+    rows = con.sql(
+        "SELECT a.asset_id FROM assets a WHERE a.modality = 'events' AND NOT EXISTS "
+        "(SELECT 1 FROM events v WHERE list_contains(v.asset_ids, a.asset_id)) ORDER BY 1").fetchall()
+    return [str(a) for (a,) in rows]
+
+
 # Asset spans on their entity timeline: [offset + start, offset + start + duration).
 ASSET_SPANS = """
     SELECT entity_id, modality, asset_id,
@@ -34,13 +58,14 @@ ASSET_SPANS = """
 """
 
 
-def modality_totals(con: duckdb.DuckDBPyConnection) -> list[dict[str, object]]:
+def modality_totals(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     """Per modality: assets, entities, hours of files, bytes."""
     rel = con.sql(
         "SELECT modality, count(*) AS assets, count(DISTINCT entity_id) AS entities, "
         "coalesce(sum(duration_ns), 0) / 3.6e12 AS hours, sum(bytes) AS bytes "
         "FROM assets GROUP BY modality ORDER BY modality")
-    return rel.to_arrow_table().to_pylist()
+    rows: list[dict[str, Any]] = rel.to_arrow_table().to_pylist()
+    return rows
 
 
 def entity_modalities(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:

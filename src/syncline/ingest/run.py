@@ -20,17 +20,14 @@ from syncline.catalog import Catalog
 from syncline.ids import asset_id_from_sha256, entity_id_from_path, sha256_file, stable_id
 from syncline.ingest import rows as R
 from syncline.ingest.discover import Found, Rejected, discover
+from syncline.ingest.finalize import PROJECT_ENTITY, finalize, register_manifest
 from syncline.ingest.work import process_file
-from syncline.manifest import Manifest, load_manifest
+from syncline.manifest import AssetSpec, Manifest, load_manifest
 from syncline.media.types import MediaErrorKind
 from syncline.project import Project
 
 ProgressFn = Callable[[str, int, int], None]
 """progress(stage, done, total): called as work completes."""
-
-PROJECT_ENTITY = "_project"
-"""Metadata tables describe many entities; their asset belongs to this reserved entity."""
-
 
 @dataclass(frozen=True)
 class QuarantinedFile:
@@ -103,6 +100,15 @@ def _stored_as_result(row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _reusable(row: dict[str, Any], project: Project) -> bool:
+    """A stored asset needs no new probe when this ingest version made it and its copy exists."""
+    if row.get("ingest_version") != R.INGEST_VERSION:
+        return False
+    if not project.settings.copy_media:
+        return True
+    return bool(row.get("managed_path")) and (project.media_dir / row["managed_path"]).exists()
+
+
 def _batches(items: list[Any], n: int) -> Iterable[list[Any]]:
     for i in range(0, len(items), n):
         yield items[i:i + n]
@@ -110,6 +116,34 @@ def _batches(items: list[Any], n: int) -> Iterable[list[Any]]:
 
 def _quote(values: Iterable[str]) -> str:
     return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
+
+
+def _asset_row(sha: str, group: list[_File], res: dict[str, Any], by_path: dict[str, AssetSpec],
+               summary: IngestSummary, *, known: bool) -> dict[str, Any] | None:
+    """The catalog row for one content hash (first path in sorted order), or a quarantine."""
+    first = group[0]
+    if not res["ok"]:
+        summary.quarantined.extend(QuarantinedFile(f.display, res["kind"], res["reason"]) for f in group)
+        return None
+    spec = by_path.get(str(first.path.resolve()))
+    if spec is not None and spec.entity_id:
+        entity = spec.entity_id
+    elif res["info"]["modality"] == "metadata":
+        entity = PROJECT_ENTITY
+    else:
+        entity = entity_id_from_path(first.path, first.root)
+    row = R.asset_row(
+        sha256=sha, size=first.size, mtime_ns=first.mtime_ns, source_path=first.display,
+        duplicate_paths=[f.display for f in group[1:]], entity_id=entity,
+        info=res["info"], managed=res if "managed_path" in res else None, spec=spec)
+    modality = str(row["modality"])
+    summary.by_modality[modality] = summary.by_modality.get(modality, 0) + 1
+    if known:
+        summary.known_assets += 1
+    else:
+        summary.new_assets += 1
+        summary.bytes_new += first.size
+    return row
 
 
 def ingest(project: Project, paths: list[Path], *, manifest_path: Path | None = None,
@@ -123,7 +157,7 @@ def ingest(project: Project, paths: list[Path], *, manifest_path: Path | None = 
     manifest = load_manifest(manifest_path) if manifest_path else Manifest()
     manifest_root = manifest_path.parent if manifest_path else Path(".")
     by_path = manifest._by_path(manifest_root)
-    _register_manifest(cat, manifest)
+    register_manifest(cat, manifest)
 
     files: list[_File] = []
     skip = {manifest_path} if manifest_path else set()
@@ -150,68 +184,47 @@ def ingest(project: Project, paths: list[Path], *, manifest_path: Path | None = 
     try:
         for batch in _batches(shas, s.batch_size):
             ids = [asset_id_from_sha256(h) for h in batch]
-            stored = {r["asset_id"]: r for r in cat.read("assets", where=f"asset_id IN ({_quote(ids)})").to_pylist()}
+            where = f"asset_id IN ({_quote(ids)})"
+            stored = {r["asset_id"]: r for r in cat.read("assets", where=where).to_pylist()}
             results: dict[str, dict[str, Any]] = {}
             todo: list[str] = []
             for h in batch:
                 row = stored.get(asset_id_from_sha256(h))
-                reusable = row is not None and row.get("ingest_version") == R.INGEST_VERSION and (
-                    not s.copy_media or (row.get("managed_path") and (project.media_dir / row["managed_path"]).exists()))
-                if reusable and row is not None:
+                if row is not None and _reusable(row, project):
                     results[h] = _stored_as_result(row)
                 else:
                     todo.append(h)
             if todo:
                 if pool is None:
-                    pool = ProcessPoolExecutor(max_workers=s.workers, mp_context=multiprocessing.get_context("spawn"))
+                    spawn = multiprocessing.get_context("spawn")  # no fork of a process holding Lance threads
+                    pool = ProcessPoolExecutor(max_workers=s.workers, mp_context=spawn)
                 media = str(project.media_dir) if s.copy_media else None
-                futures = {h: pool.submit(process_file, str(groups[h][0].path), h, media, s.strip_metadata) for h in todo}
+                futures = {h: pool.submit(process_file, str(groups[h][0].path), h, media, s.strip_metadata)
+                           for h in todo}
                 for h, fut in futures.items():
                     results[h] = fut.result()
                     done += 1
                     if progress:
                         progress("probe", done, len(shas))
             done += len(batch) - len(todo)
-            asset_rows, q_rows = [], []
-            for h in batch:
-                group, res = groups[h], results[h]
-                first = group[0]
-                if not res["ok"]:
-                    for f in group:
-                        summary.quarantined.append(QuarantinedFile(f.display, res["kind"], res["reason"]))
-                    continue
-                spec = by_path.get(str(first.path.resolve()))
-                if res["info"]["modality"] == "metadata" and not (spec and spec.entity_id):
-                    entity = PROJECT_ENTITY
-                else:
-                    entity = (spec.entity_id if spec and spec.entity_id else None) or entity_id_from_path(first.path, first.root)
-                row = R.asset_row(
-                    sha256=h, size=first.size, mtime_ns=first.mtime_ns, source_path=first.display,
-                    duplicate_paths=[f.display for f in group[1:]], entity_id=entity,
-                    info=res["info"], managed=res if "managed_path" in res else None, spec=spec)
-                asset_rows.append(row)
-                ingested_paths.extend(f.display for f in group)
-                modality = str(row["modality"])
-                summary.by_modality[modality] = summary.by_modality.get(modality, 0) + 1
-                if asset_id_from_sha256(h) in stored:
-                    summary.known_assets += 1
-                else:
-                    summary.new_assets += 1
-                    summary.bytes_new += first.size
-            cat.upsert("assets", asset_rows)
+            rows = [_asset_row(h, groups[h], results[h], by_path, summary, known=asset_id_from_sha256(h) in stored)
+                    for h in batch]
+            cat.upsert("assets", [r for r in rows if r is not None])
+            ingested_paths.extend(f.display for h, r in zip(batch, rows, strict=True) if r for f in groups[h])
             if progress:
                 progress("probe", done, len(shas))
-            del q_rows
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
 
-    _finalize(cat, summary)
+    summary.events = finalize(cat)
     q = [{"quarantine_id": stable_id(b.path, b.kind), "path": b.path, "kind": b.kind, "reason": b.reason}
          for b in summary.quarantined]
-    if ingested_paths:
-        for chunk in _batches(ingested_paths, 500):
-            cat.delete("quarantine", f"path IN ({_quote(chunk)})")
+    if ingested_paths and cat.count("quarantine"):
+        for chunk in _batches(ingested_paths, 500):  # files fixed since an earlier run leave quarantine
+            where = f"path IN ({_quote(chunk)})"
+            if cat.count("quarantine", where=where):
+                cat.delete("quarantine", where)
     cat.upsert("quarantine", q)
     summary.entities = cat.count("entities", where=f"entity_id != '{PROJECT_ENTITY}'")
     summary.elapsed_s = round(time.monotonic() - started, 3)
@@ -231,60 +244,3 @@ def _sweep_temp_files(media_dir: Path) -> None:
             tmp.unlink(missing_ok=True)
 
 
-def _register_manifest(cat: Catalog, manifest: Manifest) -> None:
-    if manifest.entities:
-        cat.upsert("entities", [R.entity_row(e) for e in manifest.entities])
-    subjects, consent = R.subject_rows(manifest)
-    cat.upsert("subjects", subjects)
-    cat.upsert("consent", consent)
-
-
-def _finalize(cat: Catalog, summary: IngestSummary) -> None:
-    """Whole-catalog steps that depend on every asset: entities, origins, clocks, events, metadata."""
-    from syncline.media.events import read_events
-    from syncline.media.metadata import read_metadata
-
-    with cat.connect() as con:
-        new_entities = con.sql(
-            "SELECT DISTINCT a.entity_id FROM assets a LEFT JOIN entities e USING (entity_id) "
-            "WHERE e.entity_id IS NULL").fetchall()
-    cat.insert_missing("entities", [{"entity_id": e, "source": "convention"} for (e,) in new_entities])
-    with cat.connect() as con:
-        origins = con.sql(
-            "SELECT e.entity_id, min(a.nominal_start_utc_ns) AS origin FROM entities e JOIN assets a USING (entity_id) "
-            "WHERE e.origin_utc_ns IS NULL GROUP BY e.entity_id HAVING min(a.nominal_start_utc_ns) IS NOT NULL").fetchall()
-    if origins:
-        ents = {r["entity_id"]: r for r in cat.read("entities", where=f"entity_id IN ({_quote(o for o, _ in origins)})").to_pylist()}
-        cat.upsert("entities", [{**ents[e], "origin_utc_ns": int(t)} for e, t in origins])
-    origin_of = {r["entity_id"]: r["origin_utc_ns"] for r in cat.read("entities", columns=["entity_id", "origin_utc_ns"]).to_pylist()}
-
-    changed = []
-    for row in cat.read("assets").to_pylist():
-        fixed = R.with_clock(row, origin_of.get(row["entity_id"]))
-        if fixed["clock_offset_ns"] != row["clock_offset_ns"] or fixed["clock_source"] != row["clock_source"]:
-            changed.append(fixed)
-    cat.upsert("assets", changed)
-
-    with cat.connect() as con:
-        pending = con.sql(
-            "SELECT a.asset_id FROM assets a WHERE a.modality = 'events' AND NOT EXISTS "
-            "(SELECT 1 FROM events v WHERE list_contains(v.asset_ids, a.asset_id))").fetchall()
-    for (aid,) in pending:
-        asset = cat.read("assets", where=f"asset_id = '{aid}'").to_pylist()[0]
-        events = read_events(Path(asset["source_path"])).to_pylist()
-        cat.upsert("events", R.event_rows(asset, events, origin_of.get(asset["entity_id"])))
-    summary.events = cat.count("events")
-
-    metadata_assets = cat.read("assets", where="modality = 'metadata'").to_pylist()
-    entities = {r["entity_id"]: r for r in cat.read("entities").to_pylist()}
-    updates = []
-    for asset in sorted(metadata_assets, key=lambda a: a["asset_id"]):
-        for rec in read_metadata(Path(asset["source_path"])).to_pylist():
-            ent = entities.get(str(rec.get("entity_id")))
-            if ent is None:
-                continue
-            meta = json.dumps(rec, sort_keys=True, default=str)
-            if ent.get("metadata_json") != meta:
-                ent.update(metadata_json=meta, metadata_asset_id=asset["asset_id"])
-                updates.append(ent)
-    cat.upsert("entities", updates)
