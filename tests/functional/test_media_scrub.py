@@ -123,3 +123,15 @@ def test_scrub_copies_text_kinds_byte_for_byte(tmp_path: Path) -> None:
     dest = tmp_path / "copy.csv"
     assert scrub(src, probe(src), dest).stripped == ()
     assert dest.read_bytes() == src.read_bytes()
+
+
+def test_scrub_wav_drops_info_chunks_and_keeps_samples_bit_exact(tmp_path: Path) -> None:
+    src = encode_audio(make_click_wav(tmp_path), tmp_path / "tagged.wav",
+                       extra=("-metadata", "title=Alice diary", "-metadata", "artist=Alice"))
+    assert any("Title" in k for k in exiftool(src))
+    dest = tmp_path / "clean.wav"
+    report = scrub(src, probe(src), dest)
+    assert report.stripped == ("container:info",)
+    assert _identifying(exiftool(dest)) == [] and not any("Title" in k or "Artist" in k for k in exiftool(dest))
+    np.testing.assert_array_equal(read_audio(src)[0], read_audio(dest)[0])
+    assert probe(dest).duration_ns == probe(src).duration_ns

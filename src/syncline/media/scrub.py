@@ -70,7 +70,56 @@ def scrub(src: Path, info: MediaInfo, dest: Path) -> ScrubReport:
         return ScrubReport(tuple(dict.fromkeys(stripped)))
     if info.modality is Modality.DOCUMENT:
         return ScrubReport(_scrub_pdf(src, dest))
+    if info.format == "wav":
+        wav = _scrub_wav(src, dest)
+        if wav is not None:
+            return ScrubReport(wav)
     return ScrubReport(_scrub_av(src, info, dest))
+
+
+# --- WAV --------------------------------------------------------------------------------
+
+_WAV_KEEP = {b"fmt ", b"fact", b"data"}
+_WAV_NAMES = {b"LIST": "container:info", b"id3 ": "id3", b"ID3 ": "id3", b"bext": "container:bext",
+              b"iXML": "container:ixml", b"_PMX": "xmp", b"cue ": "container:cue", b"smpl": "container:smpl"}
+
+
+def _scrub_wav(src: Path, dest: Path) -> tuple[str, ...] | None:
+    """Keep only the fmt/fact/data chunks of a plain RIFF/WAVE file, bytes untouched; drop
+    LIST/INFO, id3, bext, iXML, XMP and the rest. ``None`` (use ffmpeg) for RF64 or odd files.
+    Streams chunk by chunk, so memory stays flat whatever the file size."""
+    with src.open("rb") as f, dest.open("wb") as out:
+        head = f.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return None
+        out.write(b"RIFF\0\0\0\0WAVE")
+        stripped: list[str] = []
+        kept = set()
+        while True:
+            hdr = f.read(8)
+            if len(hdr) < 8:
+                break
+            cid, size = hdr[:4], int.from_bytes(hdr[4:], "little")
+            padded = size + (size & 1)
+            if cid in _WAV_KEEP:
+                out.write(hdr)
+                remaining = padded
+                while remaining:
+                    block = f.read(min(remaining, 1 << 20))
+                    if not block:
+                        return None  # truncated chunk: let the ffmpeg path decide
+                    out.write(block)
+                    remaining -= len(block)
+                kept.add(cid)
+            else:
+                stripped.append(_WAV_NAMES.get(cid, f"container:{cid.decode('latin-1').strip()}"))
+                f.seek(padded, 1)
+        if not {b"fmt ", b"data"} <= kept:
+            return None
+        total = out.tell()
+        out.seek(4)
+        out.write((total - 8).to_bytes(4, "little"))
+    return tuple(dict.fromkeys(stripped))
 
 
 # --- JPEG -------------------------------------------------------------------------------
