@@ -5,7 +5,8 @@ Makes N small real files (WAV via soundfile, JPEG/PNG via Pillow, sensor CSV, SR
 measured alone. Reports files/s for reference-in-place ingest (probe + hash + register) and
 for the default (also scrub + copy into managed storage), and peak RSS for two sizes of N to
 show memory staying flat as the file count grows. Also times hashing of one large file against
-``cat FILE > /dev/null`` (disk read speed) on the same file.
+``cat FILE > /dev/null`` (read speed) and coreutils ``sha256sum`` on the same file, with a warm
+and (as root) a cold page cache.
 
     .venv/bin/python benchmarks/bench_ingest.py [--files 1000]
 """
@@ -68,7 +69,24 @@ def run_child(data: Path, project: Path, copy: bool) -> dict[str, float]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def _drop_caches() -> bool:
+    """Cold-cache reads need root: ``echo 3 > /proc/sys/vm/drop_caches``."""
+    try:
+        subprocess.run(["sync"], check=True)
+        Path("/proc/sys/vm/drop_caches").write_text("3\n")
+        return True
+    except OSError:
+        return False
+
+
+def _timed(fn: object) -> float:
+    t = time.perf_counter()
+    fn()  # type: ignore[operator]
+    return time.perf_counter() - t
+
+
 def bench_hash(folder: Path, mb: int) -> None:
+    """Our streamed sha256 against ``cat`` (read speed) and coreutils ``sha256sum``, warm and cold."""
     from syncline.ids import sha256_file
 
     big = folder / "big.bin"
@@ -76,13 +94,43 @@ def bench_hash(folder: Path, mb: int) -> None:
         chunk = np.random.default_rng(1).integers(0, 255, 1 << 24, dtype=np.uint8).tobytes()
         for _ in range(mb // 16):
             f.write(chunk)
-    t = time.perf_counter()
-    subprocess.run(["cat", str(big)], stdout=subprocess.DEVNULL, check=True)
-    cat_s = time.perf_counter() - t
-    t = time.perf_counter()
-    sha256_file(big)
-    h_s = time.perf_counter() - t
-    print(f"hash {mb} MB: sha256 {mb / h_s:.0f} MB/s vs cat {mb / cat_s:.0f} MB/s (ratio {cat_s / h_s:.2f})")
+
+    def cat() -> None:
+        subprocess.run(["cat", str(big)], stdout=subprocess.DEVNULL, check=True)
+
+    def coreutils() -> None:
+        subprocess.run(["sha256sum", str(big)], stdout=subprocess.DEVNULL, check=True)
+
+    big2 = folder / "big2.bin"
+    big2.write_bytes(big.read_bytes())
+
+    def ours() -> None:
+        sha256_file(big)
+
+    def ours_parallel() -> None:  # ingest hashes files on a thread pool; hashlib drops the GIL
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(sha256_file, [big, big2]))
+
+    def cat2() -> None:
+        subprocess.run(["cat", str(big), str(big2)], stdout=subprocess.DEVNULL, check=True)
+
+    for label, cold in (("warm cache", False), ("cold cache", True)):
+        if cold and not _drop_caches():
+            print("cold cache: skipped (needs root to drop the page cache)")
+            continue
+        times = {}
+        for name, fn in (("cat", cat), ("sha256sum", coreutils), ("syncline", ours),
+                         ("cat2", cat2), ("syncline2", ours_parallel)):
+            if cold:
+                _drop_caches()
+            times[name] = _timed(fn)
+        print(f"hash {mb} MB, {label}: syncline {mb / times['syncline']:.0f} MB/s, "
+              f"sha256sum {mb / times['sha256sum']:.0f} MB/s, cat {mb / times['cat']:.0f} MB/s "
+              f"(syncline/cat time ratio {times['syncline'] / times['cat']:.2f}); two files on 2 threads: "
+              f"syncline {2 * mb / times['syncline2']:.0f} MB/s vs cat {2 * mb / times['cat2']:.0f} MB/s "
+              f"(ratio {times['syncline2'] / times['cat2']:.2f})")
 
 
 def main() -> None:
