@@ -26,8 +26,10 @@ from syncline.media.container import mp3_encoder_delay, mp4_tracks
 from syncline.media.decoding import (
     NS,
     check_stream,
+    decode_errors,
     display_name,
     open_av,
+    stream_span_ns,
     structure_problem,
     to_ns,
 )
@@ -68,12 +70,8 @@ def priming(path: Path, fmt: str, stream: Any) -> tuple[int, str, int]:
 def audio_stream_info(path: Path, fmt: str, container: av.container.InputContainer,
                       stream: Any) -> dict[str, Any]:
     """Sample rate, channels, codec, start, duration and priming of one audio stream."""
-    tb = stream.time_base
     prime, source, _ = priming(path, fmt, stream)
-    duration_ns = to_ns(stream.duration, tb)
-    if duration_ns is None and container.duration is not None:
-        duration_ns = container.duration * 1000
-    start_ns = to_ns(stream.start_time, tb) or 0
+    start_ns, duration_ns = stream_span_ns(container, stream)
     if source == "lame_tag":
         start_ns = max(0, start_ns - prime * NS // stream.rate)  # FFmpeg reports the skip as start
     return {
@@ -92,15 +90,22 @@ def probe_audio(path: Path, fmt: str) -> MediaInfo:
     path = Path(path)
     structure_problem(path, fmt)
     with open_av(path) as container:
-        if not container.streams.audio:
-            raise MediaError(
-                MediaErrorKind.UNDECODABLE,
-                f"{display_name(path)} has no audio stream; re-export it with audio",
-            )
-        stream = container.streams.audio[0]
-        info = audio_stream_info(path, fmt, container, stream)
-        check = check_stream(container, stream, path, fmt=fmt)
-        return audio_info(container, info, check.last_end_ns, fmt)
+        return probe_first_audio(
+            path, fmt, container,
+            missing=f"{display_name(path)} has no audio stream; re-export it with audio",
+        )
+
+
+def probe_first_audio(
+    path: Path, fmt: str, container: av.container.InputContainer, *, missing: str
+) -> MediaInfo:
+    """Probe the first audio stream of an open container; UNDECODABLE ``missing`` if none."""
+    if not container.streams.audio:
+        raise MediaError(MediaErrorKind.UNDECODABLE, missing)
+    stream = container.streams.audio[0]
+    info = audio_stream_info(path, fmt, container, stream)
+    check = check_stream(container, stream, path, fmt=fmt)
+    return audio_info(container, info, check.last_end_ns, fmt)
 
 
 def audio_info(
@@ -150,7 +155,7 @@ def read_audio(path: Path) -> tuple[np.ndarray, int, int]:
         resampler = av.AudioResampler(format="fltp", layout=stream.layout, rate=rate)
         chunks: list[np.ndarray] = []
         first_pts_ns: int | None = None
-        try:
+        with decode_errors(path, "audio"):
             for frame in container.decode(stream):
                 if first_pts_ns is None and frame.pts is not None:
                     first_pts_ns = to_ns(frame.pts, stream.time_base)
@@ -158,11 +163,6 @@ def read_audio(path: Path) -> tuple[np.ndarray, int, int]:
                     chunks.append(out.to_ndarray())
             for out in resampler.resample(None):
                 chunks.append(out.to_ndarray())
-        except av.error.FFmpegError as exc:
-            raise MediaError(
-                MediaErrorKind.UNDECODABLE,
-                f"{display_name(path)}: audio fails to decode ({str(exc).splitlines()[0]})",
-            ) from None
     channels = stream.codec_context.channels
     samples = (
         np.concatenate(chunks, axis=1).astype(np.float32, copy=False)

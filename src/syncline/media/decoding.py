@@ -39,6 +39,27 @@ def to_ns(value: int | None, time_base: Fraction | None) -> int | None:
     return (2 * num + time_base.denominator) // (2 * time_base.denominator)
 
 
+def stream_span_ns(container: av.container.InputContainer, stream: Any) -> tuple[int, int | None]:
+    """(start, duration) of ``stream`` in ns; the container's duration when the stream has none."""
+    tb = stream.time_base
+    duration_ns = to_ns(stream.duration, tb)
+    if duration_ns is None and container.duration is not None:
+        duration_ns = container.duration * 1000
+    return to_ns(stream.start_time, tb) or 0, duration_ns
+
+
+@contextmanager
+def decode_errors(path: Path, what: str) -> Iterator[None]:
+    """Turn an FFmpeg failure while decoding ``what`` (audio, video) into UNDECODABLE."""
+    try:
+        yield
+    except av.error.FFmpegError as exc:
+        raise MediaError(
+            MediaErrorKind.UNDECODABLE,
+            f"{display_name(path)}: {what} fails to decode ({str(exc).splitlines()[0]})",
+        ) from None
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return (text[0] if text else type(exc).__name__)[:160]
@@ -151,10 +172,7 @@ def check_stream(
                 MediaErrorKind.UNDECODABLE,
                 f"{name}: the {stream.type} stream has no decodable frame; re-export the file",
             )
-        duration_ns = to_ns(stream.duration, tb)
-        if duration_ns is None and container.duration is not None:
-            duration_ns = container.duration * 1000
-        start_ns = to_ns(stream.start_time, tb) or 0
+        start_ns, duration_ns = stream_span_ns(container, stream)
         end_ns = start_ns + duration_ns if duration_ns else None
         last_end: int | None = None
         n_end = 0

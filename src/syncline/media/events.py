@@ -23,7 +23,10 @@ from syncline.media.tables import (
     find_column,
     json_rows,
     read_table,
+    table_format,
     time_to_ns,
+    timed_table_info,
+    with_capture_time,
 )
 from syncline.media.types import MediaError, MediaErrorKind, MediaInfo, Modality
 
@@ -83,14 +86,8 @@ def _load(path: Path, fmt: str) -> tuple[pa.Table, int | None, str]:
 def read_events(path: Path, fmt: str | None = None) -> pa.Table:
     """Events as Arrow (``EVENTS_SCHEMA``), sorted by ``t_ns``."""
     path = Path(path)
-    if fmt is None:
-        from syncline.media.detect import detect
-
-        fmt = detect(path)[1]
-    table, absolute, _ = _load(path, fmt)
-    if absolute is not None:
-        table = table.replace_schema_metadata({b"capture_time_utc_ns": str(absolute).encode()})
-    return table
+    table, absolute, _ = _load(path, table_format(path, fmt))
+    return with_capture_time(table, absolute)
 
 
 def probe_events(path: Path, fmt: str) -> MediaInfo:
@@ -104,14 +101,12 @@ def probe_events(path: Path, fmt: str) -> MediaInfo:
     counts = pc.value_counts(table.column("type").combine_chunks()).to_pylist()
     types = {c["values"]: int(c["counts"]) for c in counts}
     actors = sorted(set(filter(None, table.column("actor").to_pylist())))
-    return MediaInfo(
-        modality=Modality.EVENTS,
-        format=fmt,
-        duration_ns=int(t[-1] - t[0]),
-        start_ns=int(t[0]),
-        n_items=table.num_rows,
-        capture_time_utc_ns=absolute,
-        details={
+    return timed_table_info(
+        Modality.EVENTS,
+        fmt,
+        t,
+        absolute,
+        {
             "time_column": time_col,
             "event_types": dict(sorted(types.items())),
             "actors": actors[:100],

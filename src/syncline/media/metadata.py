@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from syncline.media.decoding import display_name
-from syncline.media.tables import ENTITY_COLUMN, find_column, read_table
+from syncline.media.tables import ENTITY_COLUMN, find_column, read_table, table_format
 from syncline.media.types import MediaError, MediaErrorKind, MediaInfo, Modality
 
 
@@ -21,11 +21,7 @@ def read_metadata(path: Path, fmt: str | None = None) -> pa.Table:
     """The table as Arrow with ``entity_id`` (string) first, other columns as read."""
     path = Path(path)
     name = display_name(path)
-    if fmt is None:
-        from syncline.media.detect import detect
-
-        fmt = detect(path)[1]
-    raw = read_table(path, fmt)
+    raw = read_table(path, table_format(path, fmt))
     key = find_column(raw.column_names, (ENTITY_COLUMN,))
     if key is None:
         raise MediaError(

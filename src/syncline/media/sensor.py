@@ -22,7 +22,10 @@ from syncline.media.tables import (
     header_lines,
     read_table,
     split_unit,
+    table_format,
     time_to_ns,
+    timed_table_info,
+    with_capture_time,
 )
 from syncline.media.types import MediaError, MediaErrorKind, MediaInfo, Modality
 
@@ -61,14 +64,8 @@ def read_sensor(path: Path, fmt: str | None = None) -> pa.Table:
     metadata as ``b"capture_time_utc_ns"``.
     """
     path = Path(path)
-    if fmt is None:
-        from syncline.media.detect import detect
-
-        fmt = detect(path)[1]
-    table, _, absolute = _load(path, fmt)
-    if absolute is not None:
-        table = table.replace_schema_metadata({b"capture_time_utc_ns": str(absolute).encode()})
-    return table
+    table, _, absolute = _load(path, table_format(path, fmt))
+    return with_capture_time(table, absolute)
 
 
 def probe_sensor(path: Path, fmt: str) -> MediaInfo:
@@ -83,14 +80,12 @@ def probe_sensor(path: Path, fmt: str) -> MediaInfo:
         if f.name == "t_ns":
             continue
         units[f.name] = f.metadata[b"unit"].decode() if f.metadata and b"unit" in f.metadata else None
-    return MediaInfo(
-        modality=Modality.SENSOR,
-        format=fmt,
-        duration_ns=int(t[-1] - t[0]),
-        start_ns=int(t[0]),
-        n_items=table.num_rows,
-        capture_time_utc_ns=absolute,
-        details={
+    return timed_table_info(
+        Modality.SENSOR,
+        fmt,
+        t,
+        absolute,
+        {
             "time_column": time_col,
             "time_kind": "iso8601" if absolute is not None else "seconds",
             "columns": units,

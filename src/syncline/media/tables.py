@@ -19,6 +19,7 @@ import io
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -26,7 +27,7 @@ import pyarrow.csv as pcsv
 import pyarrow.json as pjson
 import pyarrow.parquet as pq
 
-from syncline.media.types import MediaError, MediaErrorKind, Modality
+from syncline.media.types import MediaError, MediaErrorKind, MediaInfo, Modality
 
 TIME_COLUMNS = ("t", "time", "timestamp", "ts", "t_s", "time_s", "t_ns")
 TYPE_COLUMNS = ("type", "event", "event_type", "action")
@@ -37,6 +38,39 @@ TABLE_FORMATS = ("csv", "tsv", "jsonl", "json", "parquet")
 
 _UNIT_RE = re.compile(r"^\s*(?P<name>[^\[\(]*?)\s*(?:\[(?P<u1>[^\]]*)\]|\((?P<u2>[^\)]*)\))\s*$")
 _MAX_JSON_BYTES = 256 * 1024 * 1024
+
+
+def table_format(path: Path, fmt: str | None) -> str:
+    """``fmt`` as given, or the table format detected from the file's content when None."""
+    if fmt is None:
+        from syncline.media.detect import detect  # detect imports this module
+
+        fmt = detect(path)[1]
+    return fmt
+
+
+def with_capture_time(table: pa.Table, absolute: int | None) -> pa.Table:
+    """``table`` with the absolute time of its first row (Unix ns), when there is one, in the
+    schema metadata as ``b"capture_time_utc_ns"``."""
+    if absolute is None:
+        return table
+    return table.replace_schema_metadata({b"capture_time_utc_ns": str(absolute).encode()})
+
+
+def timed_table_info(
+    modality: Modality, fmt: str, t_ns: np.ndarray, absolute: int | None, details: dict[str, Any]
+) -> MediaInfo:
+    """The probe of a time-indexed table from its ``t_ns`` (sorted, at least one row): start,
+    duration and row count, the absolute start time if known, and ``details``."""
+    return MediaInfo(
+        modality=modality,
+        format=fmt,
+        duration_ns=int(t_ns[-1] - t_ns[0]),
+        start_ns=int(t_ns[0]),
+        n_items=len(t_ns),
+        capture_time_utc_ns=absolute,
+        details=details,
+    )
 
 
 def split_unit(column: str) -> tuple[str, str | None]:

@@ -135,6 +135,16 @@ def _seconds(obj: dict[str, Any], key: str, name: str, where: str) -> int:
     return ns_from_seconds(seconds=float(value))
 
 
+def _span(obj: Any, noun: str, name: str, where: str) -> tuple[int, int]:
+    """(start, end) in ns of a JSON ``word`` or ``segment`` object, checked to be in order."""
+    if not isinstance(obj, dict):
+        raise _bad(name, where, f"a {noun} must be an object")
+    t0, t1 = _seconds(obj, "start", name, where), _seconds(obj, "end", name, where)
+    if t1 < t0:
+        raise _bad(name, where, f"{noun} ends before it starts")
+    return t0, t1
+
+
 def _words(items: Any, name: str, where: str) -> tuple[Word, ...]:
     if items is None:
         return ()
@@ -142,12 +152,7 @@ def _words(items: Any, name: str, where: str) -> tuple[Word, ...]:
         raise _bad(name, where, "'words' must be a list")
     out: list[Word] = []
     for j, w in enumerate(items):
-        wwhere = f"{where} word {j}"
-        if not isinstance(w, dict):
-            raise _bad(name, wwhere, "a word must be an object")
-        t0, t1 = _seconds(w, "start", name, wwhere), _seconds(w, "end", name, wwhere)
-        if t1 < t0:
-            raise _bad(name, wwhere, "word ends before it starts")
+        t0, t1 = _span(w, "word", name, f"{where} word {j}")
         conf = w.get("probability", w.get("confidence"))
         text = str(w.get("word", w.get("text", ""))).strip()
         out.append(Word(t0, t1, text, float(conf) if isinstance(conf, (int, float)) else None))
@@ -181,11 +186,7 @@ def parse_json(text: str, name: str) -> list[Cue]:
     cues: list[Cue] = []
     for i, seg in enumerate(segments):
         where = f"segment {i}"
-        if not isinstance(seg, dict):
-            raise _bad(name, where, "a segment must be an object")
-        t0, t1 = _seconds(seg, "start", name, where), _seconds(seg, "end", name, where)
-        if t1 < t0:
-            raise _bad(name, where, "segment ends before it starts")
+        t0, t1 = _span(seg, "segment", name, where)
         speaker = seg.get("speaker")
         cues.append(
             Cue(

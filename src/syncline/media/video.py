@@ -18,14 +18,16 @@ import av
 import av.container
 import numpy as np
 
-from syncline.media.audio import audio_info, audio_stream_info
+from syncline.media.audio import audio_stream_info, probe_first_audio
 from syncline.media.container import mp4_tracks
 from syncline.media.decoding import (
     MAX_PIXELS,
     NS,
     check_stream,
+    decode_errors,
     display_name,
     open_av,
+    stream_span_ns,
     structure_problem,
     to_ns,
 )
@@ -117,15 +119,10 @@ def probe_video(path: Path, fmt: str) -> MediaInfo:
         tags = dict(container.metadata)
         capture, device, has_gps = container_context(tags)
         if stream is None:
-            if not container.streams.audio:
-                raise MediaError(
-                    MediaErrorKind.UNDECODABLE,
-                    f"{name} has neither a video nor an audio stream; re-export it",
-                )
-            astream = container.streams.audio[0]
-            ainfo = audio_stream_info(path, fmt, container, astream)
-            check = check_stream(container, astream, path, fmt=fmt)
-            info = audio_info(container, ainfo, check.last_end_ns, fmt)
+            info = probe_first_audio(
+                path, fmt, container,
+                missing=f"{name} has neither a video nor an audio stream; re-export it",
+            )
             return MediaInfo(
                 **{
                     **info.__dict__,
@@ -147,13 +144,9 @@ def probe_video(path: Path, fmt: str) -> MediaInfo:
                 MediaErrorKind.UNDECODABLE,
                 f"{name}: the video stream declares no frame size; re-export the file",
             )
-        tb = stream.time_base
         rate = stream.average_rate or stream.guessed_rate
         fps = float(rate) if rate else None
-        start_ns = to_ns(stream.start_time, tb) or 0
-        duration_ns = to_ns(stream.duration, tb)
-        if duration_ns is None and container.duration is not None:
-            duration_ns = container.duration * 1000
+        start_ns, duration_ns = stream_span_ns(container, stream)
         audio: dict[str, Any] | None = None
         if container.streams.audio:
             audio = audio_stream_info(path, fmt, container, container.streams.audio[0])
@@ -215,14 +208,9 @@ def iter_frames(
             )
         stream.thread_type = "AUTO"
         fmt = "gray" if gray else "rgb24"
-        try:
+        with decode_errors(path, "video"):
             for i, frame in enumerate(container.decode(stream)):
                 if i % every:
                     continue
                 pts_ns = to_ns(frame.pts, stream.time_base)
                 yield (pts_ns if pts_ns is not None else 0), frame.to_ndarray(format=fmt)
-        except av.error.FFmpegError as exc:
-            raise MediaError(
-                MediaErrorKind.UNDECODABLE,
-                f"{display_name(path)}: video fails to decode ({str(exc).splitlines()[0]})",
-            ) from None
