@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from syncline.ingest import IngestSummary
@@ -26,7 +27,8 @@ def print_ingest(console: Console, s: IngestSummary) -> None:
     if mods:
         console.print(f"  by modality: {mods}; entities: {s.entities}; events: {s.events}")
     for q in s.quarantined:
-        console.print(f"  [yellow]quarantined[/yellow] {q.path}: [{q.kind}] {q.reason}", highlight=False)
+        console.print(f"  [yellow]quarantined[/yellow] ({escape(q.kind)}) {escape(q.path)}", highlight=False)
+        console.print(f"      {escape(q.reason)}", highlight=False)
 
 
 def print_inventory(console: Console, inv: Inventory) -> None:
@@ -54,17 +56,21 @@ def print_inventory(console: Console, inv: Inventory) -> None:
                   f"aligned hours (all required at once): [bold]{inv.aligned_hours:.3f}[/bold]   "
                   f"complete entities: {len(inv.complete_entities)}/{len(inv.coverage)}")
     for e, missing in inv.missing.items():
-        console.print(f"  [red]gap[/red] {e}: missing {', '.join(missing)}")
+        console.print(f"  [red]gap[/red] {escape(e)}: missing {', '.join(missing)}")
     for e, ms in inv.missing_streams.items():
         console.print(f"  [yellow]gap[/yellow] {e}: no {', '.join(ms)} (most entities have it)")
     for e, h in inv.unaligned_hours_by_entity.items():
         console.print(f"  [yellow]gap[/yellow] {e}: {h * 3600:.1f} s recorded without every required modality")
-    if inv.context:
+    judged = [b for b in inv.context if not b.too_few]
+    if judged:
         console.print("capture conditions per modality:")
-    for b in inv.context:
-        flag = "[red]imbalanced[/red]" if b.imbalanced else ("[dim]too few to judge[/dim]" if b.too_few else "ok")
+    for b in judged:
+        flag = "[red]imbalanced[/red]" if b.imbalanced else "ok"
         counts = ", ".join(f"{k} {v}" for k, v in b.counts.items())
         console.print(f"  {b.modality} {b.key}: {counts} (max/min {b.ratio:g}, entropy {b.entropy:.2f}) {flag}")
+    if len(judged) < len(inv.context):
+        console.print(f"  ({len(inv.context) - len(judged)} more splits over fewer than 10 assets: too few to judge; "
+                      "see --json)")
     if inv.quarantined:
         console.print(f"quarantined files: {inv.quarantined} (see `syncline ingest` output or the quarantine table)")
     for n in inv.notes:
