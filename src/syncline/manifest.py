@@ -108,15 +108,9 @@ class Manifest(_Strict):
     subjects: list[SubjectSpec] = Field(default_factory=list)
     assets: list[AssetSpec] = Field(default_factory=list)
 
-    def asset_for(self, path: Path, root: Path) -> AssetSpec | None:
-        """The manifest row for ``path`` (manifest paths are relative to ``root``)."""
-        return self._by_path(root).get(str(path.resolve()))
-
-    def _by_path(self, root: Path) -> dict[str, AssetSpec]:
-        cache: dict[str, AssetSpec] = {}
-        for a in self.assets:
-            cache[str((root / a.path).resolve())] = a
-        return cache
+    def by_resolved_path(self, root: Path) -> dict[str, AssetSpec]:
+        """Asset rows keyed by their resolved absolute path (manifest paths are relative to ``root``)."""
+        return {str((root / a.path).resolve()): a for a in self.assets}
 
 
 def _csv_manifest(path: Path) -> dict[str, Any]:

@@ -184,10 +184,12 @@ assets:
   - {path: memo.wav, entity_id: stall-a, mic: lav1, start_time: "2026-05-01T06:00:02.500Z",
      subjects: [caretaker-01], jurisdiction: EU, context: {lighting: day}}
   - {path: cam.mp4, entity_id: stall-a, camera: cam1, start_time: "2026-05-01T05:59:59Z"}
+  - {path: lost/cam2.mp4, entity_id: stall-a, camera: cam2}
 """)
     project = init_project(tmp_path / "p")
     s = ingest(project, [data], manifest_path=manifest)
     assert s.new_assets == 2 and not s.quarantined  # the manifest itself is not an asset
+    assert s.manifest_missing == ["lost/cam2.mp4"]
     cat = project.catalog()
     a = {Path(r["source_path"]).name: r for r in cat.read("assets").to_pylist()}
     assert a["memo.wav"]["clock_offset_ns"] == 2_500_000_000 and a["memo.wav"]["clock_source"] == "manifest"

@@ -17,7 +17,7 @@ from syncline.manifest import AssetSpec, EntitySpec, Manifest, SubjectSpec, pars
 
 INGEST_VERSION = f"syncline-{__version__}/ingest-1"
 
-_MEDIA_COLUMNS = (
+MEDIA_COLUMNS = (
     "modality", "format", "duration_ns", "start_ns", "codec", "width", "height", "fps",
     "frame_count", "sample_rate", "channels", "priming_samples", "n_items", "capture_time_utc_ns",
     "device",
@@ -40,7 +40,7 @@ def asset_row(
     managed: dict[str, Any] | None,
     spec: AssetSpec | None,
 ) -> dict[str, Any]:
-    row: dict[str, Any] = {c: info.get(c) for c in _MEDIA_COLUMNS}
+    row: dict[str, Any] = {c: info.get(c) for c in MEDIA_COLUMNS}
     row.update(
         asset_id=sha256[:32], sha256=sha256, bytes=size, source_path=source_path,
         source_mtime_ns=mtime_ns, duplicate_paths=duplicate_paths or None, entity_id=entity_id,

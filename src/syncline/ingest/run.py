@@ -47,6 +47,7 @@ class IngestSummary:
     quarantined: list[QuarantinedFile] = field(default_factory=list)
     entities: int = 0
     events: int = 0
+    manifest_missing: list[str] = field(default_factory=list)  # listed in the manifest, not found
     elapsed_s: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
@@ -90,7 +91,7 @@ def _hash_all(files: list[_File], cat: Catalog, pool: Executor, progress: Progre
 
 
 def _stored_as_result(row: dict[str, Any]) -> dict[str, Any]:
-    info = {c: row.get(c) for c in R._MEDIA_COLUMNS}
+    info = {c: row.get(c) for c in R.MEDIA_COLUMNS}
     info["has_gps"] = row.get("had_gps")
     info["details"] = json.loads(row["media_json"]) if row.get("media_json") else {}
     out: dict[str, Any] = {"ok": True, "info": info}
@@ -156,7 +157,7 @@ def ingest(project: Project, paths: list[Path], *, manifest_path: Path | None = 
     _sweep_temp_files(project.media_dir)
     manifest = load_manifest(manifest_path) if manifest_path else Manifest()
     manifest_root = manifest_path.parent if manifest_path else Path(".")
-    by_path = manifest._by_path(manifest_root)
+    by_path = manifest.by_resolved_path(manifest_root)
     register_manifest(cat, manifest)
 
     files: list[_File] = []
@@ -168,6 +169,9 @@ def ingest(project: Project, paths: list[Path], *, manifest_path: Path | None = 
             assert isinstance(item, Found)
             files.append(_File(item.path, item.root, str(item.path)))
     summary.files_seen = len(files) + len(summary.quarantined)
+    seen = {str(f.path.resolve()) for f in files}
+    summary.manifest_missing = sorted(
+        spec.path for key, spec in by_path.items() if key not in seen and not Path(key).is_symlink())
 
     with ThreadPoolExecutor(max_workers=s.workers) as threads:
         files = _hash_all(files, cat, threads, progress, summary.quarantined)
