@@ -12,10 +12,11 @@ STAMP   := $(VENV)/.installed
 deps:
 	@bash scripts/install-debian-deps.sh $(DEB_PKGS)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements-nodeps.txt
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q --no-deps -r requirements-nodeps.txt
 	@touch $(STAMP)
 
 venv: deps $(STAMP)
