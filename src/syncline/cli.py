@@ -118,6 +118,75 @@ def inventory(
     print_inventory(console, inv)
 
 
+@app.command()
+def align(
+    project: ProjectOpt = Path("."),
+    apply: Annotated[bool, typer.Option("--apply", help="record the trusted corrections in the clocks")] = False,
+    entity: Annotated[str | None, typer.Option(help="only this entity")] = None,
+    max_lag: Annotated[float, typer.Option(help="search window in seconds around the current clocks")] = 10.0,
+    json_out: JsonOpt = False,
+) -> None:
+    """Detect offsets and drift between streams; abstain when unsure; --apply corrects clocks."""
+    from syncline.align.run import align as run_align
+
+    p = _open(project)
+    report = run_align(p, apply=apply, entity=entity, max_lag_ns=int(max_lag * 1e9))
+    if json_out:
+        _print_json(report.to_json())
+        return
+    from syncline.report_text import print_align
+
+    print_align(console, report)
+
+
+@app.command()
+def segment(
+    by: Annotated[list[str], typer.Option("--by", help="fixed, cues, events, speech, shots (repeatable)")],
+    project: ProjectOpt = Path("."),
+    window: Annotated[float, typer.Option(help="fixed window length in seconds")] = 10.0,
+    entity: Annotated[str | None, typer.Option(help="only this entity")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Cut entity timelines into segments with stable IDs."""
+    from syncline.align.segment import run_segmenters
+
+    p = _open(project)
+    try:
+        counts = run_segmenters(p, by, window_s=window, entity=entity)
+    except ValueError as e:
+        _fail(str(e))
+    if json_out:
+        _print_json(counts)
+    else:
+        console.print("segments: " + ", ".join(f"{k} {n}" for k, n in counts.items()))
+
+
+@app.command()
+def tuples(
+    project: ProjectOpt = Path("."),
+    segmenter: Annotated[str | None, typer.Option(help="only segments of this segmenter, e.g. fixed-10s@1")] = None,
+    entity: Annotated[str | None, typer.Option(help="only this entity")] = None,
+    out: Annotated[Path | None, typer.Option(help="export folder")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="parquet or webdataset")] = "parquet",
+    json_out: JsonOpt = False,
+) -> None:
+    """Aligned tuples: per segment, frames, samples, words, sensor rows, events, metadata."""
+    from syncline.align.tuples import build_tuples, export, summarize
+
+    p = _open(project)
+    table = build_tuples(p, segmenter=segmenter, entity=entity)
+    try:
+        written = export(table, out, fmt) if out is not None else []
+    except ValueError as e:
+        _fail(str(e))
+    summary = summarize(table, written)
+    if json_out:
+        _print_json(summary if out is not None else {**summary, "rows": table.to_pylist()})
+    else:
+        console.print(f"{summary['tuples']} tuples, {summary['in_sync']} in sync"
+                      + (f"; wrote {', '.join(summary['written'])}" if written else ""))
+
+
 @task_app.command("check")
 def task_check(project: ProjectOpt = Path("."), json_out: JsonOpt = False) -> None:
     """Validate task.yaml; every problem is listed with its field and what is allowed."""

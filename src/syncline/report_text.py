@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -80,3 +82,26 @@ def print_inventory(console: Console, inv: Inventory) -> None:
         console.print(f"[yellow]note[/yellow] {n}")
     if inv.png:
         console.print(f"coverage plot: {inv.png}")
+
+
+def print_align(console: Console, report: Any) -> None:
+    t = Table(title=f"Alignment run {report.run_id[:12]}" + (" (applied)" if report.applied else " (detect only)"),
+              title_justify="left")
+    for col in ("entity", "pair", "target", "verdict", "lag s", "± ms", "drift ppm", "reason"):
+        t.add_column(col)
+    for r in report.results:
+        e = r.estimate
+        target = r.target_path.rsplit("/", 1)[-1] if r.moved_id == r.target_id else r.reference_path.rsplit("/", 1)[-1]
+        colour = {"aligned": "green", "ambiguous": "yellow", "abstain": "dim", "no_plausible_alignment": "red"}
+        t.add_row(escape(r.entity_id), r.kind, escape(target),
+                  f"[{colour.get(str(e.verdict), 'white')}]{e.verdict}[/]",
+                  "" if e.lag_ns is None else f"{e.lag_ns / 1e9:+.3f}",
+                  "" if e.uncertainty_ns is None else f"{e.uncertainty_ns / 1e6:.1f}",
+                  "" if e.drift_ppm is None else f"{e.drift_ppm:+.1f}", escape(e.reason))
+    console.print(t)
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(report.counts().items()))
+    console.print(f"verdicts: {counts}")
+    console.print(f"aligned hours (required modalities overlapping): before {report.aligned_hours_before:.4f}, "
+                  f"after {report.aligned_hours_after:.4f}; verified in sync: {report.verified_hours_after:.4f}")
+    if not report.applied:
+        console.print("detect only: re-run with --apply to record the aligned corrections in the clocks")

@@ -91,7 +91,10 @@ def entity_streams(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
     return {e: list(s) for e, s in rows}
 
 
-def aligned_time(con: duckdb.DuckDBPyConnection, required: list[str]) -> dict[str, int]:
+VERIFIED_CLOCK = "(clock_source = 'anchor' OR clock_source LIKE 'estimated:%')"
+
+
+def aligned_time(con: duckdb.DuckDBPyConnection, required: list[str], *, verified_only: bool = False) -> dict[str, int]:
     """Per entity, nanoseconds during which every required modality is recorded at once.
 
     Per (entity, modality) the asset spans are merged (gaps and islands), then a sweep over
@@ -102,8 +105,9 @@ def aligned_time(con: duckdb.DuckDBPyConnection, required: list[str]) -> dict[st
         return {}
     k = len(required)
     mods = ", ".join("'" + m.replace("'", "''") + "'" for m in required)
+    verified = f"AND asset_id IN (SELECT asset_id FROM assets WHERE {VERIFIED_CLOCK})" if verified_only else ""
     rows = con.sql(f"""
-        WITH spans AS (SELECT * FROM ({ASSET_SPANS}) WHERE modality IN ({mods})),
+        WITH spans AS (SELECT * FROM ({ASSET_SPANS}) WHERE modality IN ({mods}) {verified}),
         ordered AS (
             SELECT *, max(t1_ns) OVER (PARTITION BY entity_id, modality ORDER BY t0_ns, t1_ns
                        ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_end
@@ -183,3 +187,94 @@ def segment_coverage(con: duckdb.DuckDBPyConnection, required: list[str]) -> duc
           ON a.entity_id = s.entity_id AND a.t0_ns < s.t1_ns AND a.t1_ns > s.t0_ns
         GROUP BY s.segment_id, s.entity_id, s.t0_ns, s.t1_ns
     """)
+
+
+# Each asset's span on its entity timeline and the numbers that turn entity time back into
+# its own frames and samples: local = (entity - offset) / (1 + drift), index from start_ns.
+_TUPLE_SPANS = """
+    SELECT asset_id, entity_id, modality, camera, mic, fps, sample_rate, managed_path, source_path,
+           coalesce(start_ns, 0) AS start_ns, coalesce(clock_offset_ns, 0) AS off,
+           1.0 + coalesce(clock_drift_ppm, 0) * 1e-6 AS scale,
+           coalesce(clock_source, 'assumed') AS clock_source,
+           coalesce(clock_offset_ns, 0) + coalesce(start_ns, 0) AS t0_ns,
+           coalesce(clock_offset_ns, 0) + coalesce(start_ns, 0) + duration_ns AS t1_ns
+    FROM assets WHERE duration_ns IS NOT NULL AND duration_ns > 0
+"""
+
+
+def aligned_tuples(con: duckdb.DuckDBPyConnection, *, segmenter: str | None = None,
+                   entity: str | None = None) -> duckdb.DuckDBPyRelation:
+    """For each segment: the part of every overlapping asset — video frame ranges, audio
+    sample ranges, transcript words, sensor row ranges, events, the metadata row — with the
+    covered fraction per modality and an in-sync flag (every asset in the tuple has a clock
+    that alignment verified: an anchor or an estimate).
+
+    Needs two helper relations registered on ``con``: ``words`` (asset_id, entity_id, t0_ns,
+    t1_ns, text; entity time) and ``sensor_rows`` (asset_id, entity_id, row, t_ns; entity time).
+    """
+    where = []
+    if segmenter:
+        where.append("s.segmenter = " + _lit(segmenter))
+    if entity:
+        where.append("s.entity_id = " + _lit(entity))
+    seg_filter = ("WHERE " + " AND ".join(where)) if where else ""
+    return con.sql(f"""
+        WITH seg AS (SELECT segment_id, entity_id, t0_ns, t1_ns, segmenter FROM segments s {seg_filter}),
+        spans AS ({_TUPLE_SPANS}),
+        parts AS (
+            SELECT s.segment_id, a.*,
+                   greatest(s.t0_ns, a.t0_ns) AS p0, least(s.t1_ns, a.t1_ns) AS p1,
+                   (greatest(s.t0_ns, a.t0_ns) - a.off) / a.scale - a.start_ns AS l0,
+                   (least(s.t1_ns, a.t1_ns) - a.off) / a.scale - a.start_ns AS l1
+            FROM seg s JOIN spans a
+              ON a.entity_id = s.entity_id AND a.t0_ns < s.t1_ns AND a.t1_ns > s.t0_ns),
+        per_segment AS (
+            SELECT segment_id,
+                list({{'asset_id': asset_id, 'camera': camera,
+                      'frame_start': floor(l0 * fps / 1e9)::BIGINT, 'frame_end': ceil(l1 * fps / 1e9)::BIGINT}}
+                     ORDER BY asset_id) FILTER (WHERE modality = 'video') AS video,
+                list({{'asset_id': asset_id, 'mic': mic,
+                      'sample_start': floor(l0 * sample_rate / 1e9)::BIGINT,
+                      'sample_end': ceil(l1 * sample_rate / 1e9)::BIGINT}}
+                     ORDER BY asset_id) FILTER (WHERE modality = 'audio') AS audio,
+                list(DISTINCT modality ORDER BY modality) AS modalities,
+                bool_and({VERIFIED_CLOCK}) AS in_sync
+            FROM parts GROUP BY segment_id),
+        coverage AS (
+            SELECT segment_id, map(list(modality), list(frac)) AS coverage FROM (
+                SELECT p.segment_id, p.modality,
+                       least(1.0, sum(p.p1 - p.p0) / (s.t1_ns - s.t0_ns)) AS frac
+                FROM parts p JOIN seg s USING (segment_id) GROUP BY p.segment_id, p.modality, s.t0_ns, s.t1_ns)
+            GROUP BY segment_id),
+        seg_words AS (
+            SELECT s.segment_id, list({{'t0_ns': w.t0_ns, 't1_ns': w.t1_ns, 'text': w.text}} ORDER BY w.t0_ns) AS words
+            FROM seg s JOIN words w ON w.entity_id = s.entity_id AND w.t0_ns < s.t1_ns AND w.t1_ns > s.t0_ns
+            GROUP BY s.segment_id),
+        seg_sensor AS (
+            SELECT segment_id,
+                   list({{'asset_id': asset_id, 'row_start': r0, 'row_end': r1}} ORDER BY asset_id) AS sensor
+            FROM (SELECT s.segment_id, r.asset_id, min(r.row) AS r0, max(r.row) + 1 AS r1
+                  FROM seg s JOIN sensor_rows r ON r.entity_id = s.entity_id AND r.t_ns >= s.t0_ns AND r.t_ns < s.t1_ns
+                  GROUP BY s.segment_id, r.asset_id)
+            GROUP BY segment_id),
+        seg_events AS (
+            SELECT s.segment_id, list({{'t_ns': e.t_ns, 'type': e.type, 'state': e.state}} ORDER BY e.t_ns) AS events
+            FROM seg s JOIN events e ON e.entity_id = s.entity_id AND e.t_ns >= s.t0_ns AND e.t_ns < s.t1_ns
+            GROUP BY s.segment_id)
+        SELECT s.segment_id, s.entity_id, s.t0_ns, s.t1_ns, s.segmenter,
+               coalesce(p.modalities, []) AS modalities, c.coverage,
+               p.video, p.audio, w.words, x.sensor, v.events, en.metadata_json AS metadata,
+               coalesce(p.in_sync, false) AS in_sync
+        FROM seg s
+        LEFT JOIN per_segment p USING (segment_id)
+        LEFT JOIN coverage c USING (segment_id)
+        LEFT JOIN seg_words w USING (segment_id)
+        LEFT JOIN seg_sensor x USING (segment_id)
+        LEFT JOIN seg_events v USING (segment_id)
+        LEFT JOIN entities en ON en.entity_id = s.entity_id
+        ORDER BY s.entity_id, s.t0_ns, s.segment_id
+    """)
+
+
+def _lit(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"

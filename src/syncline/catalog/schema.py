@@ -193,6 +193,29 @@ _table("runs", "run_id", "pipeline and evaluation executions with pinned version
     _f("config_json", _str),
 ])
 
+_table("clocks", "clock_id", "alignment estimates and clock corrections, one row per detector run", [
+    _f("clock_id", _str, False),
+    _f("run_id", _str, False),
+    _f("entity_id", _str, False),
+    _f("asset_id", _str, False),            # the asset whose clock this row is about
+    _f("reference_asset_id", _str),         # the asset it was aligned against
+    _f("method", _str, False),              # detector name and version
+    _f("verdict", _str, False),             # aligned | ambiguous | abstain | no_plausible_alignment
+    _f("reason", _str),
+    _f("lag_ns", _i64),
+    _f("drift_ppm", _f64),
+    _f("uncertainty_ns", _i64),
+    _f("score", _f64),
+    _f("n_events", _i64),
+    _f("expected_lag_ns", _i64),            # what the clocks before this run implied
+    _f("old_offset_ns", _i64),
+    _f("new_offset_ns", _i64),
+    _f("old_drift_ppm", _f64),
+    _f("new_drift_ppm", _f64),
+    _f("applied", _bool),
+    _f("details_json", _str),
+])
+
 _table("consent", "consent_id", "consent records per subject", [
     _f("consent_id", _str, False),
     _f("subject_id", _str, False),

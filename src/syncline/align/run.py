@@ -1,0 +1,209 @@
+"""``syncline align``: run the detectors on every planned pair, record every verdict, and —
+with ``apply`` — correct the clocks of the pairs whose estimate is trusted.
+
+Each run is a row in ``runs`` pinned to the table versions it read; each pair's outcome is a
+row in ``clocks`` (applied or not); verdicts that are not ``aligned`` also become findings, so
+that "cannot determine" and "no plausible alignment: attached to the wrong entity?" reach the
+people who can fix the data. Only ``ALIGNED`` estimates move clocks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from syncline.align.clock import expected_lag_ns, move_reference, move_target
+from syncline.align.plan import Pair, plan_pairs
+from syncline.align.segment import clock_of
+from syncline.align.tuples import asset_path
+from syncline.align.types import OffsetEstimate, Verdict
+from syncline.catalog import query as Q
+from syncline.ids import stable_id
+from syncline.inventory import required_modalities
+from syncline.project import Project
+from syncline.timebase import Clock
+
+NS_PER_HOUR = 3_600_000_000_000
+ProgressFn = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class PairResult:
+    entity_id: str
+    kind: str
+    reference_id: str
+    target_id: str
+    moved_id: str
+    reference_path: str
+    target_path: str
+    expected_lag_ns: int
+    estimate: OffsetEstimate
+    old_clock: Clock
+    new_clock: Clock | None
+    applied: bool
+
+
+@dataclass
+class AlignReport:
+    run_id: str
+    applied: bool
+    results: list[PairResult] = field(default_factory=list)
+    aligned_hours_before: float = 0.0
+    aligned_hours_after: float = 0.0
+    verified_hours_after: float = 0.0
+    required: list[str] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for r in self.results:
+            out[str(r.estimate.verdict)] = out.get(str(r.estimate.verdict), 0) + 1
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return json.loads(json.dumps(asdict(self), default=str)) | {"counts": self.counts()}
+
+
+def detect(pair: Pair, ref: Path, tgt: Path, *, expected: int, max_lag_ns: int) -> OffsetEstimate:
+    """Run the detector that fits the pair (imported lazily: each pulls its own models)."""
+    if pair.kind == "audio_video":
+        from syncline.align.av import estimate_av_lag
+
+        return estimate_av_lag(ref, tgt, expected_lag_ns=expected, max_lag_ns=max_lag_ns)
+    if pair.kind == "video_video":
+        from syncline.align.av import lag_from_signals
+        from syncline.align.signals import motion_energy
+
+        return lag_from_signals(motion_energy(ref), motion_energy(tgt), expected_lag_ns=expected,
+                                max_lag_ns=max_lag_ns, method="video_motion_xcorr@1")
+    if pair.kind == "transcript_audio":
+        from syncline.align.transcript import estimate_transcript_lag
+
+        return estimate_transcript_lag(tgt, ref, expected_lag_ns=expected, max_lag_ns=max_lag_ns)
+    if pair.kind == "sensor_video":
+        from syncline.align.sensor import estimate_sensor_video_lag
+
+        return estimate_sensor_video_lag(ref, tgt, expected_lag_ns=expected, max_lag_ns=max_lag_ns)
+    raise ValueError(f"no detector for pair kind {pair.kind!r}")
+
+
+def _safe_detect(pair: Pair, ref: Path, tgt: Path, *, expected: int, max_lag_ns: int) -> OffsetEstimate:
+    """A detector failure is a verdict, not a crash (rule 2)."""
+    try:
+        return detect(pair, ref, tgt, expected=expected, max_lag_ns=max_lag_ns)
+    except Exception as e:  # noqa: BLE001 - reported as an abstention with the error named
+        first = (str(e).splitlines() or [type(e).__name__])[0][:200]
+        return OffsetEstimate(method=pair.kind, verdict=Verdict.ABSTAIN,
+                              reason=f"cannot determine: detector failed ({type(e).__name__}: {first})")
+
+
+def _hours(project: Project, required: list[str], *, verified_only: bool = False) -> float:
+    with project.catalog().connect() as con:
+        return sum(Q.aligned_time(con, required, verified_only=verified_only).values()) / NS_PER_HOUR
+
+
+def align(project: Project, *, apply: bool = False, entity: str | None = None,
+          max_lag_ns: int = 10_000_000_000, progress: ProgressFn | None = None) -> AlignReport:
+    cat = project.catalog()
+    required, _ = required_modalities(project)
+    started = time.time_ns()
+    snapshot = cat.snapshot()
+    run_id = stable_id("align", started, os.getpid())
+    report = AlignReport(run_id=run_id, applied=apply, required=required,
+                         aligned_hours_before=round(_hours(project, required), 5))
+    where = f"entity_id = '{entity}'" if entity else "entity_id NOT LIKE '\\_%' ESCAPE '\\'"
+    assets = cat.read("assets", where=where).to_pylist()
+    by_entity: dict[str, list[dict[str, Any]]] = {}
+    for a in assets:
+        by_entity.setdefault(a["entity_id"], []).append(a)
+    pairs = [(e, p) for e in sorted(by_entity) for p in plan_pairs(by_entity[e])]
+    for i, (e, pair) in enumerate(pairs, 1):
+        ref_clock, tgt_clock = clock_of(pair.reference), clock_of(pair.target)
+        expected = expected_lag_ns(ref_clock, tgt_clock)
+        ref_path, tgt_path = asset_path(project, pair.reference), asset_path(project, pair.target)
+        est = _safe_detect(pair, ref_path, tgt_path, expected=expected, max_lag_ns=max_lag_ns)
+        moved = pair.target if pair.moves == "target" else pair.reference
+        new_clock = None
+        if est.verdict is Verdict.ALIGNED and est.lag_ns is not None:
+            source = f"estimated:{est.method}"
+            new_clock = (move_target(ref_clock, lag_ns=est.lag_ns, drift_ppm=est.drift_ppm, source=source)
+                         if pair.moves == "target" else
+                         move_reference(tgt_clock, lag_ns=est.lag_ns, drift_ppm=est.drift_ppm, source=source))
+        report.results.append(PairResult(
+            entity_id=e, kind=pair.kind, reference_id=pair.reference["asset_id"], target_id=pair.target["asset_id"],
+            moved_id=moved["asset_id"], reference_path=str(pair.reference["source_path"]),
+            target_path=str(pair.target["source_path"]), expected_lag_ns=expected, estimate=est,
+            old_clock=clock_of(moved), new_clock=new_clock, applied=apply and new_clock is not None))
+        if progress:
+            progress("align", i, len(pairs))
+    _record(project, report, snapshot, started, max_lag_ns)
+    if apply:
+        _apply(project, report, by_entity)
+        report.aligned_hours_after = round(_hours(project, required), 5)
+    else:
+        report.aligned_hours_after = report.aligned_hours_before
+    report.verified_hours_after = round(_hours(project, required, verified_only=True), 5)
+    return report
+
+
+def _record(project: Project, report: AlignReport, snapshot: dict[str, int], started: int, max_lag_ns: int) -> None:
+    cat = project.catalog()
+    clocks, findings = [], []
+    for r in report.results:
+        est = r.estimate
+        clocks.append({
+            "clock_id": stable_id(report.run_id, r.kind, r.reference_id, r.target_id), "run_id": report.run_id,
+            "entity_id": r.entity_id, "asset_id": r.moved_id,
+            "reference_asset_id": r.target_id if r.moved_id == r.reference_id else r.reference_id,
+            "method": est.method, "verdict": str(est.verdict), "reason": est.reason, "lag_ns": est.lag_ns,
+            "drift_ppm": est.drift_ppm, "uncertainty_ns": est.uncertainty_ns, "score": est.score,
+            "n_events": est.n_events, "expected_lag_ns": r.expected_lag_ns,
+            "old_offset_ns": r.old_clock.offset_ns, "old_drift_ppm": r.old_clock.drift_ppm,
+            "new_offset_ns": r.new_clock.offset_ns if r.new_clock else None,
+            "new_drift_ppm": r.new_clock.drift_ppm if r.new_clock else None, "applied": r.applied,
+            "details_json": json.dumps({"kind": r.kind, "candidates": [asdict(c) for c in est.candidates],
+                                        **est.details}, default=str, sort_keys=True),
+        })
+        if est.verdict is not Verdict.ALIGNED:
+            severity = {"no_plausible_alignment": "error", "ambiguous": "warning"}.get(str(est.verdict), "info")
+            message = f"{r.kind}: {est.reason}"
+            if est.verdict is Verdict.NO_PLAUSIBLE_ALIGNMENT:
+                message += "; is this stream attached to the wrong entity?"
+            findings.append({
+                "finding_id": stable_id("align", report.run_id, r.reference_id, r.target_id),
+                "check": f"align.{r.kind}", "severity": severity, "target_type": "asset", "target_id": r.moved_id,
+                "entity_id": r.entity_id, "message": message, "run_id": report.run_id,
+                "details_json": json.dumps({"verdict": str(est.verdict), "reference": r.reference_id,
+                                            "target": r.target_id}, sort_keys=True),
+            })
+    cat.upsert("clocks", clocks)
+    cat.upsert("findings", findings)
+    cat.upsert("runs", [{
+        "run_id": report.run_id, "kind": "align", "started_utc_ns": started, "finished_utc_ns": time.time_ns(),
+        "status": "applied" if report.applied else "detected",
+        "table_versions_json": json.dumps(snapshot, sort_keys=True),
+        "config_json": json.dumps({"max_lag_ns": max_lag_ns, "apply": report.applied,
+                                   "methods": sorted({r.estimate.method for r in report.results})}, sort_keys=True),
+    }])
+
+
+def _apply(project: Project, report: AlignReport, by_entity: dict[str, list[dict[str, Any]]]) -> None:
+    cat = project.catalog()
+    rows = {a["asset_id"]: a for group in by_entity.values() for a in group}
+    changed: dict[str, dict[str, Any]] = {}
+    for r in report.results:
+        if not r.applied or r.new_clock is None:
+            continue
+        row = changed.get(r.moved_id, rows[r.moved_id])
+        changed[r.moved_id] = {**row, "clock_offset_ns": r.new_clock.offset_ns,
+                               "clock_drift_ppm": r.new_clock.drift_ppm, "clock_source": r.new_clock.source}
+        anchor_id = r.target_id if r.moved_id == r.reference_id else r.reference_id
+        if r.kind != "transcript_audio":
+            anchor = changed.get(anchor_id, rows[anchor_id])
+            if not str(anchor.get("clock_source", "")).startswith("estimated:"):
+                changed[anchor_id] = {**anchor, "clock_source": "anchor"}
+    cat.upsert("assets", list(changed.values()))
