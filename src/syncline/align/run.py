@@ -65,7 +65,8 @@ class AlignReport:
         return out
 
     def to_json(self) -> dict[str, Any]:
-        return json.loads(json.dumps(asdict(self), default=str)) | {"counts": self.counts()}
+        data: dict[str, Any] = json.loads(json.dumps(asdict(self), default=str))
+        return data | {"counts": self.counts()}
 
 
 def detect(pair: Pair, ref: Path, tgt: Path, *, expected: int, max_lag_ns: int) -> OffsetEstimate:
@@ -73,21 +74,25 @@ def detect(pair: Pair, ref: Path, tgt: Path, *, expected: int, max_lag_ns: int) 
     if pair.kind == "audio_video":
         from syncline.align.av import estimate_av_lag
 
-        return estimate_av_lag(ref, tgt, expected_lag_ns=expected, max_lag_ns=max_lag_ns)
+        est: OffsetEstimate = estimate_av_lag(ref, tgt, expected_lag_ns=expected, max_lag_ns=max_lag_ns)
+        return est
     if pair.kind == "video_video":
         from syncline.align.av import lag_from_signals
         from syncline.align.signals import motion_energy
 
-        return lag_from_signals(motion_energy(ref), motion_energy(tgt), expected_lag_ns=expected,
-                                max_lag_ns=max_lag_ns, method="video_motion_xcorr@1")
+        est = lag_from_signals(motion_energy(ref), motion_energy(tgt), expected_lag_ns=expected,
+                               max_lag_ns=max_lag_ns, method="video_motion_xcorr@1")
+        return est
     if pair.kind == "transcript_audio":
         from syncline.align.transcript import estimate_transcript_lag
 
-        return estimate_transcript_lag(tgt, ref, expected_lag_ns=expected, max_lag_ns=max_lag_ns)
+        est = estimate_transcript_lag(tgt, ref, expected_lag_ns=expected, max_lag_ns=max_lag_ns)
+        return est
     if pair.kind == "sensor_video":
         from syncline.align.sensor import estimate_sensor_video_lag
 
-        return estimate_sensor_video_lag(ref, tgt, expected_lag_ns=expected, max_lag_ns=max_lag_ns)
+        est = estimate_sensor_video_lag(ref, tgt, expected_lag_ns=expected, max_lag_ns=max_lag_ns)
+        return est
     raise ValueError(f"no detector for pair kind {pair.kind!r}")
 
 
