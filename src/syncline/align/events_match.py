@@ -10,13 +10,15 @@ are decorrelated and ``lag = a - s * c``, ``drift_ppm = s * 1e6``.
    at most half the tolerance, into a histogram of ``a``; a moving sum over ``±tolerance``
    is the kernel density. Its peaks are the candidate lags.
 2. **Refine.** Each candidate is refined by nearest-neighbour matching within the tolerance
-   (one target event per reference event) and the winner by a Theil–Sen line
-   (``scipy.stats.theilslopes``) fitted over a window that grows from the centre until it
-   covers every event, giving drift and lag with confidence intervals.
-3. **Null.** The one-to-one match count is compared with the counts at random lags in the
-   window (the match rate of chance). No better than chance -> ``NO_PLAUSIBLE_ALIGNMENT``
-   (or ``ABSTAIN`` when there are too few events to tell); two candidates about as good ->
-   ``AMBIGUOUS`` (periodic events); too few events -> ``ABSTAIN``.
+   (one target event per reference event) and the winner by a robust line — Theil–Sen
+   (``scipy.stats.theilslopes``) to find the inliers, least squares on them — fitted over a
+   window that grows from the centre until it covers every event, giving drift and lag with
+   one-sigma intervals.
+3. **Null.** The one-to-one match count is compared with the counts of a target whose
+   inter-event intervals are shuffled, at random lags (the match rate of chance). No better
+   than chance -> ``NO_PLAUSIBLE_ALIGNMENT`` (or ``ABSTAIN`` when there are too few events to
+   tell); two candidates about as good -> ``AMBIGUOUS`` (periodic events); too few events ->
+   ``ABSTAIN``.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from syncline.timebase import NS_PER_S
 F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]
 
-METHOD = "event-match"
+METHOD = "event_match@1"
 MAX_DRIFT_HYPOTHESES = 81  # drift grid size for the coarse vote; longer spans use a central chunk
 MAX_VOTES = 8_000_000  # pair x drift votes per coarse pass
 THEIL_SEN_MAX = 1500  # Theil-Sen is O(n^2): fit on evenly spaced matches beyond this
@@ -45,7 +47,6 @@ N_NULL = 200  # random lags for the chance match rate
 P_CHANCE = 1e-6  # Bonferroni-corrected p-value a real alignment must beat
 MIN_EXCESS_RATE = 0.2  # matches beyond chance, as a share of the sparser train
 AMBIGUITY_RATIO = 0.8  # a second candidate this close (in excess matches) makes it ambiguous
-SIGMA_68 = 0.6827
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ class _Fit:
     a: float  # offset (s) at the reference centre
     s: float  # drift as a fraction
     matches: int  # one-to-one matches within the base tolerance
-    sigma_a: float = 0.0
+    sigma_lag: float = 0.0  # one-sigma of the lag at t_ref = 0 (s)
     sigma_s: float = 0.0
     resid_mad: float = 0.0
     n_fit: int = 0
@@ -130,33 +131,50 @@ def _coarse(r: F64, t: F64, c: float, a_lo: float, a_hi: float, tol: float, max_
     return centres, ms[best, np.arange(ms.shape[1])], drifts[best]
 
 
-def _quick_refine(r: F64, t: F64, a: float, s: float, c: float, tol: float) -> _Fit:
+def _quick_refine(r: F64, t: F64, a: float, s: float, c: float, tol: float, max_drift: float) -> _Fit:
+    """A candidate's own best line (least squares on its matches, drift kept within the
+    grid) and its one-to-one match count."""
     for _ in range(3):
-        _, _, d = _match(r, t, a, s, c, tol)
+        ri, ti, d = _match(r, t, a, s, c, tol)
         if not len(d):
             return _Fit(a, s, 0)
-        a += float(np.median(d))
+        x, y = r[ri] - c, t[ti] - r[ri]
+        if max_drift > 0 and len(x) >= 3 and float(np.ptp(x)) > 0:
+            s = float(np.clip(np.polyfit(x, y, 1)[0], -max_drift, max_drift))
+        a = float(np.median(y - s * x))
     return _Fit(a, s, len(_match(r, t, a, s, c, tol)[0]))
 
 
-def _line(x: F64, y: F64, fit_drift: bool) -> tuple[float, float, float, float, float]:
-    """(a, s, sigma_a, sigma_s, residual MAD) of a robust line y = a + s x."""
+def _line(x: F64, y: F64, fit_drift: bool, floor: float, x0: float) -> tuple[float, float, float, float, float, int]:
+    """Robust line y = a + s x: Theil-Sen (``scipy.stats.theilslopes``) finds the inliers,
+    least squares on them gives the estimate, because Theil-Sen's median of pairwise slopes
+    collapses onto 0 when the residuals are quantised to the sample grid (many tied pairs).
+    Returns (a, s, one-sigma of the line at ``x0``, one-sigma of s, residual MAD, inliers)."""
     n = len(x)
-    s, sigma_s = 0.0, 0.0
+    s = 0.0
     if fit_drift and n >= 3 and float(np.ptp(x)) > 0:
         sub = np.unique(np.linspace(0, n - 1, min(n, THEIL_SEN_MAX)).astype(np.int64))
-        res = theilslopes(y[sub], x[sub], alpha=SIGMA_68)
-        s = float(res.slope)
-        sigma_s = float(res.high_slope - res.low_slope) / 2 * math.sqrt(len(sub) / n)
+        s = float(theilslopes(y[sub], x[sub]).slope)
     resid = y - s * x
     a = float(np.median(resid))
     mad = float(np.median(np.abs(resid - a)))
-    sigma_a = 1.2533 * 1.4826 * mad / math.sqrt(max(n, 1))
-    return a, s, sigma_a, sigma_s, mad
+    inl = np.abs(resid - a) <= max(3.5 * 1.4826 * mad, floor)
+    xi, yi = x[inl], y[inl]
+    ni = len(xi)
+    xm = float(np.mean(xi))
+    sxx = float(np.sum((xi - xm) ** 2))
+    if fit_drift and ni >= 3 and sxx > 0:
+        s = float(np.sum((xi - xm) * (yi - yi.mean())) / sxx)
+    a = float(np.mean(yi - s * xi))
+    sd = float(np.std(yi - a - s * xi, ddof=2 if fit_drift else 1)) if ni > 2 else 0.0
+    drifting = fit_drift and sxx > 0
+    sigma_s = sd / math.sqrt(sxx) if drifting else 0.0
+    sigma_x0 = sd * math.sqrt(1.0 / max(ni, 1) + ((x0 - xm) ** 2 / sxx if drifting else 0.0))
+    return a, s, sigma_x0, sigma_s, mad, ni
 
 
 def _full_fit(r: F64, t: F64, start: _Fit, c: float, tol: float, chunk_half: float, fit_drift: bool) -> _Fit:
-    """Theil-Sen fit over a window around ``c`` that doubles until it covers every event."""
+    """Robust line fit over a window around ``c`` that doubles until it covers every event."""
     a, s = start.a, start.s
     half = chunk_half
     span = float(np.max(np.abs(r - c)))
@@ -170,29 +188,31 @@ def _full_fit(r: F64, t: F64, start: _Fit, c: float, tol: float, chunk_half: flo
             if len(ri) < 3:
                 return fit
             x = rr[ri] - c
-            a, s, sa, ss, mad = _line(x, t[ti] - rr[ri], fit_drift)
-            fit = _Fit(a, s, 0, sa, ss, mad, len(ri))
+            a, s, sl, ss, mad, n_in = _line(x, t[ti] - rr[ri], fit_drift, tol / 4, -c)
+            fit = _Fit(a, s, 0, sl, ss, mad, n_in)
             tol_i = float(np.clip(6 * 1.4826 * mad, tol / 4, tol))
         if half >= span:
             break
         half *= 2
-    return _Fit(a, s, len(_match(r, t, a, s, c, tol)[0]), fit.sigma_a, fit.sigma_s, fit.resid_mad, fit.n_fit)
+    return _Fit(a, s, len(_match(r, t, a, s, c, tol)[0]), fit.sigma_lag, fit.sigma_s, fit.resid_mad, fit.n_fit)
 
 
 def _null_counts(r: F64, t: F64, s: float, c: float, tol: float, a_lo: float, a_hi: float,
-                 avoid: Sequence[float], rng: np.random.Generator) -> F64:
-    """Match counts (nearest within tol, not one-to-one: an upper bound) at random lags."""
-    n_null = int(max(20, min(N_NULL, 4_000_000 // max(len(r), 1))))
-    a = rng.uniform(a_lo, a_hi, size=4 * n_null)
-    far = np.ones(len(a), bool)
-    for b in avoid:
-        far &= np.abs(a - b) > 2 * tol
-    a = a[far][:n_null]
-    if not len(a):
-        return np.zeros(1)
-    q = (r + s * (r - c))[None, :] + a[:, None]
-    _, d = _nearest(t, q.ravel())
-    return (np.abs(d) <= tol).reshape(len(a), len(r)).sum(axis=1).astype(np.float64)
+                 rng: np.random.Generator) -> F64:
+    """Chance match counts: the target with its inter-event intervals shuffled (same rate and
+    rhythm, no shared events), at random lags in the window. Nearest within tol, not
+    one-to-one: an upper bound."""
+    per = 10
+    n_shuffles = int(max(4, min(N_NULL // per, 4_000_000 // max(per * len(r), 1))))
+    gaps = np.diff(t)
+    base = r + s * (r - c)
+    out = []
+    for _ in range(n_shuffles):  # a handful of shuffles, each vectorised over lags x events
+        shuffled = t[0] + np.concatenate([[0.0], np.cumsum(rng.permutation(gaps))])
+        a = rng.uniform(a_lo, a_hi, size=per)
+        _, d = _nearest(shuffled, (base[None, :] + a[:, None]).ravel())
+        out.append((np.abs(d) <= tol).reshape(per, len(r)).sum(axis=1))
+    return np.concatenate(out).astype(np.float64)
 
 
 def _chance_p(m: float, null: F64, n_tests: float) -> float:
@@ -257,7 +277,7 @@ def match_event_times(
     peaks, _ = find_peaks(np.r_[0.0, profile, 0.0], distance=8)
     peaks = peaks - 1
     top = peaks[np.argsort(-profile[peaks], kind="stable")[:4]]
-    refined = sorted((_quick_refine(core, t, float(centres[k]), float(pdrift[k]), c, tol) for k in top),
+    refined = sorted((_quick_refine(core, t, float(centres[k]), float(pdrift[k]), c, tol, max_drift) for k in top),
                      key=lambda f: -f.matches)
     cands: list[_Fit] = []
     for f in refined:  # peaks that converge onto the same lag are one candidate
@@ -266,7 +286,7 @@ def match_event_times(
     best = cands[0]
     n_min = min(len(core), len(tgt))
     rng = np.random.default_rng(seed)
-    null = _null_counts(core, t, best.s, c, tol, a_lo, a_hi, [f.a for f in cands], rng)
+    null = _null_counts(core, t, best.s, c, tol, a_lo, a_hi, rng)
     lam = float(np.mean(null))
     n_tests = max(1.0, (a_hi - a_lo) / (2 * tol))
     p = _chance_p(best.matches, null, n_tests)
@@ -276,15 +296,17 @@ def match_event_times(
         "null_match_rate": round(lam / max(n_min, 1), 4), "null_max_matches": float(np.max(null)),
         "p_chance": p, "drift_grid_half_ppm": max_drift * 1e6,
     })
-    real = (best.matches >= min_matches and p < P_CHANCE and best.matches > float(np.max(null))
-            and excess_rate >= MIN_EXCESS_RATE)
-    if not real:
-        rate = f"{best.matches}/{n_min} events matched ({100 * best.matches / max(n_min, 1):.0f}%)"
-        chance = f"{100 * lam / max(n_min, 1):.0f}% at random lags"
+    significant = best.matches >= min_matches and p < P_CHANCE and best.matches > float(np.max(null))
+    rate = f"{best.matches}/{n_min} events matched ({100 * best.matches / max(n_min, 1):.0f}%)"
+    chance = f"{100 * lam / max(n_min, 1):.0f}% at random lags"
+    if not significant:
         if n_min < 2 * min_events or best.matches < min_matches:
             return verdict(Verdict.ABSTAIN, f"cannot determine: {rate}, chance gives {chance}; too few to tell")
         return verdict(Verdict.NO_PLAUSIBLE_ALIGNMENT, f"match rate no better than chance: {rate}, {chance}; "
                        f"is the {tgt_name} attached to the wrong entity?")
+    if excess_rate < MIN_EXCESS_RATE:
+        return verdict(Verdict.ABSTAIN, f"cannot determine: {rate} against {chance}; too few beyond chance "
+                       f"(need {100 * MIN_EXCESS_RATE:.0f}% more)")
 
     def lag_of(f: _Fit) -> float:
         return f.a - f.s * c
@@ -300,7 +322,7 @@ def match_event_times(
 
     fit = _full_fit(r, t, best, c, tol, chunk_half, fit_drift)
     lag = lag_of(fit)
-    sigma_lag = math.hypot(fit.sigma_a, c * fit.sigma_s)
+    sigma_lag = fit.sigma_lag
     second = max([f.matches for f in cands[1:]] + [float(np.max(null))])
     score = (fit.matches - lam) / max(second - lam, float(np.std(null)), 1.0)
     details.update({
