@@ -6,7 +6,8 @@ speaks* with *when the audio holds speech* (Silero VAD, ``align.vad``):
 1. Both become boolean masks on a 10 ms grid: the union of cue spans (transcript-local time)
    and the VAD speech spans (audio-local time).
 2. For every lag in ``expected_lag_ns ± max_lag_ns`` the phi coefficient (Pearson correlation
-   of the two masks over the audio's extent) is computed at once with an FFT correlation.
+   of the two masks over the transcript's span, first cue start to last cue end, clipped to
+   the audio) is computed at once with an FFT correlation and cumulative sums.
    Phi is 0 for independent masks whatever their speech density, 1 for identical ones.
 3. Chance level: the same search is repeated with seeded shuffles of the transcript's own
    cue durations and gaps; the best lag must beat the 95th percentile of those shuffled peaks
@@ -45,8 +46,12 @@ GRID_NS = 10_000_000  # 10 ms
 MERGE_NS = 200_000_000  # cues closer than this form one block; also the onset match tolerance
 N_SHUFFLES = 40
 MIN_SEPARATION_NS = 500_000_000  # candidates closer than this are the same peak
-AMBIGUITY_RATIO = 0.9  # a second peak this close (above chance) makes the answer ambiguous
+AMBIGUITY_RATIO = 0.75  # a second peak this close (above chance) makes the answer ambiguous
 MIN_ONSET_MATCH = 0.5  # fraction of cue-block starts that must meet a speech onset
+MIN_EXCESS = 0.5  # (peak - chance) / (1 - chance) below this is "no better than chance"
+MIN_INSIDE = 0.75  # share of the cue mass that must land inside the audio
+JITTER = 0.3  # log-normal sigma of the chance sample's durations and gaps
+TIGHT_NS = 100_000_000  # a start "agrees" with the refined lag within this
 
 
 def _estimate(verdict: Verdict, reason: str, details: dict[str, Any], **kw: Any) -> OffsetEstimate:
@@ -79,8 +84,11 @@ def _mask(spans: Sequence[tuple[int, int]], origin: int, n: int) -> np.ndarray:
 def _phi_curves(speech: np.ndarray, cue_masks: np.ndarray, d_lo: int, d_hi: int) -> np.ndarray:
     """Phi between ``speech`` and each row of ``cue_masks`` shifted by ``d`` in [d_lo, d_hi].
 
-    ``d`` is the index in ``speech`` where cue-mask cell 0 lands. Rows where less than a quarter
-    of the cue mass falls inside the audio score 0.
+    ``d`` is the index in ``speech`` where cue-mask cell 0 lands. Phi is computed over the
+    transcript's span only (the cells of the cue mask that fall inside the audio): a transcript
+    says nothing about audio before its first cue or after its last. Lags where less than a
+    three quarters of the cue mass fall inside the audio score 0 (a sliver of transcript
+    matches anything).
     """
     from scipy.fft import irfft, next_fast_len, rfft
 
@@ -90,25 +98,34 @@ def _phi_curves(speech: np.ndarray, cue_masks: np.ndarray, d_lo: int, d_hi: int)
     d = np.arange(d_lo, d_hi + 1)
     inter = np.rint(corr[:, d % nfft])
     cum = np.concatenate([np.zeros((cue_masks.shape[0], 1)), np.cumsum(cue_masks, axis=1)], axis=1)
+    cum_s = np.concatenate([[0.0], np.cumsum(speech)])
     lo, hi = np.clip(-d, 0, nc), np.clip(ns - d, 0, nc)
+    n = (hi - lo).astype(np.float64)
     b = cum[:, hi] - cum[:, lo]
-    a = speech.sum()
+    a = cum_s[np.clip(hi + d, 0, ns)] - cum_s[np.clip(lo + d, 0, ns)]
     total = cum[:, -1:]
     with np.errstate(invalid="ignore", divide="ignore"):
-        phi = (ns * inter - a * b) / np.sqrt(a * (ns - a) * b * (ns - b))
-    phi[~np.isfinite(phi) | (b < 0.25 * total)] = 0.0
+        phi = (n * inter - a * b) / np.sqrt(a * (n - a) * b * (n - b))
+    phi[~np.isfinite(phi) | (b < MIN_INSIDE * total)] = 0.0
     return np.asarray(phi)
 
 
 def _shuffled(blocks: list[tuple[int, int]], origin: int, n: int, rng: np.random.Generator, k: int) -> np.ndarray:
-    """``k`` cue masks with the blocks' durations and gaps in seeded random order."""
+    """``k`` cue masks of "another recording with the same rhythm": a smoothed bootstrap.
+
+    Block durations and gaps are drawn with replacement from the transcript's own and each
+    scaled by a seeded log-normal factor (sigma ``JITTER``), so that with few cues the sample
+    is not dominated by near-copies of the transcript itself.
+    """
     t_start = blocks[0][0]
-    durs = np.array([b - a for a, b in blocks])
-    gaps = np.array([blocks[i + 1][0] - blocks[i][1] for i in range(len(blocks) - 1)] + [0])
+    durs = np.array([b - a for a, b in blocks], dtype=np.float64)
+    gaps = np.array([blocks[i + 1][0] - blocks[i][1] for i in range(len(blocks) - 1)], dtype=np.float64)
     out = np.zeros((k, n))
+    nb = len(blocks)
     for j in range(k):
-        d, g = rng.permutation(durs), rng.permutation(gaps[:-1]) if len(gaps) > 1 else gaps[:0]
-        starts = t_start + np.concatenate([[0], np.cumsum(d[:-1] + g)])
+        d = rng.choice(durs, nb) * np.exp(rng.normal(0.0, JITTER, nb))
+        g = rng.choice(gaps, nb - 1) * np.exp(rng.normal(0.0, JITTER, nb - 1)) if nb > 1 else gaps
+        starts = t_start + np.concatenate([[0.0], np.cumsum(d[:-1] + g)])
         out[j] = _mask(list(zip(starts.tolist(), (starts + d).tolist(), strict=True)), origin, n)
     return out
 
@@ -228,6 +245,7 @@ def estimate_transcript_lag(
     masks = np.vstack([c_mask[None, :], _shuffled(blocks, c_origin, nc, rng, N_SHUFFLES)])
     curves = _phi_curves(s_mask, masks, d_lo, d_hi)
     curve, null_peaks = curves[0], curves[1:].max(axis=1)
+    details["n_chance_samples"] = int(len(null_peaks))
 
     def lag_of(i: int) -> int:
         return (d_lo + i + a_origin - c_origin) * GRID_NS
@@ -246,7 +264,9 @@ def estimate_transcript_lag(
     if peak - median < 0.05 or peak <= 0.05:
         return _estimate(Verdict.ABSTAIN, "cannot determine: flat score curve (cue timing matches no lag better)",
                          details, score=round(peak, 4))
-    if peak <= chance:
+    excess = (peak - chance) / max(1e-9, 1.0 - chance)
+    details["excess_over_chance"] = round(excess, 4)
+    if excess < MIN_EXCESS:
         return _estimate(
             Verdict.NO_PLAUSIBLE_ALIGNMENT,
             f"best overlap (phi {peak:.2f}) is no better than chance ({chance:.2f}): "
@@ -263,6 +283,8 @@ def estimate_transcript_lag(
     res, n_starts = _onset_refinement(_blocks(spans, MERGE_NS), speech, coarse, audio_t0)
     details.update(coarse_lag_ns=coarse, n_cue_starts=n_starts, n_onsets_matched=int(len(res)))
     lag = coarse + (int(np.median(res)) if len(res) else 0)
+    agree = int(np.sum(np.abs(res - (lag - coarse)) <= TIGHT_NS))
+    details["n_onsets_within_100ms"] = agree
     mad = float(np.median(np.abs(res - np.median(res)))) * 1.4826 if len(res) >= 3 else float(GRID_NS)
     unc = int(max(GRID_NS / 2, mad / np.sqrt(max(1, len(res)))))
     elapsed = time.perf_counter() - started
@@ -283,10 +305,10 @@ def estimate_transcript_lag(
                 candidates=candidates,
                 **common,
             )
-    if n_starts >= 2 and len(res) < MIN_ONSET_MATCH * n_starts:
+    if n_starts >= 2 and agree < MIN_ONSET_MATCH * n_starts:
         return _estimate(
             Verdict.ABSTAIN,
-            f"weak evidence: only {len(res)} of {n_starts} cue starts meet a speech onset",
+            f"weak evidence: only {agree} of {n_starts} cue starts meet a speech onset",
             details,
             candidates=candidates[:3],
             score=round(peak, 4),
@@ -297,7 +319,7 @@ def estimate_transcript_lag(
                 f"{problems['n_cues_overlapping']} overlapping")
     return _estimate(
         Verdict.ALIGNED,
-        f"{len(res)} of {n_starts} cue starts meet speech onsets; phi {peak:.2f} vs chance {chance:.2f}{note}",
+        f"{agree} of {n_starts} cue starts meet speech onsets; phi {peak:.2f} vs chance {chance:.2f}{note}",
         details,
         lag_ns=lag,
         candidates=candidates[:3],
