@@ -6,16 +6,30 @@
       manifest.yaml          # syncline.manifest format: entities, subjects, assets (no bad files)
       ground_truth.json      # everything planted; the product never reads it
       data/video/            # {entity}_{cam1|cam2}.mp4   H.264, cam1 320x240@8, cam2 256x192@10
-      data/audio/            # {entity}_mic1.{m4a|wav}   16 kHz mono: calls, distress, fan, rain
+      data/audio/            # {entity}_mic1.{m4a|wav}   16 kHz mono: calls, door sounds, fan, rain
       data/memos/            # {entity}_{memo}.{wav|m4a} espeak-ng voice memos (22.05 kHz)
       data/transcripts/      # {entity}_{memo}.{srt|vtt} exact cue times of the memos
-      data/sensors/          # {entity}_ths.csv          1 Hz temperature[degC], humidity[%]
+      data/sensors/          # {entity}_ths.csv          10 Hz, 10 min: temperature[degC],
+                             #                           humidity[%], door[0/1], lux[lx]
       data/photos/           # {entity}_{photo}.jpg      EXIF + GPS IFD + XMP GPS + COM comment
       data/events/           # {entity}.jsonl            door/feed/water/vet events
       data/metadata/stalls.csv                          # keyed by entity_id
       data/incoming/         # 3 deliberately bad files (ingest scans the folder)
 
-Entities are stall-days (3 stalls x 2 days); two are night sessions under infrared.
+Entities are stall-days (3 stalls x 2 days); two are night sessions under infrared (noisier
+video and audio).
+
+Sync cues (``world_scene``): each stall-day has one scene on its entity timeline. Every animal
+call is heard on the stall microphone and seen on cam1/cam2 as a head jerk from its onset to
+its end; every door cycle is a creak on the open swing, a creak and a thud on the close swing,
+the door panel turning on camera, a ``door[0/1]``/``lux[lx]`` transient (and a temperature
+dip) in the logger CSV and ``door_open``/``door_close`` lines in the event log. About 30
+audio-visual cues a minute on most stall-days; ``stall-c-2026-05-01`` is sparse (a few cues:
+alignment should abstain). More door cycles happen before and after the clips, inside the
+ten-minute sensor span, so the loggers' drift (about +150 ppm) can be measured against the
+exact event log. Manifest start times are off by up to ±5 s for cameras, microphones and
+loggers (±2 s for phones). One microphone file is mis-attached: ``stall-a-2026-05-02_mic1.wav``
+recorded ``stall-a-2026-05-01`` (``misattached`` in the ground truth).
 
 Ground truth (``ground_truth.json``, keys sorted). All times are ``int`` nanoseconds. *Entity*
 time is 0 at the entity's ``start_time``; *local* time is the asset's own presentation time
@@ -23,9 +37,12 @@ time is 0 at the entity's ``start_time``; *local* time is the asset's own presen
 (``syncline.timebase.Clock``). Spans are half-open ``[t0, t1)`` pairs. For AAC (.m4a) local 0
 is the first sample after the MP4 edit list drops the encoder priming. Photos and memos use the
 phone clock (EXIF wall time is farm time, +02:00, from the nominal clock); the event log's clock
-is exact (error 0); the metadata table has no entity and no clock::
+is exact (error 0, no drift) and its local 0 is its first line (as ``syncline.media.events``
+reads it); the metadata table has no entity and no clock. The mis-attached microphone's
+``entity_ns`` times (and ``true_offset_ns``) are on its *true* entity's timeline, its
+``nominal_offset_ns`` on the claimed one's (that is what its manifest start_time says)::
 
-    schema_version: 1, seed: int, generator: "syncline.demo.world"
+    schema_version: 2, seed: int, generator: "syncline.demo.world"
     entities: {entity_id: {start_time, start_ns, barn, stall, day, lighting, breed,
                animal_count, caretakers, distress_calls, needs_vet, present, missing}}
         present/missing: modality labels, e.g. "video:cam1", "video:cam2", "audio:mic",
@@ -36,31 +53,52 @@ is exact (error 0); the metadata table has no entity and no clock::
              nominal_offset_ns), drift_ppm}, ...per kind:}}
         video:  camera, view, lighting, video {codec, container, width, height, fps,
                 frame_count, duration_ns, has_audio},
-                defects [{kind: black|frozen|blurred, frames [i0, i1), local_ns, entity_ns}]
+                defects [{kind: black|frozen|blurred, frames [i0, i1), local_ns, entity_ns}],
+                cues [{kind: call|distress|door_open|door_close, onset_ns (entity),
+                       frames [i0, i1) (frames whose instant is in the motion span),
+                       local_ns, entity_ns (the motion span)}]  # only cues wholly in the clip
         audio (kind stall_microphone): lighting, audio {codec, container, sample_rate,
                 channels, n_samples, duration_ns},
                 calls [{class: call|distress, f0_hz, clipped, local_ns, entity_ns}],
+                door_sounds [{kind: creak|thud, event: door_open|door_close, local_ns,
+                              entity_ns}],
                 background [{class: fan|rain, local_ns, entity_ns}],
                 faults {silent: [{samples, local_ns, entity_ns}],
-                        clipped: [{samples, gain, local_ns, entity_ns}]}
+                        clipped: [{samples, gain, local_ns, entity_ns}]},
+                misattached {claimed_entity_id, true_entity_id}  # only on that one file
         audio (kind voice_memo): speaker, audio {...}, sentences [{text, local_ns,
                 entity_ns}], transcripts [srt path, vtt path]
         transcript: format srt|vtt, audio (memo path), speaker, cues (as sentences)
-        sensor: sensor {rate_hz, time_format iso8601|seconds, time_column, columns,
+        sensor: sensor {rate_hz (10), time_format iso8601|seconds, time_column, columns,
                 expected_rows, rows, duration_ns}, glitches {spikes: [{column, value, rows,
                 local_ns, entity_ns}], dropouts: [{rows, ...}], stuck: [{column, value, rows, ...}]}
-                (row i is at local i seconds; dropout rows are absent from the file)
+                (row i is at local i/rate_hz s; dropout rows are absent from the file),
+                door_events [{type: door_open|door_close, entity_ns, local_ns, row (the first
+                row whose instant is at or after the event: door[0/1] flips there)}],
+                sync_vs_events (as sync, against the event log: drift measurable)
         image: kind phone_photo, taken_by, people, capture_entity_ns, image {width, height,
                format}, privacy {exif {Make, Model, DateTimeOriginal, OffsetTimeOriginal,
                SubSecTimeOriginal}, gps {lat, lon}, xmp_has_gps, jpeg_comment}
-        events: events [{entity_ns, type, state, actor}]
+        events: events [{entity_ns, local_ns, type, state, actor}]
         metadata: key, columns, rows
+        every timed asset but cam1: sync {reference (the entity's cam1 path), lag_ns,
+                drift_ppm, nominal_lag_ns, correction_ns, shared_cues, cues_per_min,
+                expect: aligned|abstain} in the convention of ``syncline.align.types``
+                (see ``world_sync``); cam1: sync {reference, role: "reference"}; the
+                mis-attached file: sync {reference, expect: no_plausible_alignment,
+                nominal_lag_ns, true_match {reference: the true entity's cam1, lag_ns, ...}}
     planted: [{path, modality, kind, local_ns, entity_ns, frames|samples|rows}]  # flat index
-    class_balance: {calls: {call, distress}, by_entity: {entity_id: {call, distress}},
+    class_balance: {calls: {call, distress}, by_entity: {entity_id: {call, distress}},  # by file
                     background: {fan, rain}}
     capture_conditions: {video: {day, night}, by_camera: {cam: {day, night}},
                          audio: {day, night}}
     missing_modalities: {entity_id: [label]}
+    scenes: {entity_id: {sparse, quiet_entity_ns, cues [{kind, onset_ns, audible_entity_ns,
+             motion_entity_ns}], door_cycles [{open_ns, opened_ns, closing_ns, slam_ns, actor}]}}
+    sync: {entity_id: {reference, sparse, door_events (in the log), door_events_in_reference,
+           cues_in_reference, av_cues_per_min (cam1 x stall mic), pairs {path: sync},
+           sensor_vs_events {path: sync}}}
+    misattached: [{path, modality, claimed_entity_id, true_entity_id}]
     bad_files: [{path, kind: truncated|empty|wrong_extension, detail}]
     counts: {by_modality: {modality: n}, assets: n, bad_files: n}
 """

@@ -6,8 +6,10 @@ from collections import Counter
 from typing import Any
 
 from syncline.demo.world_plan import ENTITIES, SUBJECTS, AssetOut
+from syncline.demo.world_scene import plan_scene
+from syncline.demo.world_sync import misattached, plant_sync
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _SENSOR_KINDS = {"spikes": "spike", "dropouts": "dropout", "stuck": "stuck"}
 
 
@@ -63,6 +65,7 @@ def _capture_conditions(assets: list[AssetOut]) -> dict[str, Any]:
 
 
 def summarise(seed: int, assets: list[AssetOut], bad: list[AssetOut]) -> dict[str, Any]:
+    sync = plant_sync(seed, assets)
     entities: dict[str, Any] = {}
     for e in ENTITIES:
         mine = [a for a in assets if a.entity_id == e.entity_id]
@@ -89,6 +92,9 @@ def summarise(seed: int, assets: list[AssetOut], bad: list[AssetOut]) -> dict[st
         "class_balance": _class_balance(assets),
         "capture_conditions": _capture_conditions(assets),
         "missing_modalities": {e.entity_id: e.missing for e in ENTITIES if e.missing},
+        "scenes": {e.entity_id: plan_scene(seed, e.index).truth() for e in ENTITIES},
+        "sync": sync,
+        "misattached": misattached(assets),
         "bad_files": [b.truth for b in bad],
         "counts": {
             "by_modality": dict(sorted(Counter(a.modality for a in assets).items())),

@@ -1,8 +1,11 @@
-"""Stall camera clips: a barn pen with a moving animal, by day or under infrared at night.
+"""Stall camera clips: a barn pen with an animal and a door, by day or under infrared at night.
 
 Frames are rendered from *entity* time (so a drifting camera really shows the scene at the
-drifted instants), then capture defects are planted on frame ranges: black (feed lost), frozen
-(repeated frame) and blurred (box blur). Rendering is vectorised over chunks of frames.
+drifted instants). The animal shuffles slowly; each call of the scene (``world_scene``) is a
+head jerk and body rock from the call's onset to its end, and each door swing turns the door
+panel in the back wall, uncovering the bright yard behind it (large motion). Then capture
+defects are planted on frame ranges: black (feed lost), frozen (repeated frame) and blurred
+(box blur). Rendering is vectorised over chunks of frames.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import numpy as np
 
 from syncline.demo.world_encode import encode_h264
 from syncline.demo.world_plan import (
+    NS_PER_MS,
     AssetOut,
     EntityPlan,
     PlannedClock,
@@ -22,6 +26,7 @@ from syncline.demo.world_plan import (
     rng_for,
     span_truth,
 )
+from syncline.demo.world_scene import DOOR_MAX_ANGLE, Scene, call_motion, door_fraction, plan_scene
 from syncline.timebase import NS_PER_S
 
 
@@ -35,11 +40,14 @@ class CameraSpec:
     fps: int
     seconds: int
     start_s: tuple[float, float]  # range of the true start on the entity timeline
+    door: tuple[float, float, float, float]  # doorway x0, x1, y0, y1 (fractions of the frame)
 
 
 CAMERAS = {
-    "cam1": CameraSpec("cam1", "FarmCam W200", "wide", 320, 240, 8, 30, (0.2, 1.5)),
-    "cam2": CameraSpec("cam2", "FarmCam Z50", "close", 256, 192, 10, 24, (1.0, 3.0)),
+    "cam1": CameraSpec("cam1", "FarmCam W200", "wide", 320, 240, 8, 30, (0.2, 1.5),
+                       (0.66, 0.84, 0.08, 0.47)),
+    "cam2": CameraSpec("cam2", "FarmCam Z50", "close", 256, 192, 10, 24, (1.0, 3.0),
+                       (0.03, 0.22, 0.0, 0.34)),
 }
 DEFECT_SECONDS = {"black": 1.5, "frozen": 3.0, "blurred": 2.0}
 PLANTED_DEFECTS: dict[tuple[int, str], tuple[str, ...]] = {
@@ -53,6 +61,10 @@ VIDEO_DRIFTS_PPM = (0.0, 0.0, -35.0, 45.0, 60.0)
 _CHUNK = 48
 _BODY = np.array([96.0, 62.0, 40.0], dtype=np.float32)
 _PATCH = np.array([232.0, 230.0, 222.0], dtype=np.float32)
+_DOOR = np.array([84.0, 56.0, 34.0], dtype=np.float32)
+_YARD = {"day": np.array([226.0, 232.0, 240.0], dtype=np.float32),  # daylight
+         "night": np.array([205.0, 200.0, 170.0], dtype=np.float32)}  # the floodlit yard
+NOISE_STD = {"day": 2.5, "night": 8.0}
 
 
 def _background(spec: CameraSpec, rng: np.random.Generator) -> np.ndarray:
@@ -76,42 +88,72 @@ def _background(spec: CameraSpec, rng: np.random.Generator) -> np.ndarray:
     return np.asarray(img, dtype=np.float32)
 
 
-def _motion(t: np.ndarray, phase: float, view: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Animal centre (fractions of width/height) and facing (+1 right, -1 left) at entity time t."""
-    amp = 0.28 if view == "wide" else 0.18
-    arg = 2.0 * np.pi * t / 13.0 + phase
-    cx = 0.5 + amp * np.sin(arg)
-    cy = (0.7 if view == "wide" else 0.62) + 0.05 * np.sin(2.0 * np.pi * t / 9.0 + 2.0 * phase)
-    facing = np.where(np.cos(arg) >= 0.0, 1.0, -1.0)
-    return cx, cy, facing
+def _motion(t: np.ndarray, phase: float, view: str) -> tuple[np.ndarray, np.ndarray]:
+    """Animal centre (fractions of width/height) at entity time t: a slow shuffle, no turns."""
+    amp = 0.2 if view == "wide" else 0.12
+    cx = 0.5 + amp * np.sin(2.0 * np.pi * t / 41.0 + phase)
+    cy = (0.7 if view == "wide" else 0.62) + 0.03 * np.sin(2.0 * np.pi * t / 29.0 + 2.0 * phase)
+    return cx, cy
+
+
+def _draw_door(img: np.ndarray, spec: CameraSpec, lighting: str, phi: np.ndarray) -> None:
+    """The door panel, hinged on its left edge, turned by ``phi`` (0 shut .. 1 open), in place."""
+    h, w = spec.height, spec.width
+    x0, x1, y0, y1 = (int(round(f * n)) for f, n in zip(spec.door, (w, w, h, h), strict=True))
+    xx = np.arange(x1 - x0, dtype=np.float32)[None, None, :]
+    theta = (phi * DOOR_MAX_ANGLE).astype(np.float32)
+    pw = (x1 - x0) * np.cos(theta)[:, None, None] + 1e-3
+    u = xx / pw  # where along the (foreshortened) panel each column is
+    panel = u < 1.0
+    plank = ((u * 5.0) % 1.0) < 0.1
+    shade = (1.0 - 0.35 * np.sin(theta))[:, None, None, None]
+    yy = np.arange(y1 - y0, dtype=np.float32)[None, :, None] / max(y1 - y0, 1)
+    yard = _YARD[lighting] * (0.9 + 0.1 * yy)[..., None]
+    col = np.where(plank[..., None], _DOOR * 0.6, _DOOR) * shade
+    region = np.where(panel[..., None], col, yard)
+    img[:, y0:y1, x0:x1] = np.broadcast_to(region, (len(phi), y1 - y0, x1 - x0, 3))
 
 
 def render_frames(spec: CameraSpec, lighting: str, t_entity_s: np.ndarray,
-                  rng: np.random.Generator) -> np.ndarray:
-    """(N, H, W, 3) uint8 frames of the pen at the given entity times (seconds)."""
+                  rng: np.random.Generator, scene: Scene | None = None) -> np.ndarray:
+    """(N, H, W, 3) uint8 frames of the pen at the given entity times (seconds); with a scene,
+    the animal moves with its calls and the door swings with its door cycles."""
     h, w, n = spec.height, spec.width, len(t_entity_s)
     bg = _background(spec, rng)
     yy = np.arange(h, dtype=np.float32)[None, :, None]
     xx = np.arange(w, dtype=np.float32)[None, None, :]
-    a = w * (0.13 if spec.view == "wide" else 0.3)
+    a = w * (0.16 if spec.view == "wide" else 0.3)
     b = a * 0.55
     night = lighting == "night"
-    noise = rng.normal(0.0, 7.0 if night else 2.5, (8, h, w)).astype(np.float32)
+    noise = rng.normal(0.0, NOISE_STD[lighting], (8, h, w)).astype(np.float32)
     vignette = 1.0 - 0.45 * (((yy[0] / h - 0.5) ** 2) + ((xx[0] / w - 0.5) ** 2))
     luma = np.array([0.299, 0.587, 0.114], dtype=np.float32)
     phase = float(rng.uniform(0.0, 2.0 * np.pi))
+    facing = 1.0 if rng.random() < 0.5 else -1.0
+    lift_all, rock_all = call_motion(scene, np.asarray(t_entity_s, dtype=np.float64))
+    phi_all = door_fraction(scene, np.asarray(t_entity_s, dtype=np.float64))
     out = np.empty((n, h, w, 3), dtype=np.uint8)
     for s in range(0, n, _CHUNK):
         t = t_entity_s[s:s + _CHUNK]
         m = len(t)
-        fx, fy, facing = _motion(t, phase, spec.view)
-        cx, cy, fc = (v.astype(np.float32)[:, None, None] for v in (fx * w, fy * h, facing))
-        body = ((xx - cx) / a) ** 2 + ((yy - cy) / b) ** 2 < 1.0
-        head = ((xx - cx - fc * a * 0.95) / (0.32 * a)) ** 2 + ((yy - cy + 0.35 * b) / (0.45 * b)) ** 2 < 1.0
-        patch = body & (((xx - cx + fc * 0.25 * a) / (0.35 * a)) ** 2 + ((yy - cy + 0.1 * b) / (0.5 * b)) ** 2 < 1.0)
+        lift, rock = lift_all[s:s + m], rock_all[s:s + m]
+        fx, fy = _motion(t, phase, spec.view)
+        cx = (fx * w + rock * 0.03 * w).astype(np.float32)[:, None, None]
+        cy = (fy * h + np.abs(rock) * 0.04 * b).astype(np.float32)[:, None, None]
+        hx = (cx[:, 0, 0] + facing * a * (0.95 + 0.18 * lift)).astype(np.float32)[:, None, None]
+        hy = (cy[:, 0, 0] - b * (0.35 + 0.8 * lift)).astype(np.float32)[:, None, None]
+        top = int(max(np.floor(float((hy - 0.45 * b).min())) - 1, 0))
+        bottom = int(min(np.ceil(float((cy + b).max())) + 1, h))
+        yb = yy[:, top:bottom]  # only the rows the animal can reach
+        body = ((xx - cx) / a) ** 2 + ((yb - cy) / b) ** 2 < 1.0
+        head = ((xx - hx) / (0.32 * a)) ** 2 + ((yb - hy) / (0.45 * b)) ** 2 < 1.0
+        patch = body & (((xx - cx + facing * 0.25 * a) / (0.35 * a)) ** 2
+                        + ((yb - cy + 0.1 * b) / (0.5 * b)) ** 2 < 1.0)
         img: np.ndarray = np.broadcast_to(bg, (m, h, w, 3)).copy()
-        img[body | head] = _BODY
-        img[patch] = _PATCH
+        _draw_door(img, spec, lighting, phi_all[s:s + m])
+        band = img[:, top:bottom]
+        band[body | head] = _BODY
+        band[patch] = _PATCH
         if night:
             grey = (img @ luma) * 0.42 + 30.0
             grey *= vignette
@@ -155,16 +197,32 @@ def _plant(frames: np.ndarray, kinds: tuple[str, ...], fps: int,
     return planted
 
 
+def _visible_cues(scene: Scene, clock: PlannedClock, duration_ns: int, fps: int) -> list[dict[str, object]]:
+    """The scene's cues whose motion lies wholly inside the clip, with the frames that show
+    them: frames ``[i0, i1)`` are those whose instant falls in the motion span."""
+    out: list[dict[str, object]] = []
+    for c in scene.cues():
+        m0, m1 = (ms * NS_PER_MS for ms in c["motion_ms"])
+        l0, l1 = clock.to_local(m0), clock.to_local(m1)
+        if l0 < 0 or l1 > duration_ns:
+            continue
+        i0, i1 = -(-l0 * fps // NS_PER_S), -(-l1 * fps // NS_PER_S)
+        out.append({"kind": c["kind"], "onset_ns": m0, "frames": [i0, i1],
+                    "entity_ns": [m0, m1], "local_ns": [l0, l1]})
+    return out
+
+
 def make_video(root: Path, seed: int, entity: EntityPlan, camera: str) -> AssetOut:
     spec = CAMERAS[camera]
     rel = f"data/video/{entity.entity_id}_{camera}.mp4"
     rng = rng_for(seed, rel)
     drift = float(rng.choice(VIDEO_DRIFTS_PPM))
-    clock: PlannedClock = draw_clock(rng, start_s=spec.start_s, drift_ppm=drift)
+    clock: PlannedClock = draw_clock(rng, start_s=spec.start_s, drift_ppm=drift, max_error_ms=5000)
     n = spec.fps * spec.seconds
     frame_ns = NS_PER_S // spec.fps
     t_entity = clock.entity_seconds(np.arange(n, dtype=np.float64) / spec.fps)
-    frames = render_frames(spec, entity.lighting, t_entity, rng)
+    scene = plan_scene(seed, entity.index)
+    frames = render_frames(spec, entity.lighting, t_entity, rng, scene)
     planted = _plant(frames, PLANTED_DEFECTS.get((entity.index, camera), ()), spec.fps, rng)
     encode_h264(frames, spec.fps, root / rel, crf=31 if entity.lighting == "night" else 27)
     defects = [
@@ -183,6 +241,7 @@ def make_video(root: Path, seed: int, entity: EntityPlan, camera: str) -> AssetO
             "fps": spec.fps, "frame_count": n, "duration_ns": n * frame_ns, "has_audio": False,
         },
         "defects": defects,
+        "cues": _visible_cues(scene, clock, n * frame_ns, spec.fps),
     }
     return AssetOut(
         path=rel, modality="video", entity_id=entity.entity_id, device=spec.device,
