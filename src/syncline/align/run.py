@@ -148,6 +148,7 @@ def align(project: Project, *, apply: bool = False, entity: str | None = None,
     _record(project, report, snapshot, started, max_lag_ns)
     if apply:
         _apply(project, report, by_entity)
+        _refine_words(project, report, by_entity)
         report.aligned_hours_after = round(_hours(project, required), 5)
     else:
         report.aligned_hours_after = report.aligned_hours_before
@@ -212,3 +213,35 @@ def _apply(project: Project, report: AlignReport, by_entity: dict[str, list[dict
             if not str(anchor.get("clock_source", "")).startswith("estimated:"):
                 changed[anchor_id] = {**anchor, "clock_source": "anchor"}
     cat.upsert("assets", list(changed.values()))
+
+
+def _refine_words(project: Project, report: AlignReport, by_entity: dict[str, list[dict[str, Any]]]) -> None:
+    """Forced-align the cues of every transcript whose offset was trusted: refined utterance
+    boundaries (word_index -1) and word timings, stored on the transcript's own time."""
+    from syncline.align.forced import align_cues, model_info
+    from syncline.media.transcript import read_transcript
+
+    rows = {a["asset_id"]: a for group in by_entity.values() for a in group}
+    cat = project.catalog()
+    method = "forced:" + "/".join(f"{k}={v}" for k, v in sorted(model_info().items()))[:200]
+    for r in report.results:
+        if r.kind != "transcript_audio" or not r.applied or r.estimate.lag_ns is None:
+            continue
+        transcript, audio = rows[r.reference_id], rows[r.target_id]
+        cues = read_transcript(asset_path(project, transcript))
+        aligned = align_cues(asset_path(project, audio), cues, lag_ns=r.estimate.lag_ns)
+        words = []
+        subjects = set(transcript.get("subject_ids") or []) | set(audio.get("subject_ids") or [])
+        provenance = {"asset_ids": sorted({transcript["asset_id"], audio["asset_id"]}),
+                      "subject_ids": sorted(subjects) or None}
+        for ci, cue in enumerate(aligned.cues):
+            items: list[tuple[int, int, int, str, float | None]] = [(-1, cue.t0_ns, cue.t1_ns, cue.text, None)]
+            items += [(wi, w.t0_ns, w.t1_ns, w.text, w.confidence) for wi, w in enumerate(cue.words)]
+            for wi, t0, t1, text, conf in items:
+                words.append({"word_id": stable_id(transcript["asset_id"], ci, wi), "asset_id": transcript["asset_id"],
+                              "entity_id": transcript["entity_id"], "cue_index": ci, "word_index": wi,
+                              "t0_ns": int(t0), "t1_ns": int(t1), "text": text, "confidence": conf,
+                              "method": method, "run_id": report.run_id, **provenance})
+        if cat.count("words", where=f"asset_id = '{transcript['asset_id']}'"):
+            cat.delete("words", f"asset_id = '{transcript['asset_id']}'")
+        cat.upsert("words", words)

@@ -38,13 +38,23 @@ def asset_path(project: Project, asset: dict[str, Any]) -> Path:
 
 
 def words_table(project: Project, transcripts: list[dict[str, Any]]) -> pa.Table:
+    """Words on the entity timeline: forced-aligned words from the catalog where alignment
+    refined them, else the transcript file's own word timings, else whole cues."""
     from syncline.media.transcript import read_transcript
 
+    cat = project.catalog()
     cols: dict[str, list[Any]] = {n: [] for n in _WORDS.names}
     for asset in transcripts:
         clock = clock_of(asset)
-        for cue in read_transcript(asset_path(project, asset)):
-            items = [(w.t0_ns, w.t1_ns, w.text) for w in cue.words] or [(cue.t0_ns, cue.t1_ns, cue.text)]
+        refined = cat.read("words", where=f"asset_id = '{asset['asset_id']}' AND word_index >= 0").to_pylist()
+        if refined:
+            refined.sort(key=lambda w: (w["cue_index"], w["word_index"]))
+            items = [(w["t0_ns"], w["t1_ns"], w["text"]) for w in refined]
+        else:
+            items = []
+            for cue in read_transcript(asset_path(project, asset)):
+                items += [(w.t0_ns, w.t1_ns, w.text) for w in cue.words] or [(cue.t0_ns, cue.t1_ns, cue.text)]
+        if items:
             for t0, t1, text in items:
                 cols["asset_id"].append(asset["asset_id"])
                 cols["entity_id"].append(asset["entity_id"])

@@ -216,6 +216,21 @@ _table("clocks", "clock_id", "alignment estimates and clock corrections, one row
     _f("details_json", _str),
 ])
 
+_table("words", "word_id", "word timings refined by forced alignment, on the transcript's own time", [
+    _f("word_id", _str, False),
+    _f("asset_id", _str, False),            # the transcript
+    _f("entity_id", _str, False),
+    _f("cue_index", _i64, False),
+    _f("word_index", _i64, False),          # -1: the refined utterance (cue) boundary itself
+    _f("t0_ns", _i64, False),
+    _f("t1_ns", _i64, False),
+    _f("text", _str),
+    _f("confidence", _f64),
+    _f("method", _str, False),
+    _f("run_id", _str),
+    *_PROVENANCE,
+])
+
 _table("consent", "consent_id", "consent records per subject", [
     _f("consent_id", _str, False),
     _f("subject_id", _str, False),
