@@ -85,20 +85,23 @@ def print_inventory(console: Console, inv: Inventory) -> None:
 
 
 def print_align(console: Console, report: Any) -> None:
-    t = Table(title=f"Alignment run {report.run_id[:12]}" + (" (applied)" if report.applied else " (detect only)"),
-              title_justify="left")
-    for col in ("entity", "pair", "target", "verdict", "lag s", "± ms", "drift ppm", "reason"):
-        t.add_column(col)
+    mode = "applied" if report.applied else "detect only"
+    console.print(f"[bold]alignment run {report.run_id[:12]}[/bold] ({mode})")
+    colour = {"aligned": "green", "ambiguous": "yellow", "abstain": "dim", "no_plausible_alignment": "red"}
+    entity = None
     for r in report.results:
         e = r.estimate
-        target = r.target_path.rsplit("/", 1)[-1] if r.moved_id == r.target_id else r.reference_path.rsplit("/", 1)[-1]
-        colour = {"aligned": "green", "ambiguous": "yellow", "abstain": "dim", "no_plausible_alignment": "red"}
-        t.add_row(escape(r.entity_id), r.kind, escape(target),
-                  f"[{colour.get(str(e.verdict), 'white')}]{e.verdict}[/]",
-                  "" if e.lag_ns is None else f"{e.lag_ns / 1e9:+.3f}",
-                  "" if e.uncertainty_ns is None else f"{e.uncertainty_ns / 1e6:.1f}",
-                  "" if e.drift_ppm is None else f"{e.drift_ppm:+.1f}", escape(e.reason))
-    console.print(t)
+        if r.entity_id != entity:
+            entity = r.entity_id
+            console.print(f"  {escape(entity)}")
+        moved = r.target_path if r.moved_id == r.target_id else r.reference_path
+        lag = "" if e.lag_ns is None else f" lag {e.lag_ns / 1e9:+.3f} s"
+        unc = "" if e.uncertainty_ns is None or e.lag_ns is None else f" ±{e.uncertainty_ns / 1e6:.1f} ms"
+        drift = "" if e.drift_ppm is None or e.lag_ns is None else f", drift {e.drift_ppm:+.1f} ppm"
+        console.print(f"    {r.kind:<16} {escape(moved.rsplit('/', 1)[-1]):<40} "
+                      f"[{colour.get(str(e.verdict), 'white')}]{e.verdict}[/]{lag}{unc}{drift}", highlight=False)
+        if str(e.verdict) != "aligned":
+            console.print(f"      {escape(e.reason)}", highlight=False, style="dim")
     counts = ", ".join(f"{k} {v}" for k, v in sorted(report.counts().items()))
     console.print(f"verdicts: {counts}")
     console.print(f"aligned hours (required modalities overlapping): before {report.aligned_hours_before:.4f}, "

@@ -15,10 +15,12 @@ def _a(aid: str, modality: str, path: str, camera: str | None = None) -> dict[st
 def test_everything_aligns_to_the_first_camera_and_memos_only_to_their_transcripts() -> None:
     assets = [_a("v2", "video", "/d/cam2.mp4", "cam2"), _a("v1", "video", "/d/cam1.mp4", "cam1"),
               _a("m", "audio", "/d/mic.wav"), _a("memo", "audio", "/d/memo-1.m4a"),
-              _a("t", "transcript", "/d/memo-1.srt"), _a("s", "sensor", "/d/th.csv"), _a("i", "image", "/d/p.jpg")]
+              _a("t", "transcript", "/d/memo-1.srt"), _a("s", "sensor", "/d/th.csv"), _a("i", "image", "/d/p.jpg"),
+              _a("ev", "events", "/d/log.jsonl")]
     got = [(p.kind, p.reference["asset_id"], p.target["asset_id"], p.moves) for p in plan_pairs(assets)]
     assert got == [("transcript_audio", "t", "memo", "reference"), ("audio_video", "v1", "m", "target"),
-                   ("sensor_video", "v1", "s", "target"), ("video_video", "v1", "v2", "target")]
+                   ("events_video", "v1", "ev", "target"), ("sensor_video", "v1", "s", "target"),
+                   ("video_video", "v1", "v2", "target")]
 
 
 def test_an_entity_without_video_only_aligns_transcripts() -> None:

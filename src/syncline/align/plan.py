@@ -11,6 +11,7 @@ asset ID); everything else is aligned to it, directly or through a partner:
   pocket shares no sync cues with a barn camera, and a forced comparison would only produce a
   false "wrong entity" alarm
 * a sensor stream          -> its transients against the anchor's motion bursts (moves the sensor)
+* an event log             -> its event times against the anchor's motion bursts (moves the log)
 
 Entities without a video anchor get no pair but the transcript ones.
 """
@@ -26,7 +27,7 @@ Row = dict[str, Any]
 
 @dataclass(frozen=True)
 class Pair:
-    kind: str          # video_video | audio_video | transcript_audio | sensor_video
+    kind: str          # video_video | audio_video | transcript_audio | sensor_video | events_video
     reference: Row
     target: Row
     moves: str         # "target" or "reference": which side's clock a correction changes
@@ -66,4 +67,6 @@ def plan_pairs(assets: list[Row]) -> list[Pair]:
             pairs.append(Pair("audio_video", anchor, a, moves="target"))
         elif a["modality"] == "sensor":
             pairs.append(Pair("sensor_video", anchor, a, moves="target"))
+        elif a["modality"] == "events":
+            pairs.append(Pair("events_video", anchor, a, moves="target"))
     return pairs

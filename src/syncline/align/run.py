@@ -93,6 +93,17 @@ def detect(pair: Pair, ref: Path, tgt: Path, *, expected: int, max_lag_ns: int) 
 
         est = estimate_sensor_video_lag(ref, tgt, expected_lag_ns=expected, max_lag_ns=max_lag_ns)
         return est
+    if pair.kind == "events_video":
+        from syncline.align.events_match import match_event_times
+        from syncline.align.sensor import signal_events
+        from syncline.align.signals import motion_energy
+        from syncline.media.events import read_events
+
+        bursts = signal_events(motion_energy(ref))
+        logged = read_events(tgt).column("t_ns").to_numpy()
+        est = match_event_times(bursts, logged, expected_lag_ns=expected, max_lag_ns=max_lag_ns,
+                                ref_name="video motion bursts", tgt_name="event log", method="events_video@1")
+        return est
     raise ValueError(f"no detector for pair kind {pair.kind!r}")
 
 
@@ -149,6 +160,7 @@ def align(project: Project, *, apply: bool = False, entity: str | None = None,
     if apply:
         _apply(project, report, by_entity)
         _refine_words(project, report, by_entity)
+        _move_events(project, report)
         report.aligned_hours_after = round(_hours(project, required), 5)
     else:
         report.aligned_hours_after = report.aligned_hours_before
@@ -245,3 +257,18 @@ def _refine_words(project: Project, report: AlignReport, by_entity: dict[str, li
         if cat.count("words", where=f"asset_id = '{transcript['asset_id']}'"):
             cat.delete("words", f"asset_id = '{transcript['asset_id']}'")
         cat.upsert("words", words)
+
+
+def _move_events(project: Project, report: AlignReport) -> None:
+    """Event rows sit on the entity timeline through their log's clock: when the log's clock
+    moves, its events move with it (local time recovered through the old clock)."""
+    cat = project.catalog()
+    for r in report.results:
+        if r.kind != "events_video" or not r.applied or r.new_clock is None:
+            continue
+        old, new = r.old_clock, r.new_clock
+        rows = cat.read("events", where=f"array_has_any(asset_ids, ['{r.moved_id}'])").to_pylist()
+        for row in rows:
+            local = old.to_local(entity_ns=int(row["t_ns"]))
+            row["t_ns"] = new.to_entity(local_ns=local)
+        cat.upsert("events", rows)

@@ -1,7 +1,9 @@
-"""The main job on the embedded default: world → init → ingest → inventory → where to look.
+"""The main job on the embedded default: world → init → ingest → inventory → segment → align
+→ tuples, and where to look next.
 
 ``syncline demo DIR`` writes the generated farm world to ``DIR/world`` (data, manifest and the
-ground truth that only tests and benchmarks read) and the project to ``DIR/project``.
+ground truth) and the project to ``DIR/project``. The product's logic never reads the ground
+truth; only the last report step does (``demo.scorecard``), to show found against planted.
 """
 
 from __future__ import annotations
@@ -14,41 +16,66 @@ from rich.console import Console
 
 
 def run_demo(path: Path, *, seed: int = 7, console: Console | None = None) -> dict[str, Any]:
+    from syncline.align.run import align
+    from syncline.align.segment import run_segmenters
+    from syncline.align.tuples import build_tuples, export_webdataset
+    from syncline.demo.scorecard import alignment_scorecard, print_scorecard
     from syncline.demo.world import generate_world
     from syncline.ingest import ingest
     from syncline.inventory import build_inventory
     from syncline.project import init_project
-    from syncline.report_text import print_ingest, print_inventory
+    from syncline.report_text import print_align, print_ingest, print_inventory
 
     say = console.print if console else (lambda *a, **k: None)
     t0 = time.monotonic()
     path = Path(path)
     world_dir = path / "world"
-    say(f"[bold]1/4[/bold] generating the farm world (seed {seed}) in {world_dir} …")
+    say(f"[bold]1/6[/bold] generating the farm world (seed {seed}) in {world_dir} …")
     world = generate_world(world_dir, seed=seed)
     t_world = time.monotonic() - t0
     say(f"      done in {t_world:.1f} s")
 
     project_dir = path / "project"
-    say(f"[bold]2/4[/bold] syncline init {project_dir} --template farm")
+    say(f"[bold]2/6[/bold] syncline init {project_dir} --template farm")
     project = init_project(project_dir, template="farm")
 
-    say(f"[bold]3/4[/bold] syncline ingest {world.out_dir / 'data'} --manifest {world.manifest_path}")
+    say(f"[bold]3/6[/bold] syncline ingest {world.out_dir / 'data'} --manifest {world.manifest_path}")
     summary = ingest(project, [world.out_dir / "data"], manifest_path=world.manifest_path)
     if console:
         print_ingest(console, summary)
 
-    say("[bold]4/4[/bold] syncline inventory")
+    say("[bold]4/6[/bold] syncline inventory")
     inv = build_inventory(project)
     if console:
         print_inventory(console, inv)
+
+    say("[bold]5/6[/bold] syncline align --apply   (offsets and drift; abstains when unsure)")
+    report = align(project, apply=True)
+    if console:
+        print_align(console, report)
+    card = alignment_scorecard(report, world.ground_truth_path, world.out_dir)
+    if console:
+        print_scorecard(console, card)
+
+    say("[bold]6/6[/bold] syncline segment --by fixed --by cues --by events; syncline tuples --format webdataset")
+    segments = run_segmenters(project, ["fixed", "cues", "events"], window_s=10.0)
+    tuples = build_tuples(project, segmenter="fixed-10s@1")
+    shards = export_webdataset(tuples, project.root / "exports" / "tuples")
+    in_sync = sum(1 for v in tuples.column("in_sync").to_pylist() if v)
+    say(f"      segments {segments}; {tuples.num_rows} ten-second tuples, {in_sync} in sync; "
+        f"wrote {len(shards)} shard(s) to {shards[0].parent}")
+
     elapsed = time.monotonic() - t0
     say(f"\nfinished in {elapsed:.1f} s. Where to look next:")
     say(f"  • coverage plot:       {inv.png}")
     say(f"  • the catalog:         syncline inventory -p {project_dir} --json")
+    say(f"  • alignment verdicts:  syncline align -p {project_dir} --json  (clocks and findings tables)")
+    say(f"  • aligned tuples:      syncline tuples -p {project_dir} --segmenter fixed-10s@1 --json")
     say(f"  • the task spec:       {project.task_path}  (syncline task check -p {project_dir})")
     say(f"  • quarantined files:   {len(summary.quarantined)} — each with its reason above")
     return {
         "world": str(world.out_dir), "project": str(project_dir), "elapsed_s": round(elapsed, 2),
         "world_s": round(t_world, 2), "ingest": summary.to_json(), "inventory": inv.to_json(),
+        "align": report.to_json(), "scorecard": card, "segments": segments,
+        "tuples": {"count": tuples.num_rows, "in_sync": in_sync, "shards": [str(s) for s in shards]},
     }
