@@ -206,8 +206,8 @@ def aligned_tuples(con: duckdb.DuckDBPyConnection, *, segmenter: str | None = No
                    entity: str | None = None) -> duckdb.DuckDBPyRelation:
     """For each segment: the part of every overlapping asset — video frame ranges, audio
     sample ranges, transcript words, sensor row ranges, events, the metadata row — with the
-    covered fraction per modality and an in-sync flag (every asset in the tuple has a clock
-    that alignment verified: an anchor or an estimate).
+    covered fraction per modality, the modalities with at least one asset whose clock alignment
+    verified (an anchor or an estimate), and ``in_sync``: every asset in the tuple verified.
 
     Needs two helper relations registered on ``con``: ``words`` (asset_id, entity_id, t0_ns,
     t1_ns, text; entity time) and ``sensor_rows`` (asset_id, entity_id, row, t_ns; entity time).
@@ -238,6 +238,7 @@ def aligned_tuples(con: duckdb.DuckDBPyConnection, *, segmenter: str | None = No
                       'sample_end': ceil(l1 * sample_rate / 1e9)::BIGINT}}
                      ORDER BY asset_id) FILTER (WHERE modality = 'audio') AS audio,
                 list(DISTINCT modality ORDER BY modality) AS modalities,
+                list(DISTINCT modality ORDER BY modality) FILTER (WHERE {VERIFIED_CLOCK}) AS synced_modalities,
                 bool_and({VERIFIED_CLOCK}) AS in_sync
             FROM parts GROUP BY segment_id),
         coverage AS (
@@ -262,7 +263,8 @@ def aligned_tuples(con: duckdb.DuckDBPyConnection, *, segmenter: str | None = No
             FROM seg s JOIN events e ON e.entity_id = s.entity_id AND e.t_ns >= s.t0_ns AND e.t_ns < s.t1_ns
             GROUP BY s.segment_id)
         SELECT s.segment_id, s.entity_id, s.t0_ns, s.t1_ns, s.segmenter,
-               coalesce(p.modalities, []) AS modalities, c.coverage,
+               coalesce(p.modalities, []) AS modalities, coalesce(p.synced_modalities, []) AS synced_modalities,
+               c.coverage,
                p.video, p.audio, w.words, x.sensor, v.events, en.metadata_json AS metadata,
                coalesce(p.in_sync, false) AS in_sync
         FROM seg s
