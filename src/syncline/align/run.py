@@ -78,9 +78,9 @@ def detect(pair: Pair, ref: Path, tgt: Path, *, expected: int, max_lag_ns: int) 
         return est
     if pair.kind == "video_video":
         from syncline.align.av import lag_from_signals
-        from syncline.align.signals import motion_energy
+        from syncline.align.signals import motion_onset
 
-        est = lag_from_signals(motion_energy(ref), motion_energy(tgt), expected_lag_ns=expected,
+        est = lag_from_signals(motion_onset(ref), motion_onset(tgt), expected_lag_ns=expected,
                                max_lag_ns=max_lag_ns, method="video_motion_xcorr@1")
         return est
     if pair.kind == "transcript_audio":
