@@ -139,7 +139,7 @@ def make_click_wav(
 def encode_audio(src: Path, dest: Path, *, codec: str | None = None, extra: tuple[str, ...] = ()) -> Path:
     """Re-encode ``src`` with ffmpeg; codec from the extension (.m4a/.aac AAC, .mp3, .flac, .ogg)."""
     codec = codec or {
-        ".m4a": "aac", ".aac": "aac", ".mp3": "libmp3lame", ".flac": "flac", ".ogg": "libvorbis",
+        ".m4a": "aac", ".aac": "aac", ".mp3": "libmp3lame", ".flac": "flac", ".ogg": "libvorbis", ".opus": "libopus",
         ".wav": "pcm_s16le",
     }[Path(dest).suffix.lower()]
     ffmpeg("-i", str(src), "-c:a", codec, *extra, str(dest))

@@ -75,7 +75,7 @@ def test_probe_phone_mov_names_the_device(media: Path) -> None:
 
 @pytest.mark.parametrize(("ext", "fmt", "priming"), [
     (".wav", "wav", 0), (".flac", "flac", 0), (".m4a", "m4a", 1024), (".mp3", "mp3", 1105),
-    (".aac", "aac", 1024), (".ogg", "ogg", 0),
+    (".aac", "aac", 1024), (".ogg", "ogg", 0), (".opus", "ogg", 312),
 ])
 def test_probe_audio_reports_rate_channels_duration_and_priming(
     media: Path, ext: str, fmt: str, priming: int

@@ -10,6 +10,7 @@ silence before the first real one; a reader that keeps them shifts every event l
 * MP3: the LAME/Info tag's encoder delay plus the decoder's 529 samples (FFmpeg honours it);
   without a LAME tag, 1105 is assumed and dropped here.
 * ADTS AAC: nothing signals it; 1024 (FFmpeg's and most encoders') is assumed and dropped here.
+* Opus (Ogg, WebM, Matroska): the OpusHead pre-skip (usually 312 at 48 kHz); FFmpeg honours it.
 * WAV/FLAC: 0.
 """
 
@@ -64,6 +65,10 @@ def priming(path: Path, fmt: str, stream: Any) -> tuple[int, str, int]:
         return MP3_DEFAULT_PRIMING, "assumed", MP3_DEFAULT_PRIMING
     if fmt == "aac":
         return AAC_DEFAULT_PRIMING, "assumed", AAC_DEFAULT_PRIMING
+    if codec == "opus":
+        head = bytes(stream.codec_context.extradata or b"")
+        if head[:8] == b"OpusHead" and len(head) >= 12:
+            return int.from_bytes(head[10:12], "little"), "opus_pre_skip", 0
     return 0, "none", 0
 
 
