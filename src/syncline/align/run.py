@@ -95,14 +95,22 @@ def detect(pair: Pair, ref: Path, tgt: Path, *, expected: int, max_lag_ns: int) 
         return est
     if pair.kind == "events_video":
         from syncline.align.events_match import match_event_times
-        from syncline.align.sensor import signal_events
+        from syncline.align.sensor import best_supported, signal_events
         from syncline.align.signals import motion_energy
         from syncline.media.events import read_events
 
         bursts = signal_events(motion_energy(ref))
-        logged = read_events(tgt).column("t_ns").to_numpy()
-        est = match_event_times(bursts, logged, expected_lag_ns=expected, max_lag_ns=max_lag_ns,
-                                ref_name="video motion bursts", tgt_name="event log", method="events_video@1")
+        table = read_events(tgt)
+        logged = table.column("t_ns").to_numpy()
+        types = [str(x) for x in table.column("type").to_pylist()] if "type" in table.column_names else []
+        # each event type with enough events on its own (a camera sees doors, not feed logs), and
+        # all of them; the best supported wins and is named; picking among k is paid for in p
+        trains: list[tuple[str, Any]] = [("all", logged)]
+        trains += [(t, logged[[x == t for x in types]]) for t in sorted(set(types)) if types.count(t) >= 5]
+        ests = [(name, match_event_times(bursts, times, expected_lag_ns=expected, max_lag_ns=max_lag_ns,
+                                         ref_name="video motion bursts", tgt_name=f"event log ({name})",
+                                         method="events_video@1")) for name, times in trains]
+        est = best_supported(ests, "event_type")
         return est
     raise ValueError(f"no detector for pair kind {pair.kind!r}")
 

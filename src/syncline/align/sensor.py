@@ -11,7 +11,7 @@ averaged into one row; both are reported as notes in the estimate's ``details``.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 from numpy.typing import ArrayLike, NDArray
 
-from syncline.align.events_match import match_event_times
+from syncline.align.events_match import P_CHANCE, match_event_times
 from syncline.align.types import OffsetEstimate, Signal, Verdict
 from syncline.media.types import MediaError
 from syncline.timebase import NS_PER_S
@@ -163,6 +163,15 @@ def table_events(table: pa.Table, column: str | None = None, **kw: Any) -> Event
     return series_events(t, v, **kw)
 
 
+def _column_tries(table: pa.Table, column: str | None) -> list[str | None]:
+    """The named column; else every numeric column together and, when there are several,
+    each on its own (a door switch is clean where a noisy temperature drowns it)."""
+    if column is not None:
+        return [column]
+    cols = _value_columns(table)
+    return [None, *cols] if len(cols) > 1 else [None]
+
+
 def _load(table_or_path: pa.Table | Path | str) -> pa.Table:
     if isinstance(table_or_path, pa.Table):
         return table_or_path
@@ -194,6 +203,26 @@ def signal_events(sig: Signal, *, z_threshold: float = DEFAULT_Z, refractory_ns:
 def tolerance_for(*periods_ns: int, floor_ns: int = MIN_TOLERANCE_NS) -> int:
     """Matching tolerance: two sample periods of the coarser stream, at least ``floor_ns``."""
     return int(max(floor_ns, 2 * max(periods_ns, default=0)))
+
+
+def best_supported(ests: list[tuple[str, OffsetEstimate]], key: str) -> OffsetEstimate:
+    """The estimate with the most support among several tries (event types, channels):
+    ALIGNED first, then the most matches; its chance p-value is multiplied by the number of
+    tries (Bonferroni), and an ALIGNED one that no longer beats ``P_CHANCE`` abstains."""
+    rank = {Verdict.ALIGNED: 3, Verdict.AMBIGUOUS: 2, Verdict.NO_PLAUSIBLE_ALIGNMENT: 1, Verdict.ABSTAIN: 0}
+    name, best = max(ests, key=lambda ne: (rank[ne[1].verdict], ne[1].n_events or 0,
+                                            ne[1].details.get("match_rate", 0.0)))
+    k = len(ests)
+    tried = {n: str(e.verdict) for n, e in ests}
+    details = {**best.details, key: name, f"{key}_tried": tried}
+    p = best.details.get("p_chance")
+    if isinstance(p, float) and k > 1:
+        details["p_chance"] = min(1.0, p * k)
+        if best.verdict is Verdict.ALIGNED and p * k >= P_CHANCE:
+            return replace(best, verdict=Verdict.ABSTAIN, lag_ns=None, drift_ppm=None, uncertainty_ns=None,
+                           reason=f"cannot determine: best of {k} tries ({key} {name}) is not significant once "
+                                  f"the choice is paid for (p {p * k:.2g})", details=details)
+    return replace(best, reason=f"{best.reason} [{key} {name}]", details=details)
 
 
 def _cannot_read(method: str, what: str, err: Exception) -> OffsetEstimate:
@@ -236,18 +265,20 @@ def estimate_sensor_video_lag(
     except (MediaError, OSError) as err:
         return _cannot_read(method, "video", err)
     try:
-        es = table_events(_load(sensor), column, z_threshold=z_threshold, polarity=sensor_polarity)
+        table = _load(sensor)
+        tries = [(c or "all columns", table_events(table, c, z_threshold=z_threshold, polarity=sensor_polarity))
+                 for c in _column_tries(table, column)]
     except (MediaError, KeyError, OSError, pa.ArrowException) as err:
         return _cannot_read(method, "sensor stream", err)
     frame_ns = int(NS_PER_S / motion.rate_hz) if motion.rate_hz > 0 else 0
     ev = series_events(motion.times_ns(), np.asarray(motion.values, np.float64), z_threshold=video_z_threshold,
                        polarity="rising", kind="burst", stamp="centroid")
-    return match_event_times(
+    return best_supported([(name, match_event_times(
         ev.times_ns, es.times_ns, expected_lag_ns=expected_lag_ns, max_lag_ns=max_lag_ns,
         max_drift_ppm=max_drift_ppm, tolerance_ns=tolerance_ns or tolerance_for(frame_ns, es.period_ns),
-        ref_name=f"video motion of {Path(video).name}", tgt_name=f"sensor {Path(sensor).name}",
+        ref_name=f"video motion of {Path(video).name}", tgt_name=f"sensor {Path(sensor).name} ({name})",
         method=method, notes=[f"video: {n}" for n in ev.notes] + [f"sensor: {n}" for n in es.notes],
-    )
+    )) for name, es in tries], "column")
 
 
 def estimate_events_lag(
@@ -269,12 +300,14 @@ def estimate_events_lag(
                 ref = ref[np.isin(log_table.column("type").to_numpy(zero_copy_only=False), event_types)]
         else:
             ref = np.asarray(ref_times_ns, dtype=np.int64)
-        es = table_events(_load(sensor), column, z_threshold=z_threshold, polarity=polarity)
+        table = _load(sensor)
+        tries = [(c or "all columns", table_events(table, c, z_threshold=z_threshold, polarity=polarity))
+                 for c in _column_tries(table, column)]
     except (MediaError, KeyError, OSError, pa.ArrowException) as err:
         return _cannot_read(method, "input", err)
-    return match_event_times(
+    return best_supported([(name, match_event_times(
         ref, es.times_ns, expected_lag_ns=expected_lag_ns, max_lag_ns=max_lag_ns, max_drift_ppm=max_drift_ppm,
         tolerance_ns=tolerance_ns or tolerance_for(es.period_ns, floor_ns=50_000_000),
-        ref_name="event log", tgt_name=f"sensor {Path(sensor).name}", method=method,
+        ref_name="event log", tgt_name=f"sensor {Path(sensor).name} ({name})", method=method,
         notes=[f"sensor: {n}" for n in es.notes],
-    )
+    )) for name, es in tries], "column")

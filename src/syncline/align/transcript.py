@@ -52,6 +52,7 @@ MIN_EXCESS = 0.5  # (peak - chance) / (1 - chance) below this is "no better than
 MIN_INSIDE = 0.75  # share of the cue mass that must land inside the audio
 JITTER = 0.3  # log-normal sigma of the chance sample's durations and gaps
 TIGHT_NS = 100_000_000  # a start "agrees" with the refined lag within this
+FEW_CUES_MIN_STARTS = 3  # cue-block starts the few-cue onset test needs (2 can fit by chance)
 
 
 def _estimate(verdict: Verdict, reason: str, details: dict[str, Any], **kw: Any) -> OffsetEstimate:
@@ -110,12 +111,14 @@ def _phi_curves(speech: np.ndarray, cue_masks: np.ndarray, d_lo: int, d_hi: int)
     return np.asarray(phi)
 
 
-def _shuffled(blocks: list[tuple[int, int]], origin: int, n: int, rng: np.random.Generator, k: int) -> np.ndarray:
+def _shuffled(blocks: list[tuple[int, int]], origin: int, n: int, rng: np.random.Generator, k: int,
+              starts_out: list[np.ndarray] | None = None) -> np.ndarray:
     """``k`` cue masks of "another recording with the same rhythm": a smoothed bootstrap.
 
     Block durations and gaps are drawn with replacement from the transcript's own and each
     scaled by a seeded log-normal factor (sigma ``JITTER``), so that with few cues the sample
-    is not dominated by near-copies of the transcript itself.
+    is not dominated by near-copies of the transcript itself. ``starts_out`` collects each
+    sample's block starts (for the onset test of ``_few_cue_evidence``).
     """
     t_start = blocks[0][0]
     durs = np.array([b - a for a, b in blocks], dtype=np.float64)
@@ -126,6 +129,8 @@ def _shuffled(blocks: list[tuple[int, int]], origin: int, n: int, rng: np.random
         d = rng.choice(durs, nb) * np.exp(rng.normal(0.0, JITTER, nb))
         g = rng.choice(gaps, nb - 1) * np.exp(rng.normal(0.0, JITTER, nb - 1)) if nb > 1 else gaps
         starts = t_start + np.concatenate([[0.0], np.cumsum(d[:-1] + g)])
+        if starts_out is not None:
+            starts_out.append(np.rint(starts).astype(np.int64))
         out[j] = _mask(list(zip(starts.tolist(), (starts + d).tolist(), strict=True)), origin, n)
     return out
 
@@ -177,6 +182,43 @@ def _onset_refinement(
     near = np.where(np.abs(before - inside) < np.abs(after - inside), before, after)
     res = near - inside
     return res[np.abs(res) <= MERGE_NS], len(inside)
+
+
+def _agreeing_starts(starts: np.ndarray, speech: list[tuple[int, int]], lag_ns: int, audio_t0: int) -> tuple[int, int]:
+    """(cue starts within ``TIGHT_NS`` of a speech onset after the median shift, starts inside)."""
+    res, n_inside = _onset_refinement([(int(a), int(a)) for a in starts], speech, lag_ns, audio_t0)
+    if not len(res):
+        return 0, n_inside
+    return int(np.sum(np.abs(res - np.median(res)) <= TIGHT_NS)), n_inside
+
+
+def _few_cue_evidence(details: dict[str, Any], blocks: list[tuple[int, int]], spans: list[tuple[int, int]],
+                      speech: list[tuple[int, int]], audio_t0: int, curves: np.ndarray,
+                      null_starts: list[np.ndarray], lag_ns: int, lag_at: Any, peak: float,
+                      chance: float) -> bool:
+    """A transcript with few cues in a short recording: its shuffles fit the audio almost as
+    well (high chance phi), so phi alone cannot tell. It still aligns when (1) its best phi
+    beats the chance level, (2) every cue-block start (at least ``FEW_CUES_MIN_STARTS``) meets
+    a speech onset within ``TIGHT_NS``, there are no more speech onsets than blocks in the
+    cues' span plus one (no unexplained speech), and (3) none of the shuffled transcripts
+    reaches both, at its own best lag, a phi as high and all its starts on onsets."""
+    starts = np.array([a for a, _ in _blocks(spans, MERGE_NS)], dtype=np.int64)
+    agree, n_inside = _agreeing_starts(starts, speech, lag_ns, audio_t0)
+    span0, span1 = blocks[0][0] + lag_ns - MERGE_NS, blocks[-1][1] + lag_ns + MERGE_NS
+    n_onsets = sum(1 for a, _ in speech if span0 <= a <= span1)
+    strong = (peak > chance and len(starts) >= FEW_CUES_MIN_STARTS and n_inside == len(starts)
+              and agree == len(starts) and n_onsets <= len(starts) + 1)
+    rivals = 0
+    if strong:
+        for row, st in zip(curves[1:], null_starts, strict=True):
+            i = int(np.argmax(row))
+            if row[i] < peak:
+                continue
+            a, n_in = _agreeing_starts(np.unique(st), speech, lag_at(i), audio_t0)
+            rivals += int(n_in >= len(st) and a >= n_in)
+    details["few_cues_test"] = {"starts": len(starts), "starts_on_onsets": agree, "onsets_in_span": n_onsets,
+                                "shuffles_as_good": rivals, "passed": bool(strong and rivals == 0)}
+    return bool(strong and rivals == 0)
 
 
 def estimate_transcript_lag(
@@ -242,7 +284,8 @@ def estimate_transcript_lag(
         return _estimate(Verdict.ABSTAIN, "cannot determine: no lag in the search window puts cues over the audio",
                          details)
     rng = np.random.default_rng(seed)
-    masks = np.vstack([c_mask[None, :], _shuffled(blocks, c_origin, nc, rng, N_SHUFFLES)])
+    null_starts: list[np.ndarray] = []
+    masks = np.vstack([c_mask[None, :], _shuffled(blocks, c_origin, nc, rng, N_SHUFFLES, null_starts)])
     curves = _phi_curves(s_mask, masks, d_lo, d_hi)
     curve, null_peaks = curves[0], curves[1:].max(axis=1)
     details["n_chance_samples"] = int(len(null_peaks))
@@ -266,7 +309,14 @@ def estimate_transcript_lag(
                          details, score=round(peak, 4))
     excess = (peak - chance) / max(1e-9, 1.0 - chance)
     details["excess_over_chance"] = round(excess, 4)
-    if excess < MIN_EXCESS:
+    if excess < MIN_EXCESS and not _few_cue_evidence(
+            details, blocks, spans, speech, audio_t0, curves, null_starts, int(lag_of(best)),
+            lambda i: int(lag_of(i)), peak, chance):
+        few = details["few_cues_test"]
+        if peak > chance and few["starts"] < FEW_CUES_MIN_STARTS and few["starts_on_onsets"] == few["starts"]:
+            return _estimate(Verdict.ABSTAIN, f"cannot determine: only {few['starts']} cue start(s), all on speech "
+                             f"onsets, phi {peak:.2f} vs chance {chance:.2f}: too few cues to tell",
+                             details, score=round(peak, 4))
         return _estimate(
             Verdict.NO_PLAUSIBLE_ALIGNMENT,
             f"best overlap (phi {peak:.2f}) is no better than chance ({chance:.2f}): "
@@ -309,6 +359,15 @@ def estimate_transcript_lag(
         return _estimate(
             Verdict.ABSTAIN,
             f"weak evidence: only {agree} of {n_starts} cue starts meet a speech onset",
+            details,
+            candidates=candidates[:3],
+            score=round(peak, 4),
+        )
+    if n_starts < FEW_CUES_MIN_STARTS:
+        return _estimate(
+            Verdict.ABSTAIN,
+            f"cannot determine: only {n_starts} cue-block start(s) over the audio; two cues can fit another "
+            "recording by chance",
             details,
             candidates=candidates[:3],
             score=round(peak, 4),
