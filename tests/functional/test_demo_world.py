@@ -19,6 +19,7 @@ import soundfile as sf
 from scipy.ndimage import median_filter
 
 from syncline.demo import WorldSummary, generate_world
+from syncline.demo.world_scene import door_opening
 from syncline.demo.world_video import CAMERAS
 from syncline.manifest import load_manifest, parse_utc_ns
 from syncline.timebase import Clock
@@ -274,6 +275,8 @@ def test_bad_files_are_really_bad(world: WorldSummary, truth: dict[str, Any]) ->
 # --- sync cues: what `syncline align` must find -------------------------------------------
 
 ENV_RATE = 100  # Hz, the rate of the envelopes below
+_U = np.linspace(0.0, 1.0, 100_001)
+HALF_OPEN_U = float(_U[np.argmax(door_opening(_U) >= 0.5)])  # share of an opening swing
 
 
 def _clock(a: dict[str, Any]) -> Clock:
@@ -289,8 +292,10 @@ def _motion_envelope(path: Path, fps: int) -> np.ndarray:
     moved = np.concatenate([[0.0], (np.abs(np.diff(blocks, axis=0)) > 4.0).mean(axis=(1, 2))])
     moved = moved - median_filter(moved, size=3 * fps + 1)
     moved = np.clip(np.minimum(moved, np.percentile(moved, 95)), 0.0, None)
+    # frame i shows the middle of its exposure [i, i + 1) / fps, so the change from frame i - 1
+    # to frame i happened between (i - 1/2) / fps and (i + 1/2) / fps: hold it there
     t = np.arange(len(g) * ENV_RATE // fps) / ENV_RATE
-    return np.asarray(moved[np.clip(np.ceil(t * fps).astype(int), 0, len(moved) - 1)])
+    return np.asarray(moved[np.clip(np.round(t * fps).astype(int), 0, len(moved) - 1)])
 
 
 def _audio_envelope(path: Path) -> np.ndarray:
@@ -490,8 +495,8 @@ def test_door_transients_sit_in_the_sensor_csv_at_the_true_times_through_the_log
         # the light ramp of each opening measures the logger's drift against the exact log
         cycles = truth["scenes"][a["entity_id"]]["door_cycles"]
         mids, crossings = [], []
-        for d in cycles:
-            mid = (d["open_ns"] + d["opened_ns"]) // 2
+        for d in cycles:  # the instant the opening door is half open (its light half up)
+            mid = d["open_ns"] + int(round(HALF_OPEN_U * (d["opened_ns"] - d["open_ns"])))
             i = int(np.searchsorted(local, clock.to_local(entity_ns=mid)))
             if i < 15 or i + 15 > len(local) or local[i + 10] - local[i - 10] != 20 * row_ns:
                 continue

@@ -27,7 +27,7 @@ from typing import Any
 
 import av.error
 import numpy as np
-from scipy.ndimage import gaussian_filter1d
+from scipy.ndimage import gaussian_filter1d, median_filter
 from scipy.signal import fftconvolve, find_peaks
 
 from syncline.align.signals import onset_envelope_from_samples, video_signals
@@ -43,6 +43,8 @@ N_NULL = 30
 Z_MIN = 5.0  # peak over the null's mean, in null standard deviations
 AMBIGUOUS_RATIO = 0.75  # second peak's excess over the null mean, relative to the first's
 MAX_CANDIDATES = 4
+FLOOR_S = 2.0  # running median of a smoothed signal taken off as its local floor
+SKEW = 1.5  # the spread below a floor, scaled to the spread above it
 SILENT_AUDIO_LEVEL = 1e-4  # peak amplitude (full scale 1.0) below which audio is silent
 _NS = 1_000_000_000
 
@@ -71,12 +73,19 @@ def _resample(sig: Signal, rate: float) -> tuple[np.ndarray, int]:
     return np.diff(area) * sig.rate_hz / rate, k0
 
 
-def _peaks(x: np.ndarray, rate: float) -> np.ndarray:
-    """Indices of onsets: local maxima above a robust noise floor and a share of the largest."""
+def _peaks(x: np.ndarray, rate: float, spread: float | None = None) -> np.ndarray:
+    """Indices of onsets: local maxima above a robust noise floor and a share of the largest.
+
+    ``spread``: the noise's robust spread about a floor already taken off ``x``; without it, the
+    floor is ``x``'s median and the spread its median absolute deviation.
+    """
     if len(x) < 3 or not np.any(x > 0):
         return np.zeros(0, np.int64)
-    med = float(np.median(x))
-    mad = float(np.median(np.abs(x - med))) * 1.4826
+    if spread is None:
+        med = float(np.median(x))
+        mad = float(np.median(np.abs(x - med))) * 1.4826
+    else:
+        med, mad = 0.0, SKEW * spread  # the upper tail of rectified rises is the longer one
     height = max(med + 6 * mad, 0.1 * float(np.max(x)), 1e-12)
     idx, _ = find_peaks(x, height=height, distance=max(1, int(0.1 * rate)))
     return np.asarray(idx, np.int64)
@@ -95,7 +104,16 @@ def _refine(x: np.ndarray, i: np.ndarray) -> np.ndarray:
 def _prepare(sig: Signal, rate: float, sigma_s: float) -> _Grid:
     raw, k0 = _resample(sig, rate)
     x = gaussian_filter1d(np.maximum(raw, 0.0), sigma_s * rate) if len(raw) else raw
-    idx = _peaks(x, rate)
+    spread = None
+    if len(x) > 2 * int(FLOOR_S * rate):
+        # a background's own flicker (a fan, rain) lifts the floor, by more where it is louder:
+        # take off the running median, and judge peaks by the spread below it (events dense
+        # enough to lift a global median and its deviation do not lift that)
+        d = x - median_filter(x, size=int(FLOOR_S * rate) | 1, mode="nearest")
+        below = d[d <= 0]
+        spread = float(np.median(-below)) * 1.4826 if len(below) else 0.0
+        x = np.maximum(d, 0.0)
+    idx = _peaks(x, rate, spread)
     if len(idx):
         x = x / (x + float(np.median(x[idx])))
     onsets = (k0 + _refine(x, idx)) / rate if len(idx) else np.zeros(0)

@@ -1,8 +1,9 @@
 """Feature signals for offset detection: audio onsets and video motion, on asset-local time.
 
 ``onset_envelope`` decodes audio once (``read_audio``, so priming and edit lists are honoured)
-and returns a half-wave rectified multi-band log-energy rise at ~200 Hz: sample ``i`` is the
-rise in 5 ms block ``i`` over block ``i - 1``, stamped at the block's centre.
+and returns, at ~200 Hz, the half-wave rectified rise of a spectrally whitened log level (see
+``onset_envelope_from_samples``): continuous fan hum or rain whitens to a steady level, so
+calls, creaks and clicks rise above it in whatever band they sound.
 
 ``motion_energy`` / ``motion_onset`` decode video once, scaled down to at most ``max_width``
 gray pixels by swscale inside the decode loop (never a full-size RGB frame in Python), and
@@ -10,9 +11,11 @@ return one value per frame stamped at the frame's presentation time:
 
 * motion energy: mean absolute difference to the previous frame;
 * motion onset: the half-wave rectified *rise* of foreground energy (mean absolute difference
-  to a running background). Something appearing or starting to move raises it; something
-  vanishing or stopping lowers it and is dropped, so the start and the end of an event do not
-  look alike.
+  to a running background), or where larger the rise of the frame change weighted by the share
+  of it that appears (see ``_appearing_rise``). Something appearing or starting to move raises
+  it; something vanishing or stopping lowers it and is dropped, so the start and the end of an
+  event do not look alike. Capture defects (black frames, frozen runs) and whole-frame changes
+  (keyframe pulses) make no onsets (see ``_MotionAccumulator``).
 
 Timing convention: a frame's presentation time is the start of its exposure, and a change
 between frames ``k-1`` and ``k`` is stamped at frame ``k``'s time. With an exposure as long as
@@ -33,33 +36,52 @@ from syncline.media.audio import read_audio
 from syncline.media.decoding import MAX_PIXELS, NS, decode_errors, display_name, open_av, to_ns
 from syncline.media.types import MediaError, MediaErrorKind
 
-_BAND_EDGES_HZ = (0.0, 200.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0, 1e9)
-_ABS_FLOOR = 1e-9  # band power floor (~ -90 dBFS): digital near-silence never makes onsets
-_REL_FLOOR = 1e-3  # and 30 dB below the loud part of the file
+_ABS_FLOOR = 1e-9  # mean power (~ -90 dBFS) below which a block is digital silence
+WINDOW_S = 0.032  # analysis window of the onset envelope
+_RISE_BLOCKS = 2  # the envelope is the rise of the whitened level over this many blocks
+_WHITE_FLOOR = 0.5  # whitened units: a drop below the background is not followed by a fake rise
+_MEDIAN_BLOCKS = 1000  # blocks sampled for the per-bin background median
+_CHUNK_STFT = 4096
 _BACKGROUND_TAU_S = 3.0
 CHANGE_LEVEL = 0.5  # gray levels: a frame differing less than this on average shows no change
 _CHUNK_BLOCKS = 65536
+BLOCK = 8  # pixels: motion is measured per block of the scaled gray frame
+BLACK_LEVEL = 8.0  # mean gray level below which a frame is black (a defect, not a scene)
+FROZEN_S = 0.5  # a run of repeated frames this long is a frozen feed (a defect, not a still scene)
+WHOLE_FRAME_PCT = 20.0  # percentile block that measures a change of the whole picture
 
 
-def _power_per_band(blocks: np.ndarray, sample_rate: int) -> np.ndarray:
-    """[n_blocks, n_bands] mean power of each block in each frequency band."""
-    hop = blocks.shape[1]
-    freqs = np.fft.rfftfreq(hop, 1.0 / sample_rate)
-    band = np.searchsorted(np.asarray(_BAND_EDGES_HZ), freqs, side="right") - 1
-    used = np.unique(band)
-    out = np.empty((blocks.shape[0], len(used)), np.float64)
-    for start in range(0, blocks.shape[0], _CHUNK_BLOCKS):  # bounded memory on long files
-        spec = np.fft.rfft(blocks[start:start + _CHUNK_BLOCKS], axis=1)
-        power = (spec.real**2 + spec.imag**2) / (hop * hop)
-        sums = np.add.reduceat(power, np.searchsorted(band, used), axis=1)
-        out[start:start + _CHUNK_BLOCKS] = sums
-    return out
+def _leading_edge_window(nwin: int) -> np.ndarray:
+    """A Hann rise over the older three quarters, flat over the newest quarter: sound that
+    starts is seen at full weight in the block where it starts (no look-ahead), while the
+    taper keeps a steady hum's leakage low."""
+    rise = 3 * nwin // 4
+    return np.concatenate([np.hanning(2 * rise)[:rise], np.ones(nwin - rise)]).astype(np.float32)
+
+
+def _stft_power(padded: np.ndarray, hop: int, nwin: int, starts: np.ndarray) -> np.ndarray:
+    """[len(starts), nwin // 2 + 1] power of the ``nwin`` samples that end with each block of
+    ``starts`` (block ``k`` covers samples ``[k hop, (k + 1) hop)``), windowed. ``padded`` is
+    the mono signal after ``nwin`` zeros, so the window of block ``k`` starts at ``(k + 1) hop``."""
+    window = _leading_edge_window(nwin)
+    frames = np.lib.stride_tricks.sliding_window_view(padded, nwin)[(starts + 1) * hop] * window
+    spec = np.fft.rfft(frames, axis=1)
+    return np.asarray(spec.real**2 + spec.imag**2, np.float64)
 
 
 def onset_envelope_from_samples(
     samples: np.ndarray, sample_rate: int, start_ns: int, *, rate_hz: float = 200.0
 ) -> Signal:
-    """The onset envelope of already decoded audio ([channels, n] or [n] float)."""
+    """The onset envelope of already decoded audio ([channels, n] or [n] float).
+
+    Spectral whitening makes it robust to continuous noise (fan hum, rain): every frequency bin
+    of a ``WINDOW_S`` Hann-windowed spectrum (one per block) is divided by its median over the
+    file (its background level), the whitened bins are averaged, and the envelope is the
+    rectified rise of the log of that average over ``_RISE_BLOCKS`` blocks, stamped at the
+    middle of the rise. A stationary background whitens to a steady level, so only what rises
+    above it — a call, a creak, a click — makes onsets, in whatever band it sounds. Blocks of
+    digital silence (a dropout, a decoder's zero tail) and the blocks next to them make no onsets.
+    """
     if rate_hz <= 0 or sample_rate <= 0:
         raise ValueError("rate_hz and sample_rate must be positive")
     mono = np.asarray(samples, np.float32)
@@ -67,15 +89,30 @@ def onset_envelope_from_samples(
         mono = mono.mean(axis=0) if mono.shape[0] else np.zeros(0, np.float32)
     hop = max(1, int(round(sample_rate / rate_hz)))
     rate = sample_rate / hop
-    t0_ns = int(start_ns) + (hop * NS) // (2 * sample_rate)
+    lag = _RISE_BLOCKS
+    t0_ns = int(start_ns) + (hop * NS) // (2 * sample_rate) - ((lag - 1) * hop * NS) // (2 * sample_rate)
     n_blocks = len(mono) // hop
-    if n_blocks < 2:
-        return Signal(t0_ns, rate, np.zeros(n_blocks, np.float32))
-    power = _power_per_band(mono[: n_blocks * hop].reshape(n_blocks, hop), sample_rate)
-    floor = np.maximum(_ABS_FLOOR, _REL_FLOOR * np.percentile(power, 95, axis=0))
-    level = np.log(power + floor)
+    if n_blocks < lag + 1:
+        return Signal(t0_ns, rate, np.zeros(max(n_blocks, 0), np.float32))
+    nwin = int(2 ** np.ceil(np.log2(max(WINDOW_S * sample_rate, 16))))
+    stride = max(1, n_blocks // _MEDIAN_BLOCKS)
+    padded = np.concatenate([np.zeros(nwin, np.float32), mono[: n_blocks * hop]])
+    median = np.median(_stft_power(padded, hop, nwin, np.arange(0, n_blocks, stride)), axis=0)
+    floor = max(_ABS_FLOOR * nwin * nwin / 4, float(np.max(median)) * 1e-6)  # never divide by ~0
+    scale = 1.0 / np.maximum(median, floor)
+    level = np.empty(n_blocks, np.float64)
+    own = mono[: n_blocks * hop].reshape(n_blocks, hop).astype(np.float64)
+    silent = (own * own).mean(axis=1) < _ABS_FLOOR  # digital silence in the block itself
+    for start in range(0, n_blocks, _CHUNK_STFT):  # bounded memory on long files
+        ks = np.arange(start, min(start + _CHUNK_STFT, n_blocks))
+        power = _stft_power(padded, hop, nwin, ks)
+        level[ks] = np.log((power * scale).mean(axis=1) + _WHITE_FLOOR)
     rise = np.zeros(n_blocks, np.float32)
-    rise[1:] = np.maximum(np.diff(level, axis=0), 0.0).mean(axis=1)
+    rise[lag:] = np.maximum(level[lag:] - level[:-lag], 0.0)
+    reach = lag + nwin // hop + 1  # blocks whose windows overlap a silent block, after and before it
+    near_silence = np.convolve(silent, np.ones(2 * reach - 1))[reach - 1:reach - 1 + n_blocks] > 0
+    rise[near_silence] = 0.0
+    rise[: min(n_blocks, lag + nwin // hop)] = 0.0  # the first windows reach before the file
     return Signal(t0_ns, rate, rise)
 
 
@@ -122,6 +159,29 @@ def _uniform(times_ns: np.ndarray, values: np.ndarray, nominal_hz: float | None)
     return Signal(t0, float(rate), np.interp(grid, times_ns, values).astype(np.float32))
 
 
+def _appearing_rise(energy: np.ndarray, foreground: np.ndarray) -> np.ndarray:
+    """Motion onset: the rectified rise of foreground energy, or where larger the rectified rise
+    of frame-difference energy weighted by how much of the change is something appearing.
+
+    ``share = (d fg / energy + 1) / 2`` clipped to [0, 1]: 1 when all the change adds to the
+    foreground (a flash, an object appearing), 0 when it all returns to the background (the
+    flash ending), about 0.5 when things move in place (a head jerks up, a body jolts). In a
+    scene that shuffles slowly the foreground is dominated by the ghost the running background
+    lags behind, and a sudden move may even lower it; the rise of the frame difference still
+    marks the move's first frame. The share keeps the end of an event from looking like its
+    start, and the maximum keeps the foreground's timing where that is the larger rise.
+    """
+    rise = np.zeros_like(energy)
+    if len(energy) < 2:
+        return rise
+    d_e = np.diff(energy)
+    d_fg = np.diff(foreground)
+    cur = energy[1:]
+    share = np.clip((np.divide(d_fg, cur, out=np.zeros_like(cur), where=cur > 1e-9) + 1.0) / 2.0, 0.0, 1.0)
+    rise[1:] = np.maximum(np.maximum(d_fg, 0.0), np.maximum(d_e, 0.0) * share)
+    return rise
+
+
 def video_signals(path: Path, *, max_width: int = 160, threads: int = 0) -> VideoSignals:
     """Decode the video stream of ``path`` once: motion energy and motion onset.
 
@@ -151,7 +211,8 @@ def video_signals(path: Path, *, max_width: int = 160, threads: int = 0) -> Vide
         cc.options = {"skip_loop_filter": "all"}  # deblocking does not change motion; skip it
         rate = stream.average_rate or stream.guessed_rate
         nominal = float(rate) if rate else None
-        motion = _MotionAccumulator(alpha=1.0 / (_BACKGROUND_TAU_S * (nominal or 25.0)))
+        motion = _MotionAccumulator(alpha=1.0 / (_BACKGROUND_TAU_S * (nominal or 25.0)),
+                                    frozen_run=int(round(FROZEN_S * (nominal or 25.0))))
         scaler = VideoReformatter()
         size: tuple[int, int] | None = None
         with decode_errors(path, "video"):
@@ -168,10 +229,9 @@ def video_signals(path: Path, *, max_width: int = 160, threads: int = 0) -> Vide
                 times.append(pts)
     if not times:
         raise MediaError(MediaErrorKind.UNDECODABLE, f"{display_name(path)}: no video frame decodes")
-    e, fg = motion.finish()
+    e, change, fg = motion.finish()
     t = np.asarray(times, np.int64)
-    rise = np.zeros_like(fg)
-    rise[1:] = np.maximum(np.diff(fg), 0.0)
+    rise = _appearing_rise(change, fg)
     return VideoSignals(
         energy=_uniform(t, e, nominal),
         onset=_uniform(t, rise, nominal),
@@ -187,44 +247,111 @@ class _MotionAccumulator:
     """Frame differences and foreground energy of small gray frames, fed one at a time.
 
     The running background is an exponential moving average ``B_k = B_{k-1} + alpha (g_k -
-    B_{k-1})``; foreground energy of frame ``k`` is ``mean |g_k - B_{k-1}|``. Each step is a
-    handful of vector operations on a frame of at most ``max_width`` pixels across.
+    B_{k-1})``; foreground energy of frame ``k`` is ``mean |g_k - B_{k-1}|`` over ``BLOCK``-pixel
+    blocks, less the rise of its *whole-frame* part (the ``WHOLE_FRAME_PCT``-th percentile
+    block) over that part's running typical level; the frame change that feeds the motion onset
+    likewise for ``|g_k - g_{k-1}|`` (the motion energy returned is the plain mean, as decoded).
+    What changes nearly every block at once (a codec's keyframe pulse on a noisy night picture,
+    an exposure step) raises that percentile and is removed; a moving head or door, or a flash
+    over most of the picture, leaves it at the noise level, and the value is the plain mean.
+
+    Capture defects are not motion: a black frame (mean below ``BLACK_LEVEL``, feed lost) is a
+    cut, contributes no change, and the background restarts after it so that the defect does
+    not smear over the next seconds; a frame identical to the previous one shows no change, and
+    the first frame after a frozen run (``FROZEN_S`` or longer) is not credited with the
+    motion that piled up during it.
     """
 
-    def __init__(self, *, alpha: float) -> None:
+    def __init__(self, *, alpha: float, frozen_run: int = 3) -> None:
         self.alpha = alpha
+        self.frozen_run = max(2, frozen_run)
         self.prev: np.ndarray | None = None
         self.cur: np.ndarray | None = None
         self.background: np.ndarray | None = None
         self.work: np.ndarray | None = None
+        self.cut = False
+        self.frozen = 0  # length of the current run of repeated frames
+        self.typical_e: list[float] = []  # running whole-frame level of the frame difference
+        self.typical_fg: list[float] = []  # and of the foreground
+        self.raw_prev: np.ndarray | None = None
         self.inv_size = 1.0
-        self.energy: list[float] = []
+        self.raw: list[float] = []  # mean absolute difference to the previous frame, as decoded
+        self.energy: list[float] = []  # the same without defects and whole-frame changes
         self.foreground: list[float] = []
+
+    @staticmethod
+    def _excess(work: np.ndarray, typical: list[float]) -> float:
+        """Mean of ``work`` less the rise of its whole-frame part over that part's typical level
+        (``typical`` holds the running level, updated in place)."""
+        h, w = work.shape
+        bh, bw = max(1, h // BLOCK), max(1, w // BLOCK)
+        sh, sw = h // bh, w // bw
+        blocks = work[: bh * sh, : bw * sw].reshape(bh, sh, bw, sw).mean(axis=(1, 3))
+        base = float(np.percentile(blocks, WHOLE_FRAME_PCT))
+        if not typical:
+            typical.append(base)
+        whole = max(0.0, base - typical[0])
+        typical[0] += (0.1 if base <= 1.5 * typical[0] else 0.01) * (base - typical[0])
+        return max(0.0, float(blocks.mean()) - whole)
+
+    def _restart(self, gray: np.ndarray) -> None:
+        self.prev = gray.astype(np.float32)
+        self.cur = np.empty_like(self.prev)
+        self.work = np.empty_like(self.prev)
+        self.background = self.prev.copy()
+
+    def _hold(self) -> None:
+        self.energy.append(0.0)
+        self.foreground.append(self.foreground[-1] if self.foreground else 0.0)
 
     def add(self, gray: np.ndarray) -> None:
         if self.prev is None or self.cur is None or self.background is None or self.work is None \
-                or gray.shape != self.prev.shape:
-            self.prev = gray.astype(np.float32)
-            self.cur = np.empty_like(self.prev)
-            self.work = np.empty_like(self.prev)
-            self.background = self.prev.copy()
-            self.inv_size = 1.0 / max(1, self.prev.size)
+                or self.raw_prev is None or gray.shape != self.prev.shape:
+            self._restart(gray)
+            self.raw_prev = self.background.copy() if self.background is not None else gray.astype(np.float32)
+            self.inv_size = 1.0 / max(1, gray.size)
+            self.raw.append(0.0)
             self.energy.append(0.0)
             self.foreground.append(0.0)
             return
         g, work = self.cur, self.work
         np.copyto(g, gray, casting="unsafe")
+        np.subtract(g, self.raw_prev, out=work)  # the plain frame difference, defects and all
+        np.abs(work, out=work)
+        self.raw.append(float(work.sum()) * self.inv_size)  # sum: no Python-level mean overhead
+        np.copyto(self.raw_prev, g)
+        if float(g.mean()) < BLACK_LEVEL:  # feed lost: no motion, and none when it comes back
+            self.cut = True
+            self._hold()
+            return
+        if self.cut:
+            self.cut, self.frozen = False, 0
+            self._restart(gray)
+            self._hold()
+            return
         np.subtract(g, self.prev, out=work)
         np.abs(work, out=work)
-        self.energy.append(float(work.sum()) * self.inv_size)  # sum: no Python-level mean overhead
+        if not work.any():  # a frozen (repeated) frame
+            self.frozen += 1
+            self._hold()
+            self.prev, self.cur = g, self.prev
+            return
+        after_freeze, self.frozen = self.frozen >= self.frozen_run, 0
+        self.energy.append(0.0 if after_freeze else self._excess(work, self.typical_e))
         np.subtract(g, self.background, out=work)
         self.background += work * self.alpha  # the delta stays in work for the foreground
         np.abs(work, out=work)
-        self.foreground.append(float(work.sum()) * self.inv_size)
+        fg = self._excess(work, self.typical_fg)
+        if after_freeze:
+            self.background[...] = g
+            fg = self.foreground[-1] if self.foreground else 0.0
+        self.foreground.append(fg)
         self.prev, self.cur = g, self.prev
 
-    def finish(self) -> tuple[np.ndarray, np.ndarray]:
-        return np.asarray(self.energy, np.float64), np.asarray(self.foreground, np.float64)
+    def finish(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(plain frame difference, frame difference without defects, foreground energy)."""
+        return (np.asarray(self.raw, np.float64), np.asarray(self.energy, np.float64),
+                np.asarray(self.foreground, np.float64))
 
 
 def motion_energy(path: Path, *, max_width: int = 160) -> Signal:

@@ -44,6 +44,7 @@ PLANTED_FAULTS: dict[int, tuple[str, ...]] = {
     0: ("clipped",), 1: ("clipped", "silent"), 4: ("silent",), 5: ("silent",),
 }
 CLIP_GAIN = 6.0
+CALL_ATTACK_S = 0.025  # a call starts as the animal jerks its head: within a few tens of ms
 
 
 def _lowpass_noise(rng: np.random.Generator, n: int, cutoff_hz: float) -> np.ndarray:
@@ -67,7 +68,7 @@ def _harmonic_call(t: np.ndarray, dt: float, c: Call) -> np.ndarray:
     phase = 2.0 * np.pi * np.cumsum(f) * dt
     k = np.arange(1, 7, dtype=np.float64)[:, None]
     sig = np.sum(k ** -1.3 * np.sin(k * phase[None, :]), axis=0)
-    sig *= raised_cosine(t, t0, t1, 0.08, 0.2)
+    sig *= raised_cosine(t, t0, t1, CALL_ATTACK_S, 0.2)
     return np.asarray(sig / max(float(np.max(np.abs(sig))), 1e-9) * c.level)
 
 

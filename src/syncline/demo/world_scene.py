@@ -31,6 +31,7 @@ SPARSE_ENTITY = 4  # stall-c-2026-05-01: two calls and one door cycle
 MARGIN_MS = 350  # silence kept between two audible cues
 THUD_MS = 250  # how long a slam is heard
 DOOR_MAX_ANGLE = np.deg2rad(80.0)
+CALL_JERK_S = 0.02  # a call's head jerk is complete this soon after its onset
 
 
 @dataclass(frozen=True)
@@ -207,6 +208,18 @@ def raised_cosine(t: np.ndarray, t0: float, t1: float, attack: float, release: f
     return np.asarray(0.5 - 0.5 * np.cos(np.pi * e))
 
 
+def door_opening(u: np.ndarray) -> np.ndarray:
+    """Door fraction over an opening swing at ``u`` (0 at ``open``, 1 at ``opened``).
+
+    The door is yanked open: the panel leaves the frame at full speed and slows to a stop, and
+    the doorway it uncovers (``1 - cos(angle)``, the light let in) grows fastest at once rather
+    than only once the panel has turned.
+    """
+    full = 1.0 - np.cos(DOOR_MAX_ANGLE)
+    uncovered = 1.0 - (1.0 - np.clip(u, 0.0, 1.0)) ** 3
+    return np.asarray(np.arccos(1.0 - uncovered * full) / DOOR_MAX_ANGLE)
+
+
 def door_fraction(scene: Scene | None, t: np.ndarray) -> np.ndarray:
     """How far the door is open (0 shut, 1 fully open) at entity times ``t`` (seconds)."""
     phi = np.zeros(len(t))
@@ -217,15 +230,21 @@ def door_fraction(scene: Scene | None, t: np.ndarray) -> np.ndarray:
         if t[-1] < o or t[0] >= s:
             continue
         u = np.clip((t - o) / (od - o), 0.0, 1.0)
-        rising = u * u * (3.0 - 2.0 * u)
+        rising = door_opening(u)
         v = np.clip((t - c) / (s - c), 0.0, 1.0)
-        falling = 1.0 - v * v  # the panel accelerates into the frame
+        falling = 1.0 - v  # pushed shut: swings at once at full speed and stops dead on the frame
         phi = np.where((t >= o) & (t < s), np.minimum(rising, falling), phi)
     return phi
 
 
 def call_motion(scene: Scene | None, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(head lift 0..~1.4, body rock -1..1) of the calling animal at entity times ``t`` (s)."""
+    """(head lift 0..~1.4, body rock -1..1) of the calling animal at entity times ``t`` (s).
+
+    A call starts with a jerk: the head snaps up and the body jolts within ``CALL_JERK_S`` of the
+    call's onset (the animal draws breath as the sound starts), then the body sways slowly back
+    and the head bobs a little while the call lasts, and the head sinks back slowly as it ends.
+    The onset is the largest, most sudden change of the call, as with a real animal.
+    """
     lift, rock = np.zeros(len(t)), np.zeros(len(t))
     if scene is None:
         return lift, rock
@@ -233,8 +252,10 @@ def call_motion(scene: Scene | None, t: np.ndarray) -> tuple[np.ndarray, np.ndar
         t0, t1 = c.t0_ms / 1000.0, c.t1_ms / 1000.0
         if t[-1] < t0 or t[0] >= t1:
             continue
-        env = raised_cosine(t, t0, t1, 0.05, 0.12)
+        release = min(0.3, 0.4 * (t1 - t0))
+        env = raised_cosine(t, t0, t1, CALL_JERK_S, release)
+        tau = np.maximum(t - t0, 0.0)
         gain = 1.4 if c.kind == "distress" else 1.0
-        lift += gain * env * (0.75 + 0.25 * np.sin(2.0 * np.pi * 2.2 * (t - t0)))
-        rock += env * np.sin(2.0 * np.pi * 3.1 * (t - t0) + 0.5 * np.pi)
+        lift += gain * env * (0.8 + 0.2 * np.exp(-tau / 0.6) + 0.1 * np.sin(2.0 * np.pi * 2.2 * tau))
+        rock += env * (0.8 * np.exp(-tau / 0.5) + 0.1 * np.sin(2.0 * np.pi * 3.1 * tau))
     return lift, rock

@@ -1,9 +1,11 @@
 """Stall camera clips: a barn pen with an animal and a door, by day or under infrared at night.
 
 Frames are rendered from *entity* time (so a drifting camera really shows the scene at the
-drifted instants). The animal shuffles slowly; each call of the scene (``world_scene``) is a
+drifted instants); a frame stamped at local time ``t`` is exposed over ``[t, t + 1/fps]`` and
+shows the scene at the middle of its exposure. The animal shuffles slowly; each call of the scene (``world_scene``) is a
 head jerk and body rock from the call's onset to its end, and each door swing turns the door
-panel in the back wall, uncovering the bright yard behind it (large motion). Then capture
+panel in the back wall, uncovering the bright yard behind it (large motion). Under the
+infrared light at night the animal's coat shows bright against the darker pen. Then capture
 defects are planted on frame ranges: black (feed lost), frozen (repeated frame) and blurred
 (box blur). Rendering is vectorised over chunks of frames.
 """
@@ -59,7 +61,9 @@ PLANTED_DEFECTS: dict[tuple[int, str], tuple[str, ...]] = {
 }
 VIDEO_DRIFTS_PPM = (0.0, 0.0, -35.0, 45.0, 60.0)
 _CHUNK = 48
+MID_EXPOSURE = 0.5  # a frame stamped at t is exposed over [t, t + 1/fps]: it shows its middle
 _BODY = np.array([96.0, 62.0, 40.0], dtype=np.float32)
+IR_COAT = 70.0  # grey levels the animal's coat stands out under the infrared light at night
 _PATCH = np.array([232.0, 230.0, 222.0], dtype=np.float32)
 _DOOR = np.array([84.0, 56.0, 34.0], dtype=np.float32)
 _YARD = {"day": np.array([226.0, 232.0, 240.0], dtype=np.float32),  # daylight
@@ -138,7 +142,7 @@ def render_frames(spec: CameraSpec, lighting: str, t_entity_s: np.ndarray,
         m = len(t)
         lift, rock = lift_all[s:s + m], rock_all[s:s + m]
         fx, fy = _motion(t, phase, spec.view)
-        cx = (fx * w + rock * 0.03 * w).astype(np.float32)[:, None, None]
+        cx = (fx * w + rock * 0.06 * w).astype(np.float32)[:, None, None]
         cy = (fy * h + np.abs(rock) * 0.04 * b).astype(np.float32)[:, None, None]
         hx = (cx[:, 0, 0] + facing * a * (0.95 + 0.18 * lift)).astype(np.float32)[:, None, None]
         hy = (cy[:, 0, 0] - b * (0.35 + 0.8 * lift)).astype(np.float32)[:, None, None]
@@ -157,6 +161,8 @@ def render_frames(spec: CameraSpec, lighting: str, t_entity_s: np.ndarray,
         if night:
             grey = (img @ luma) * 0.42 + 30.0
             grey *= vignette
+            coat = grey[:, top:bottom]  # a view: the coat reflects the IR light
+            coat[body | head] += IR_COAT
             img = np.repeat(grey[..., None], 3, axis=3) * np.array([0.97, 1.0, 0.97], dtype=np.float32)
         img += noise[np.arange(s, s + m) % len(noise)][..., None]
         out[s:s + m] = np.clip(img, 0.0, 255.0).astype(np.uint8)
@@ -199,14 +205,15 @@ def _plant(frames: np.ndarray, kinds: tuple[str, ...], fps: int,
 
 def _visible_cues(scene: Scene, clock: PlannedClock, duration_ns: int, fps: int) -> list[dict[str, object]]:
     """The scene's cues whose motion lies wholly inside the clip, with the frames that show
-    them: frames ``[i0, i1)`` are those whose instant falls in the motion span."""
+    them: frames ``[i0, i1)`` are those whose instant (mid-exposure) falls in the motion span."""
     out: list[dict[str, object]] = []
     for c in scene.cues():
         m0, m1 = (ms * NS_PER_MS for ms in c["motion_ms"])
         l0, l1 = clock.to_local(m0), clock.to_local(m1)
         if l0 < 0 or l1 > duration_ns:
             continue
-        i0, i1 = -(-l0 * fps // NS_PER_S), -(-l1 * fps // NS_PER_S)
+        half = NS_PER_S // (2 * fps)  # frame i shows the instant i / fps + half a frame
+        i0, i1 = -(-(l0 - half) * fps // NS_PER_S), -(-(l1 - half) * fps // NS_PER_S)
         out.append({"kind": c["kind"], "onset_ns": m0, "frames": [i0, i1],
                     "entity_ns": [m0, m1], "local_ns": [l0, l1]})
     return out
@@ -220,7 +227,7 @@ def make_video(root: Path, seed: int, entity: EntityPlan, camera: str) -> AssetO
     clock: PlannedClock = draw_clock(rng, start_s=spec.start_s, drift_ppm=drift, max_error_ms=5000)
     n = spec.fps * spec.seconds
     frame_ns = NS_PER_S // spec.fps
-    t_entity = clock.entity_seconds(np.arange(n, dtype=np.float64) / spec.fps)
+    t_entity = clock.entity_seconds((np.arange(n, dtype=np.float64) + MID_EXPOSURE) / spec.fps)
     scene = plan_scene(seed, entity.index)
     frames = render_frames(spec, entity.lighting, t_entity, rng, scene)
     planted = _plant(frames, PLANTED_DEFECTS.get((entity.index, camera), ()), spec.fps, rng)
