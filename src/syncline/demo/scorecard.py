@@ -61,10 +61,10 @@ def alignment_scorecard(report: Any, truth_path: Path, world_dir: Path) -> dict[
 
 def print_scorecard(console: Console, card: dict[str, Any]) -> None:
     t = Table(title="Found against planted (from ground_truth.json)", title_justify="left")
-    for col in ("pair", "target", "expected", "verdict", "planted lag s", "found lag s", "error ms"):
+    for col in ("pair", "stream", "expected", "verdict", "planted lag s", "found lag s", "error ms"):
         t.add_column(col)
     for x in card["pairs"]:
-        t.add_row(x["pair"], x["target"], x["expect"], x["verdict"],
+        t.add_row(x["pair"], x["target"].split("_", 1)[-1], x["expect"], x["verdict"],
                   "" if x["planted_lag_s"] is None else f"{x['planted_lag_s']:+.3f}",
                   "" if x["found_lag_s"] is None else f"{x['found_lag_s']:+.3f}",
                   "" if x["error_ms"] is None else f"{x['error_ms']:.1f}")
