@@ -13,7 +13,7 @@ import json
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -125,6 +125,14 @@ def _safe_detect(pair: Pair, ref: Path, tgt: Path, *, expected: int, max_lag_ns:
                               reason=f"cannot determine: detector failed ({type(e).__name__}: {first})")
 
 
+def _with_source_names(est: OffsetEstimate, by_name: dict[str, dict[str, Any]]) -> OffsetEstimate:
+    """Detectors read the scrubbed managed copies (named by hash); people know the originals."""
+    reason = est.reason
+    for managed_name, asset in by_name.items():
+        reason = reason.replace(managed_name, Path(str(asset["source_path"])).name)
+    return replace(est, reason=reason) if reason != est.reason else est
+
+
 def _hours(project: Project, required: list[str], *, verified_only: bool = False) -> float:
     with project.catalog().connect() as con:
         return sum(Q.aligned_time(con, required, verified_only=verified_only).values()) / NS_PER_HOUR
@@ -149,7 +157,8 @@ def align(project: Project, *, apply: bool = False, entity: str | None = None,
         ref_clock, tgt_clock = clock_of(pair.reference), clock_of(pair.target)
         expected = expected_lag_ns(ref_clock, tgt_clock)
         ref_path, tgt_path = asset_path(project, pair.reference), asset_path(project, pair.target)
-        est = _safe_detect(pair, ref_path, tgt_path, expected=expected, max_lag_ns=max_lag_ns)
+        est = _with_source_names(_safe_detect(pair, ref_path, tgt_path, expected=expected, max_lag_ns=max_lag_ns),
+                                 {ref_path.name: pair.reference, tgt_path.name: pair.target})
         moved = pair.target if pair.moves == "target" else pair.reference
         new_clock = None
         if est.verdict is Verdict.ALIGNED and est.lag_ns is not None:
