@@ -29,6 +29,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+import scipy.fft
 from av.video.reformatter import Interpolation, VideoReformatter
 
 from syncline.align.types import Signal
@@ -59,14 +60,37 @@ def _leading_edge_window(nwin: int) -> np.ndarray:
     return np.concatenate([np.hanning(2 * rise)[:rise], np.ones(nwin - rise)]).astype(np.float32)
 
 
+def _frames(padded: np.ndarray, hop: int, nwin: int, first: int, count: int) -> np.ndarray:
+    """A read-only [count, nwin] view of the windows of blocks ``first .. first + count - 1``
+    (the window of block ``k`` starts at sample ``(k + 1) hop`` of ``padded``)."""
+    return np.lib.stride_tricks.as_strided(
+        padded[(first + 1) * hop:], shape=(count, nwin), strides=(hop * padded.strides[0], padded.strides[0]),
+        writeable=False)
+
+
 def _stft_power(padded: np.ndarray, hop: int, nwin: int, starts: np.ndarray) -> np.ndarray:
     """[len(starts), nwin // 2 + 1] power of the ``nwin`` samples that end with each block of
     ``starts`` (block ``k`` covers samples ``[k hop, (k + 1) hop)``), windowed. ``padded`` is
     the mono signal after ``nwin`` zeros, so the window of block ``k`` starts at ``(k + 1) hop``."""
     window = _leading_edge_window(nwin)
-    frames = np.lib.stride_tricks.sliding_window_view(padded, nwin)[(starts + 1) * hop] * window
-    spec = np.fft.rfft(frames, axis=1)
+    frames = np.lib.stride_tricks.sliding_window_view(padded, nwin)[(starts + 1) * hop]
+    frames *= window
+    spec = scipy.fft.rfft(frames, axis=1, overwrite_x=True)
     return np.asarray(spec.real**2 + spec.imag**2, np.float64)
+
+
+def _whitened_level(padded: np.ndarray, hop: int, nwin: int, first: int, count: int,
+                    scale2: np.ndarray, buf: np.ndarray) -> np.ndarray:
+    """log(mean over bins of power * scale + _WHITE_FLOOR) for ``count`` blocks from ``first``;
+    ``scale2`` is the per-bin scale over the bin count, repeated for the real and imaginary parts
+    (so the mean is one matrix-vector product over the squared spectrum, with no power array)."""
+    frames = buf[:count]
+    np.multiply(_frames(padded, hop, nwin, first, count), _leading_edge_window(nwin), out=frames)
+    spec = scipy.fft.rfft(frames, axis=1, overwrite_x=True)
+    parts = spec.view(np.float32).reshape(count, -1)
+    np.multiply(parts, parts, out=parts)
+    # einsum, not a BLAS product: BLAS threads would spin on other cores after the call
+    return np.asarray(np.log(np.einsum("ij,j->i", parts, scale2).astype(np.float64) + _WHITE_FLOOR))
 
 
 def onset_envelope_from_samples(
@@ -97,16 +121,18 @@ def onset_envelope_from_samples(
     nwin = int(2 ** np.ceil(np.log2(max(WINDOW_S * sample_rate, 16))))
     stride = max(1, n_blocks // _MEDIAN_BLOCKS)
     padded = np.concatenate([np.zeros(nwin, np.float32), mono[: n_blocks * hop]])
-    median = np.median(_stft_power(padded, hop, nwin, np.arange(0, n_blocks, stride)), axis=0)
+    sampled = _stft_power(padded, hop, nwin, np.arange(0, n_blocks, stride))
+    median = np.median(np.ascontiguousarray(sampled.T), axis=1)  # per bin, along contiguous rows
     floor = max(_ABS_FLOOR * nwin * nwin / 4, float(np.max(median)) * 1e-6)  # never divide by ~0
     scale = 1.0 / np.maximum(median, floor)
     level = np.empty(n_blocks, np.float64)
     own = mono[: n_blocks * hop].reshape(n_blocks, hop).astype(np.float64)
-    silent = (own * own).mean(axis=1) < _ABS_FLOOR  # digital silence in the block itself
+    silent = np.einsum("ij,ij->i", own, own) / hop < _ABS_FLOOR  # digital silence in the block itself
+    scale2 = np.repeat(scale / len(scale), 2).astype(np.float32)
+    buf = np.empty((min(_CHUNK_STFT, n_blocks), nwin), np.float32)
     for start in range(0, n_blocks, _CHUNK_STFT):  # bounded memory on long files
-        ks = np.arange(start, min(start + _CHUNK_STFT, n_blocks))
-        power = _stft_power(padded, hop, nwin, ks)
-        level[ks] = np.log((power * scale).mean(axis=1) + _WHITE_FLOOR)
+        count = min(_CHUNK_STFT, n_blocks - start)
+        level[start:start + count] = _whitened_level(padded, hop, nwin, start, count, scale2, buf)
     rise = np.zeros(n_blocks, np.float32)
     rise[lag:] = np.maximum(level[lag:] - level[:-lag], 0.0)
     reach = lag + nwin // hop + 1  # blocks whose windows overlap a silent block, after and before it
@@ -269,36 +295,51 @@ class _MotionAccumulator:
         self.cur: np.ndarray | None = None
         self.background: np.ndarray | None = None
         self.work: np.ndarray | None = None
+        self.step: np.ndarray | None = None
+        self.grid = (1, 1, 1, 1)  # blocks down, rows per block, blocks across, columns per block
+        self.band = np.zeros((1, 1), np.float32)
+        self.inv_block = np.float32(1.0)
+        self.pct_at = (0, 0.0)
         self.cut = False
         self.frozen = 0  # length of the current run of repeated frames
         self.typical_e: list[float] = []  # running whole-frame level of the frame difference
         self.typical_fg: list[float] = []  # and of the foreground
-        self.raw_prev: np.ndarray | None = None
         self.inv_size = 1.0
         self.raw: list[float] = []  # mean absolute difference to the previous frame, as decoded
         self.energy: list[float] = []  # the same without defects and whole-frame changes
         self.foreground: list[float] = []
 
-    @staticmethod
-    def _excess(work: np.ndarray, typical: list[float]) -> float:
+    def _excess(self, work: np.ndarray, typical: list[float]) -> float:
         """Mean of ``work`` less the rise of its whole-frame part over that part's typical level
         (``typical`` holds the running level, updated in place)."""
-        h, w = work.shape
-        bh, bw = max(1, h // BLOCK), max(1, w // BLOCK)
-        sh, sw = h // bh, w // bw
-        blocks = work[: bh * sh, : bw * sw].reshape(bh, sh, bw, sw).mean(axis=(1, 3))
-        base = float(np.percentile(blocks, WHOLE_FRAME_PCT))
+        bh, sh, bw, sw = self.grid
+        np.add.reduce(work[: bh * sh].reshape(bh, sh, -1), axis=1, out=self.band)  # sums over block rows
+        blocks = np.add.reduce(self.band[:, : bw * sw].reshape(bh, bw, sw), axis=2).ravel()
+        blocks *= self.inv_block  # block means
+        lo, frac = self.pct_at
+        part = np.partition(blocks, (lo, lo + 1)) if lo + 1 < len(blocks) else np.sort(blocks)
+        a, b = float(part[lo]), float(part[min(lo + 1, len(blocks) - 1)])
+        base = a + (b - a) * frac  # the WHOLE_FRAME_PCT-th percentile, linear as np.percentile
         if not typical:
             typical.append(base)
         whole = max(0.0, base - typical[0])
         typical[0] += (0.1 if base <= 1.5 * typical[0] else 0.01) * (base - typical[0])
-        return max(0.0, float(blocks.mean()) - whole)
+        return max(0.0, float(blocks.sum()) / len(blocks) - whole)
 
     def _restart(self, gray: np.ndarray) -> None:
         self.prev = gray.astype(np.float32)
         self.cur = np.empty_like(self.prev)
         self.work = np.empty_like(self.prev)
+        self.step = np.empty_like(self.prev)
         self.background = self.prev.copy()
+        h, w = gray.shape
+        bh, bw = max(1, h // BLOCK), max(1, w // BLOCK)
+        sh, sw = h // bh, w // bw
+        self.grid = (bh, sh, bw, sw)
+        self.band = np.empty((bh, w), np.float32)
+        self.inv_block = np.float32(1.0 / (sh * sw))
+        k = WHOLE_FRAME_PCT / 100.0 * (bh * bw - 1)
+        self.pct_at = (int(np.floor(k)), float(k - np.floor(k)))
 
     def _hold(self) -> None:
         self.energy.append(0.0)
@@ -306,9 +347,8 @@ class _MotionAccumulator:
 
     def add(self, gray: np.ndarray) -> None:
         if self.prev is None or self.cur is None or self.background is None or self.work is None \
-                or self.raw_prev is None or gray.shape != self.prev.shape:
+                or self.step is None or gray.shape != self.prev.shape:
             self._restart(gray)
-            self.raw_prev = self.background.copy() if self.background is not None else gray.astype(np.float32)
             self.inv_size = 1.0 / max(1, gray.size)
             self.raw.append(0.0)
             self.energy.append(0.0)
@@ -316,22 +356,21 @@ class _MotionAccumulator:
             return
         g, work = self.cur, self.work
         np.copyto(g, gray, casting="unsafe")
-        np.subtract(g, self.raw_prev, out=work)  # the plain frame difference, defects and all
-        np.abs(work, out=work)
-        self.raw.append(float(work.sum()) * self.inv_size)  # sum: no Python-level mean overhead
-        np.copyto(self.raw_prev, g)
-        if float(g.mean()) < BLACK_LEVEL:  # feed lost: no motion, and none when it comes back
+        np.subtract(g, self.prev, out=work)  # the plain frame difference, defects and all
+        np.abs(work, out=work)  # (prev is always the last decoded frame: see the black-frame branch)
+        change = float(work.sum())  # sum: no Python-level mean overhead
+        self.raw.append(change * self.inv_size)
+        if float(g.sum()) * self.inv_size < BLACK_LEVEL:  # feed lost: no motion, and none when it comes back
             self.cut = True
             self._hold()
+            self.prev, self.cur = g, self.prev  # only the plain difference uses it until the restart
             return
         if self.cut:
             self.cut, self.frozen = False, 0
             self._restart(gray)
             self._hold()
             return
-        np.subtract(g, self.prev, out=work)
-        np.abs(work, out=work)
-        if not work.any():  # a frozen (repeated) frame
+        if change == 0.0:  # a frozen (repeated) frame (the sum of absolute differences is exact zero)
             self.frozen += 1
             self._hold()
             self.prev, self.cur = g, self.prev
@@ -339,7 +378,8 @@ class _MotionAccumulator:
         after_freeze, self.frozen = self.frozen >= self.frozen_run, 0
         self.energy.append(0.0 if after_freeze else self._excess(work, self.typical_e))
         np.subtract(g, self.background, out=work)
-        self.background += work * self.alpha  # the delta stays in work for the foreground
+        np.multiply(work, self.alpha, out=self.step)
+        self.background += self.step  # the delta stays in work for the foreground
         np.abs(work, out=work)
         fg = self._excess(work, self.typical_fg)
         if after_freeze:
