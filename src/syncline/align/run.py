@@ -20,6 +20,7 @@ from typing import Any
 from syncline.align.clock import expected_lag_ns, move_reference, move_target
 from syncline.align.plan import Pair, plan_pairs
 from syncline.align.segment import clock_of
+from syncline.align.signals import decode_once
 from syncline.align.tuples import asset_path
 from syncline.align.types import OffsetEstimate, Verdict
 from syncline.catalog import query as Q
@@ -138,21 +139,9 @@ def _hours(project: Project, required: list[str], *, verified_only: bool = False
         return sum(Q.aligned_time(con, required, verified_only=verified_only).values()) / NS_PER_HOUR
 
 
-def align(project: Project, *, apply: bool = False, entity: str | None = None,
-          max_lag_ns: int = 10_000_000_000, progress: ProgressFn | None = None) -> AlignReport:
-    cat = project.catalog()
-    required, _ = required_modalities(project)
-    started = time.time_ns()
-    snapshot = cat.snapshot()
-    run_id = stable_id("align", started, os.getpid())
-    report = AlignReport(run_id=run_id, applied=apply, required=required,
-                         aligned_hours_before=round(_hours(project, required), 5))
-    where = f"entity_id = '{entity}'" if entity else "entity_id NOT LIKE '\\_%' ESCAPE '\\'"
-    assets = cat.read("assets", where=where).to_pylist()
-    by_entity: dict[str, list[dict[str, Any]]] = {}
-    for a in assets:
-        by_entity.setdefault(a["entity_id"], []).append(a)
-    pairs = [(e, p) for e in sorted(by_entity) for p in plan_pairs(by_entity[e])]
+def _detect_all(project: Project, report: AlignReport, pairs: list[tuple[str, Pair]], max_lag_ns: int,
+                progress: ProgressFn | None) -> None:
+    """Run every pair's detector and turn trusted estimates into proposed clocks."""
     for i, (e, pair) in enumerate(pairs, 1):
         ref_clock, tgt_clock = clock_of(pair.reference), clock_of(pair.target)
         expected = expected_lag_ns(ref_clock, tgt_clock)
@@ -170,9 +159,28 @@ def align(project: Project, *, apply: bool = False, entity: str | None = None,
             entity_id=e, kind=pair.kind, reference_id=pair.reference["asset_id"], target_id=pair.target["asset_id"],
             moved_id=moved["asset_id"], reference_path=str(pair.reference["source_path"]),
             target_path=str(pair.target["source_path"]), expected_lag_ns=expected, estimate=est,
-            old_clock=clock_of(moved), new_clock=new_clock, applied=apply and new_clock is not None))
+            old_clock=clock_of(moved), new_clock=new_clock, applied=report.applied and new_clock is not None))
         if progress:
             progress("align", i, len(pairs))
+
+
+def align(project: Project, *, apply: bool = False, entity: str | None = None,
+          max_lag_ns: int = 10_000_000_000, progress: ProgressFn | None = None) -> AlignReport:
+    cat = project.catalog()
+    required, _ = required_modalities(project)
+    started = time.time_ns()
+    snapshot = cat.snapshot()
+    run_id = stable_id("align", started, os.getpid())
+    report = AlignReport(run_id=run_id, applied=apply, required=required,
+                         aligned_hours_before=round(_hours(project, required), 5))
+    where = f"entity_id = '{entity}'" if entity else "entity_id NOT LIKE '\\_%' ESCAPE '\\'"
+    assets = cat.read("assets", where=where).to_pylist()
+    by_entity: dict[str, list[dict[str, Any]]] = {}
+    for a in assets:
+        by_entity.setdefault(a["entity_id"], []).append(a)
+    pairs = [(e, p) for e in sorted(by_entity) for p in plan_pairs(by_entity[e])]
+    with decode_once():
+        _detect_all(project, report, pairs, max_lag_ns, progress)
     _record(project, report, snapshot, started, max_lag_ns)
     if apply:
         _apply(project, report, by_entity)

@@ -24,6 +24,8 @@ the frame interval, the centroid of the change lands on the true event time.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -208,13 +210,38 @@ def _appearing_rise(energy: np.ndarray, foreground: np.ndarray) -> np.ndarray:
     return rise
 
 
+_CACHE: dict[tuple[str, int, int, int], VideoSignals] | None = None
+
+
+@contextmanager
+def decode_once() -> Iterator[None]:
+    """Within this block each video is decoded once, however many pairs use it (an entity's
+    anchor camera meets its mics, its other cameras, its sensors and its event log). Keyed by
+    path, size and mtime; outside the block nothing is cached, so benchmarks time real decodes."""
+    global _CACHE
+    outer, _CACHE = _CACHE, ({} if _CACHE is None else _CACHE)
+    try:
+        yield
+    finally:
+        _CACHE = outer
+
+
 def video_signals(path: Path, *, max_width: int = 160, threads: int = 0) -> VideoSignals:
     """Decode the video stream of ``path`` once: motion energy and motion onset.
 
-    ``threads`` = 0 lets FFmpeg choose; 1 decodes on one core (what benchmarks measure).
-    Raises MediaError when there is no decodable video stream.
+    ``threads`` = 0 lets FFmpeg choose; 1 decodes on one core (what benchmarks measure); it
+    changes speed, not results. Raises MediaError when there is no decodable video stream.
     """
-    path = Path(path)
+    if _CACHE is None:
+        return _decode_video_signals(Path(path), max_width=max_width, threads=threads)
+    st = Path(path).stat()
+    key = (str(Path(path).resolve()), st.st_size, st.st_mtime_ns, max_width)
+    if key not in _CACHE:
+        _CACHE[key] = _decode_video_signals(Path(path), max_width=max_width, threads=threads)
+    return _CACHE[key]
+
+
+def _decode_video_signals(path: Path, *, max_width: int, threads: int) -> VideoSignals:
     if max_width < 2:
         raise ValueError("max_width must be >= 2")
     times: list[int] = []
