@@ -111,3 +111,15 @@ def test_tuples_over_verified_clocks_are_in_sync(aligned) -> None:  # type: igno
     both = [r for r in rows if {"audio", "video"} <= set(r["synced_modalities"])]
     assert both, "no tuple has verified audio and video after alignment"
     assert not any(r["in_sync"] for r in rows)  # the stray mic overlaps every tuple and is not verified
+
+
+def test_re_ingest_keeps_the_clocks_alignment_verified(aligned, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    project, _, _ = aligned
+    cat = project.catalog()
+    before = {r["asset_id"]: (r["clock_offset_ns"], r["clock_source"]) for r in cat.read("assets").to_pylist()}
+    data = Path(cat.read("assets", where="camera = 'cam1'").to_pylist()[0]["source_path"]).parent
+    again = ingest(project, [data], manifest_path=data / "manifest.yaml")
+    assert again.new_assets == 0
+    after = {r["asset_id"]: (r["clock_offset_ns"], r["clock_source"]) for r in cat.read("assets").to_pylist()}
+    assert after == before
+    assert any(src.startswith("estimated:") for _, src in after.values())

@@ -66,8 +66,25 @@ def asset_row(
     return row
 
 
+def verified_clock(row: dict[str, Any] | None) -> bool:
+    """A clock that alignment checked against content (an anchor or an estimate): ingest's
+    nominal clocks never overwrite it."""
+    source = str((row or {}).get("clock_source") or "")
+    return source == "anchor" or source.startswith("estimated:")
+
+
+def keep_verified_clock(row: dict[str, Any], stored: dict[str, Any] | None) -> dict[str, Any]:
+    """On re-ingest, carry over a clock that alignment verified instead of the nominal one."""
+    if stored is None or not verified_clock(stored):
+        return row
+    return {**row, **{k: stored[k] for k in ("clock_offset_ns", "clock_drift_ppm", "clock_source")}}
+
+
 def with_clock(row: dict[str, Any], origin_utc_ns: int | None) -> dict[str, Any]:
-    """Fill ``clock_offset_ns`` from the entity origin (see module docstring)."""
+    """Fill ``clock_offset_ns`` from the entity origin (see module docstring); a verified
+    clock is left as it is."""
+    if verified_clock(row):
+        return row
     nominal = row.get("nominal_start_utc_ns")
     if nominal is not None and origin_utc_ns is not None:
         return {**row, "clock_offset_ns": int(nominal) - int(origin_utc_ns)}

@@ -120,7 +120,7 @@ def _quote(values: Iterable[str]) -> str:
 
 
 def _asset_row(sha: str, group: list[_File], res: dict[str, Any], by_path: dict[str, AssetSpec],
-               summary: IngestSummary, *, known: bool) -> dict[str, Any] | None:
+               summary: IngestSummary, *, stored: dict[str, Any] | None) -> dict[str, Any] | None:
     """The catalog row for one content hash (first path in sorted order), or a quarantine."""
     first = group[0]
     if not res["ok"]:
@@ -137,9 +137,10 @@ def _asset_row(sha: str, group: list[_File], res: dict[str, Any], by_path: dict[
         sha256=sha, size=first.size, mtime_ns=first.mtime_ns, source_path=first.display,
         duplicate_paths=[f.display for f in group[1:]], entity_id=entity,
         info=res["info"], managed=res if "managed_path" in res else None, spec=spec)
+    row = R.keep_verified_clock(row, stored)
     modality = str(row["modality"])
     summary.by_modality[modality] = summary.by_modality.get(modality, 0) + 1
-    if known:
+    if stored is not None:
         summary.known_assets += 1
     else:
         summary.new_assets += 1
@@ -211,7 +212,7 @@ def ingest(project: Project, paths: list[Path], *, manifest_path: Path | None = 
                     if progress:
                         progress("probe", done, len(shas))
             done += len(batch) - len(todo)
-            rows = [_asset_row(h, groups[h], results[h], by_path, summary, known=asset_id_from_sha256(h) in stored)
+            rows = [_asset_row(h, groups[h], results[h], by_path, summary, stored=stored.get(asset_id_from_sha256(h)))
                     for h in batch]
             cat.upsert("assets", [r for r in rows if r is not None])
             ingested_paths.extend(f.display for h, r in zip(batch, rows, strict=True) if r for f in groups[h])
