@@ -56,3 +56,25 @@ def test_demo_ingests_every_manifest_asset_and_quarantines_exactly_the_bad_files
     got = sorted((Path(q["path"]).name, q["kind"]) for q in ingest["quarantined"])
     assert got == sorted((Path(b["path"]).name, b["kind"]) for b in truth["bad_files"])
     assert Path(result["inventory"]["png"]).stat().st_size > 10_000
+
+
+def test_demo_places_each_logger_on_its_event_log_with_the_planted_lag_and_drift(demo) -> None:  # type: ignore[no-untyped-def]
+    result, truth = demo
+    card = result["scorecard"]
+    assert card["confident_wrong"] == 0
+    rows = [r for r in card["pairs"] if r["pair"] == "sensor_events"]
+    results = [r for r in result["align"]["results"] if r["kind"] == "sensor_events"]
+    n_sensors = sum(1 for a in truth["assets"].values() if "sync_vs_events" in a)
+    assert len(rows) == len(results) == n_sensors >= 5
+    aligned = 0
+    for row, res in zip(rows, results, strict=True):
+        est = res["estimate"]
+        if row["verdict"] != "aligned":
+            continue
+        aligned += 1
+        assert row["error_ms"] <= 30.0, row  # a 10 Hz logger: each transition known to ±50 ms
+        sigma = est["details"]["drift_uncertainty_ppm"]
+        assert abs(row["found_drift_ppm"] - row["planted_drift_ppm"]) <= 4 * sigma + 1.0, (row, sigma)
+        # no pair verified the event log against a camera, so the logger is placed relative to it
+        assert res["applied"] and res["new_clock"]["source"].startswith("relative:"), res["new_clock"]
+    assert aligned >= n_sensors - 1

@@ -20,12 +20,15 @@ def test_everything_aligns_to_the_first_camera_and_memos_only_to_their_transcrip
     got = [(p.kind, p.reference["asset_id"], p.target["asset_id"], p.moves) for p in plan_pairs(assets)]
     assert got == [("transcript_audio", "t", "memo", "reference"), ("audio_video", "v1", "m", "target"),
                    ("events_video", "v1", "ev", "target"), ("sensor_video", "v1", "s", "target"),
-                   ("video_video", "v1", "v2", "target")]
+                   ("video_video", "v1", "v2", "target"), ("sensor_events", "ev", "s", "target")]
 
 
-def test_an_entity_without_video_only_aligns_transcripts() -> None:
+def test_an_entity_without_video_only_aligns_transcripts_and_sensors_to_its_event_log() -> None:
     assets = [_a("m", "audio", "/d/mic.wav"), _a("s", "sensor", "/d/th.csv")]
     assert plan_pairs(assets) == []
+    assets += [_a("ev2", "events", "/d/b.jsonl"), _a("ev1", "events", "/d/a.jsonl"), _a("s0", "sensor", "/d/x.csv")]
+    got = [(p.kind, p.reference["asset_id"], p.target["asset_id"], p.moves) for p in plan_pairs(assets)]
+    assert got == [("sensor_events", "ev1", "s", "target"), ("sensor_events", "ev1", "s0", "target")]
 
 
 def test_shot_changes_are_the_isolated_jumps_in_frame_difference() -> None:

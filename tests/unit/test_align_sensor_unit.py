@@ -228,3 +228,20 @@ def test_a_change_spread_over_two_frames_is_timed_by_their_centroid(share: float
     values[100], values[101] = 10 * share, 10 * (1 - share)
     got = signal_events(Signal(t0_ns=0, rate_hz=25.0, values=values), z_threshold=3.0)
     assert len(got) == 1 and abs(got[0] - (4.0 + (1 - share) * 0.04) * S) < 1e3
+
+
+def test_a_few_real_matches_in_a_short_window_abstain_rather_than_accuse() -> None:
+    """A 40 s clip shows 6 of a logger's door transitions among 11 unrelated bursts; the logger
+    runs 10 minutes. That is more than chance gives but not enough to trust: abstain, and never
+    'no plausible alignment' (which would accuse the right stream of being on the wrong entity)."""
+    rng = np.random.default_rng(5)
+    in_clip = np.sort(rng.uniform(2, 38, 6))
+    outside = rng.uniform(-100, 500, 40)
+    doors = np.sort(np.r_[in_clip, outside[(outside < 0) | (outside > 40)]])
+    clip = np.sort(np.r_[in_clip, rng.uniform(0, 40, 11)])
+    lag = 119.3
+    logger = doors + lag + rng.uniform(-0.05, 0.05, len(doors))
+    est = match_event_times((clip * S).astype(np.int64), (logger * S).astype(np.int64),
+                            expected_lag_ns=int(118 * S), max_lag_ns=30 * S, tolerance_ns=200_000_000)
+    assert est.verdict is Verdict.ABSTAIN, est.reason
+    assert "more than chance" in est.reason and est.lag_ns is None

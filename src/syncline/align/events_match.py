@@ -17,8 +17,9 @@ are decorrelated and ``lag = a - s * c``, ``drift_ppm = s * 1e6``.
 3. **Null.** The one-to-one match count is compared with the counts of a target whose
    inter-event intervals are shuffled, at random lags (the match rate of chance). No better
    than chance -> ``NO_PLAUSIBLE_ALIGNMENT`` (or ``ABSTAIN`` when there are too few events to
-   tell); two candidates about as good -> ``AMBIGUOUS`` (periodic events); too few events ->
-   ``ABSTAIN``.
+   tell, or when a large share of events matched and the count beats chance at ``P_SUGGESTIVE``
+   but not at ``P_CHANCE``); two
+   candidates about as good -> ``AMBIGUOUS`` (periodic events); too few events -> ``ABSTAIN``.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ MAX_VOTES = 8_000_000  # pair x drift votes per coarse pass
 THEIL_SEN_MAX = 1500  # Theil-Sen is O(n^2): fit on evenly spaced matches beyond this
 N_NULL = 200  # random lags for the chance match rate
 P_CHANCE = 1e-6  # Bonferroni-corrected p-value a real alignment must beat
+P_SUGGESTIVE = 0.05  # below this (but above P_CHANCE) the evidence is real but weak: abstain, never accuse
 MIN_EXCESS_RATE = 0.2  # matches beyond chance, as a share of the sparser train
 AMBIGUITY_RATIO = 0.8  # a second candidate this close (in excess matches) makes it ambiguous
 
@@ -302,6 +304,10 @@ def match_event_times(
     if not significant:
         if n_min < 2 * min_events or best.matches < min_matches:
             return verdict(Verdict.ABSTAIN, f"cannot determine: {rate}, chance gives {chance}; too few to tell")
+        if p < P_SUGGESTIVE and excess_rate >= MIN_EXCESS_RATE:  # a large share matched, but too few events
+            # to trust: no accusation either (a short clip against a long stream shares a handful)
+            return verdict(Verdict.ABSTAIN, f"cannot determine: {rate} against {chance} is more than chance "
+                           f"(p {p:.2g}) but not enough to trust (need p < {P_CHANCE:g}); more shared events needed")
         return verdict(Verdict.NO_PLAUSIBLE_ALIGNMENT, f"match rate no better than chance: {rate}, {chance}; "
                        f"is the {tgt_name} attached to the wrong entity?")
     if excess_rate < MIN_EXCESS_RATE:

@@ -12,8 +12,14 @@ asset ID); everything else is aligned to it, directly or through a partner:
   false "wrong entity" alarm
 * a sensor stream          -> its transients against the anchor's motion bursts (moves the sensor)
 * an event log             -> its event times against the anchor's motion bursts (moves the log)
+* a sensor stream, again   -> its transients against the entity's event log (moves the sensor):
+                              a logger and the barn server's log share every door transition over
+                              their whole span, where a short clip may show only a few, so this
+                              pair measures the logger's drift; it comes last so that it builds on
+                              the log's own correction, and a direct sensor <-> camera alignment
+                              takes precedence over it (``align.run``)
 
-Entities without a video anchor get no pair but the transcript ones.
+Entities without a video anchor get only the transcript and sensor <-> event log pairs.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ Row = dict[str, Any]
 
 @dataclass(frozen=True)
 class Pair:
-    kind: str          # video_video | audio_video | transcript_audio | sensor_video | events_video
+    kind: str          # video_video | audio_video | transcript_audio | sensor_video | events_video | sensor_events
     reference: Row
     target: Row
     moves: str         # "target" or "reference": which side's clock a correction changes
@@ -56,10 +62,8 @@ def plan_pairs(assets: list[Row]) -> list[Pair]:
         if audio is not None:
             memo_ids.add(audio["asset_id"])
             pairs.append(Pair("transcript_audio", t, audio, moves="reference"))
-    if anchor is None:
-        return pairs
     for a in sorted(assets, key=lambda a: (a["modality"], a["asset_id"])):
-        if a["asset_id"] == anchor["asset_id"]:
+        if anchor is None or a["asset_id"] == anchor["asset_id"]:
             continue
         if a["modality"] == "video":
             pairs.append(Pair("video_video", anchor, a, moves="target"))
@@ -69,4 +73,8 @@ def plan_pairs(assets: list[Row]) -> list[Pair]:
             pairs.append(Pair("sensor_video", anchor, a, moves="target"))
         elif a["modality"] == "events":
             pairs.append(Pair("events_video", anchor, a, moves="target"))
+    logs = sorted((a for a in assets if a["modality"] == "events"), key=lambda a: a["asset_id"])
+    if logs:
+        for a in sorted((a for a in assets if a["modality"] == "sensor"), key=lambda a: a["asset_id"]):
+            pairs.append(Pair("sensor_events", logs[0], a, moves="target"))
     return pairs

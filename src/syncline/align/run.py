@@ -96,22 +96,21 @@ def detect(pair: Pair, ref: Path, tgt: Path, *, expected: int, max_lag_ns: int) 
         return est
     if pair.kind == "events_video":
         from syncline.align.events_match import match_event_times
-        from syncline.align.sensor import best_supported, signal_events
+        from syncline.align.sensor import best_supported, event_trains, signal_events
         from syncline.align.signals import motion_energy
-        from syncline.media.events import read_events
 
         bursts = signal_events(motion_energy(ref))
-        table = read_events(tgt)
-        logged = table.column("t_ns").to_numpy()
-        types = [str(x) for x in table.column("type").to_pylist()] if "type" in table.column_names else []
-        # each event type with enough events on its own (a camera sees doors, not feed logs), and
-        # all of them; the best supported wins and is named; picking among k is paid for in p
-        trains: list[tuple[str, Any]] = [("all", logged)]
-        trains += [(t, logged[[x == t for x in types]]) for t in sorted(set(types)) if types.count(t) >= 5]
+        # each event type with enough events on its own, and all of them; the best supported
+        # wins and is named; picking among k is paid for in p
         ests = [(name, match_event_times(bursts, times, expected_lag_ns=expected, max_lag_ns=max_lag_ns,
                                          ref_name="video motion bursts", tgt_name=f"event log ({name})",
-                                         method="events_video@1")) for name, times in trains]
+                                         method="events_video@1")) for name, times in event_trains(tgt)]
         est = best_supported(ests, "event_type")
+        return est
+    if pair.kind == "sensor_events":
+        from syncline.align.sensor import estimate_log_sensor_lag
+
+        est = estimate_log_sensor_lag(ref, tgt, expected_lag_ns=expected, max_lag_ns=max_lag_ns)
         return est
     raise ValueError(f"no detector for pair kind {pair.kind!r}")
 
@@ -134,6 +133,11 @@ def _with_source_names(est: OffsetEstimate, by_name: dict[str, dict[str, Any]]) 
     return replace(est, reason=reason) if reason != est.reason else est
 
 
+def _verified(clock: Clock | None) -> bool:
+    """Whether a clock places its asset on the entity timeline (the rule of ``Q.VERIFIED_CLOCK``)."""
+    return clock is not None and (clock.source == "anchor" or clock.source.startswith("estimated:"))
+
+
 def _hours(project: Project, required: list[str], *, verified_only: bool = False) -> float:
     with project.catalog().connect() as con:
         return sum(Q.aligned_time(con, required, verified_only=verified_only).values()) / NS_PER_HOUR
@@ -141,20 +145,32 @@ def _hours(project: Project, required: list[str], *, verified_only: bool = False
 
 def _detect_all(project: Project, report: AlignReport, pairs: list[tuple[str, Pair]], max_lag_ns: int,
                 progress: ProgressFn | None) -> None:
-    """Run every pair's detector and turn trusted estimates into proposed clocks."""
+    """Run every pair's detector and turn trusted estimates into proposed clocks.
+
+    Pairs build on earlier ones in the same run: a reference whose clock an earlier pair moved
+    is used with its new clock. A sensor placed on an event log whose own clock no pair has
+    verified gets a ``relative:`` clock (better than the manifest's guess, not verified), and a
+    direct sensor <-> camera alignment, when there is one, is kept over it."""
+    proposed: dict[str, Clock] = {}
     for i, (e, pair) in enumerate(pairs, 1):
-        ref_clock, tgt_clock = clock_of(pair.reference), clock_of(pair.target)
+        ref_clock = proposed.get(pair.reference["asset_id"], clock_of(pair.reference))
+        tgt_clock = proposed.get(pair.target["asset_id"], clock_of(pair.target))
         expected = expected_lag_ns(ref_clock, tgt_clock)
         ref_path, tgt_path = asset_path(project, pair.reference), asset_path(project, pair.target)
         est = _with_source_names(_safe_detect(pair, ref_path, tgt_path, expected=expected, max_lag_ns=max_lag_ns),
                                  {ref_path.name: pair.reference, tgt_path.name: pair.target})
         moved = pair.target if pair.moves == "target" else pair.reference
         new_clock = None
-        if est.verdict is Verdict.ALIGNED and est.lag_ns is not None:
-            source = f"estimated:{est.method}"
+        superseded = pair.kind == "sensor_events" and _verified(proposed.get(moved["asset_id"]))
+        if superseded:
+            est = replace(est, details={**est.details, "superseded": "a direct alignment to the camera is kept"})
+        if est.verdict is Verdict.ALIGNED and est.lag_ns is not None and not superseded:
+            chained = pair.kind == "sensor_events" and not _verified(ref_clock)
+            source = f"{'relative' if chained else 'estimated'}:{est.method}"
             new_clock = (move_target(ref_clock, lag_ns=est.lag_ns, drift_ppm=est.drift_ppm, source=source)
                          if pair.moves == "target" else
                          move_reference(tgt_clock, lag_ns=est.lag_ns, drift_ppm=est.drift_ppm, source=source))
+            proposed[moved["asset_id"]] = new_clock
         report.results.append(PairResult(
             entity_id=e, kind=pair.kind, reference_id=pair.reference["asset_id"], target_id=pair.target["asset_id"],
             moved_id=moved["asset_id"], reference_path=str(pair.reference["source_path"]),
@@ -245,7 +261,7 @@ def _apply(project: Project, report: AlignReport, by_entity: dict[str, list[dict
         changed[r.moved_id] = {**row, "clock_offset_ns": r.new_clock.offset_ns,
                                "clock_drift_ppm": r.new_clock.drift_ppm, "clock_source": r.new_clock.source}
         anchor_id = r.target_id if r.moved_id == r.reference_id else r.reference_id
-        if r.kind != "transcript_audio":
+        if r.kind not in ("transcript_audio", "sensor_events"):  # a log is no anchor: it is aligned itself
             anchor = changed.get(anchor_id, rows[anchor_id])
             if not str(anchor.get("clock_source", "")).startswith("estimated:"):
                 changed[anchor_id] = {**anchor, "clock_source": "anchor"}

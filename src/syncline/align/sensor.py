@@ -311,3 +311,35 @@ def estimate_events_lag(
         ref_name="event log", tgt_name=f"sensor {Path(sensor).name} ({name})", method=method,
         notes=[f"sensor: {n}" for n in es.notes],
     )) for name, es in tries], "column")
+
+
+def event_trains(log: Path, min_events: int = 5) -> list[tuple[str, NDArray[np.int64]]]:
+    """An event log's times, all together and per event type with at least ``min_events`` lines:
+    a camera or a door contact sees doors, not feed entries, so a type on its own can match
+    where the whole log drowns it."""
+    from syncline.media.events import read_events
+
+    table = read_events(Path(log))
+    logged = np.asarray(table.column("t_ns").to_numpy(), np.int64)
+    trains: list[tuple[str, NDArray[np.int64]]] = [("all", logged)]
+    if "type" in table.column_names:
+        types = np.asarray([str(x) for x in table.column("type").to_pylist()])
+        names, counts = np.unique(types, return_counts=True)
+        trains += [(str(n), logged[types == n]) for n, c in zip(names, counts, strict=True) if c >= min_events]
+    return trains
+
+
+def estimate_log_sensor_lag(
+    log: Path, sensor: Path, *, expected_lag_ns: int = 0, max_lag_ns: int = DEFAULT_MAX_LAG_NS,
+    max_drift_ppm: float = 500.0,
+) -> OffsetEstimate:
+    """An event log (reference) against a sensor's transients (target), over their whole shared
+    span: every event type with enough lines, and all of them, each against every column try;
+    the best supported wins, and both choices are paid for in its chance p-value."""
+    try:
+        trains = event_trains(log)
+    except (MediaError, OSError, pa.ArrowException) as err:
+        return _cannot_read("events_sensor@1", "event log", err)
+    return best_supported([(name, estimate_events_lag(
+        times, sensor, expected_lag_ns=expected_lag_ns, max_lag_ns=max_lag_ns, max_drift_ppm=max_drift_ppm,
+    )) for name, times in trains], "event_type")
