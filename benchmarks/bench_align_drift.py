@@ -27,7 +27,7 @@ from syncline.align.types import Verdict
 
 S = 1_000_000_000
 DURATION_S = 600.0
-CONFIGS = [(100.0, 50.0), (1000.0, 500.0)]  # (reference, target) sample rates
+CONFIGS = [(100.0, 50.0), (200.0, 100.0), (1000.0, 500.0)]  # (reference, target) sample rates
 
 
 def stream(rng: np.random.Generator, true_s: np.ndarray, rate_hz: float, lag_s: float, drift_ppm: float,
