@@ -22,6 +22,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="syncline: multimodal data that survives real data.")
 task_app = typer.Typer(no_args_is_help=True, help="Work with the task spec.")
 app.add_typer(task_app, name="task")
+consent_app = typer.Typer(no_args_is_help=True, help="Consent: list subjects, withdraw one, prove it.")
+app.add_typer(consent_app, name="consent")
 console = Console() if sys.stdout.isatty() else Console(width=120)
 err = Console(stderr=True, soft_wrap=True)
 
@@ -204,6 +206,66 @@ def task_check(project: ProjectOpt = Path("."), json_out: JsonOpt = False) -> No
         _print_json({"valid": True, "name": t.name, "hash": t.content_hash()})
     else:
         console.print(f"[green]valid[/green] {p.task_path} (hash {t.content_hash()[:12]})")
+
+
+@consent_app.command("list")
+def consent_list(project: ProjectOpt = Path("."), json_out: JsonOpt = False) -> None:
+    """Subjects (pseudonyms), their consent record and how many assets list them."""
+    from syncline.govern.consent import list_subjects
+    from syncline.report_text import print_subjects
+
+    rows = list_subjects(_open(project))
+    if json_out:
+        _print_json(rows)
+    else:
+        print_subjects(console, rows)
+
+
+@consent_app.command("withdraw")
+def consent_withdraw(
+    subject: Annotated[str, typer.Argument(help="the subject's pseudonym")],
+    project: ProjectOpt = Path("."),
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="list what would go; change nothing")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Remove everything of a subject: rows, old table versions, media, exports; flag runs."""
+    from syncline.govern.footprint import GovernError
+    from syncline.govern.purge import withdraw
+    from syncline.report_text import print_withdrawal
+
+    p = _open(project)
+    try:
+        report = withdraw(p, subject, dry_run=dry_run)
+    except GovernError as e:
+        _fail(str(e))
+    data = report.to_json(p.root)
+    if json_out:
+        _print_json(data)
+    else:
+        print_withdrawal(console, data)
+
+
+@consent_app.command("verify")
+def consent_verify(
+    subject: Annotated[str, typer.Argument(help="the subject's pseudonym")],
+    project: ProjectOpt = Path("."),
+    needle: Annotated[list[str] | None, typer.Option(help="another string that must not be found (repeatable)")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Byte-scan the whole project and read every retained table version; exit 1 on any trace."""
+    from syncline.govern.verify import verify
+
+    report = verify(_open(project), subject, needles=needle or [])
+    if json_out:
+        _print_json(report.to_json())
+    else:
+        state = "[green]clean[/green]" if report.clean else f"[red]{len(report.hits)} trace(s) found[/red]"
+        console.print(f"{state}: {report.files_scanned} files ({report.bytes_scanned / 1e6:.1f} MB) scanned, "
+                      f"{report.versions_read} table versions read")
+        for h in report.hits:
+            console.print(f"  {h}", highlight=False)
+    if not report.clean:
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -108,3 +108,42 @@ def print_align(console: Console, report: Any) -> None:
                   f"after {report.aligned_hours_after:.4f}; verified in sync: {report.verified_hours_after:.4f}")
     if not report.applied:
         console.print("detect only: re-run with --apply to record the aligned corrections in the clocks")
+
+
+def print_subjects(console: Console, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        console.print("no subjects: the manifest declares none and no asset lists one")
+        return
+    for r in rows:
+        scope = ",".join(r.get("scope") or []) or "-"
+        console.print(f"  {escape(str(r['subject_id'])):<20} {r.get('status') or 'no record':<10} scope {scope:<30} "
+                      f"{r.get('jurisdiction') or '-':<6} {r['assets']} asset(s)", highlight=False)
+
+
+def print_withdrawal(console: Console, data: dict[str, Any]) -> None:
+    """What a withdrawal removed (or, in a dry run, would remove) and what it flagged."""
+    verb = "would remove" if data["dry_run"] else "removed"
+    console.print(f"[bold]consent withdrawal[/bold] (subject key {data['subject_hash'][:12]}, "
+                  f"{'dry run' if data['dry_run'] else 'done'} in {data['elapsed_s']} s)")
+    if data.get("finished_earlier"):
+        console.print("  already withdrawn earlier; finished what was left (old versions, leftover media)")
+        return
+    assets = data.get("assets", [])
+    by_mod: dict[str, int] = {}
+    for a in assets:
+        by_mod[a["modality"]] = by_mod.get(a["modality"], 0) + 1
+    console.print(f"  {verb}: {len(assets)} asset(s) ({', '.join(f'{m} {n}' for m, n in sorted(by_mod.items()))})")
+    rows = data.get("rows", {})
+    console.print(f"  {verb}: {sum(rows.values())} catalog row(s): "
+                  + ", ".join(f"{t} {n}" for t, n in rows.items()), highlight=False)
+    console.print(f"  {verb}: {len(data.get('media_files', []))} media file(s) (managed copies and sidecars)")
+    for f in data.get("files", []):
+        console.print(f"  {verb}: {escape(f)}", highlight=False)
+    if data.get("runs_flagged"):
+        console.print(f"  {'would flag' if data['dry_run'] else 'flagged'} for re-run or retraining: "
+                      f"{len(data['runs_flagged'])} run(s) " + ", ".join(r[:12] for r in data["runs_flagged"]))
+    outside = data.get("source_files_outside_project", [])
+    if outside:
+        console.print(f"  outside the project (not touched; delete them at the source): {len(outside)} file(s)")
+    if not data["dry_run"]:
+        console.print("  old table versions removed; ingest will refuse these files and this subject from now on")

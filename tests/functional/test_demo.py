@@ -78,3 +78,17 @@ def test_demo_places_each_logger_on_its_event_log_with_the_planted_lag_and_drift
         # no pair verified the event log against a camera, so the logger is placed relative to it
         assert res["applied"] and res["new_clock"]["source"].startswith("relative:"), res["new_clock"]
     assert aligned >= n_sensors - 1
+
+
+def test_demo_withdraws_the_caretaker_who_withdrew_and_proves_it(demo) -> None:  # type: ignore[no-untyped-def]
+    result, truth = demo
+    withdrawn = [s for s, v in truth["subjects"].items() if v["consent"] == "withdrawn"]
+    assert len(result["withdrawals"]) == len(withdrawn) == 1
+    w = result["withdrawals"][0]
+    planted = set(truth["subjects"][withdrawn[0]]["assets"])
+    listed = {p.split("/world/", 1)[-1] for p in w["dry_run"]["source_files_outside_project"]}
+    assert listed == planted  # the dry run lists exactly the planted files
+    assert w["withdrawn"]["rows"] == w["dry_run"]["rows"] and w["withdrawn"]["rows"]["assets"] == len(planted)
+    assert w["verify"]["clean"] and w["verify"]["files_scanned"] > 100, w["verify"]["hits"]
+    project = Path(result["project"])
+    assert not any(withdrawn[0].encode() in p.read_bytes() for p in project.rglob("*") if p.is_file())

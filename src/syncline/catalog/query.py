@@ -280,3 +280,88 @@ def aligned_tuples(con: duckdb.DuckDBPyConnection, *, segmenter: str | None = No
 
 def _lit(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
+
+
+# ---------------------------------------------------------------- governance
+
+
+def mention_pattern(tokens: list[str], words: list[str]) -> str:
+    """An RE2 pattern that matches any of ``tokens`` as a substring (hex IDs, hashes) or any of
+    ``words`` as a whole token (a pseudonym: ``caretaker-01`` but not ``caretaker-010``)."""
+    import re
+
+    parts = [re.escape(t) for t in tokens]
+    if words:
+        alt = "|".join(re.escape(w) for w in words)
+        parts.append(rf"(?:^|[^\w.-])(?:{alt})(?:$|[^\w.-])")
+    return "|".join(parts) if parts else "(?!)"
+
+
+def subject_assets(con: duckdb.DuckDBPyConnection, subject_id: str) -> list[dict[str, Any]]:
+    """The assets that list ``subject_id`` among their subjects."""
+    rel = con.execute(
+        "SELECT asset_id, sha256, managed_sha256, managed_path, source_path, duplicate_paths, modality, entity_id "
+        "FROM assets WHERE list_contains(subject_ids, ?) ORDER BY asset_id", [subject_id])
+    cols = [d[0] for d in rel.description]
+    return [dict(zip(cols, row, strict=True)) for row in rel.fetchall()]
+
+
+def rows_mentioning(con: duckdb.DuckDBPyConnection, table: str, pattern: str) -> list[str]:
+    """Keys of the rows of ``table`` in which any text or list-of-text column matches ``pattern``
+    (``mention_pattern``): provenance lists, ID columns and free JSON alike."""
+    import pyarrow as pa
+
+    ts = TABLES[table]
+    preds = []
+    for f in ts.schema:
+        col = f'"{f.name}"'
+        if pa.types.is_string(f.type):
+            preds.append(f"regexp_matches(coalesce({col}, ''), $p)")
+        elif pa.types.is_list(f.type) and pa.types.is_string(f.type.value_type):
+            preds.append(f"len(list_filter(coalesce({col}, []), lambda x: regexp_matches(x, $p))) > 0")
+    if not preds:
+        return []
+    rows = con.execute(f'SELECT "{ts.key}" FROM {table} WHERE ' + " OR ".join(preds), {"p": pattern}).fetchall()
+    return [str(k) for (k,) in rows]
+
+
+def lineage_children(con: duckdb.DuckDBPyConnection, parents: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Rows recorded in ``lineage`` as derived from any of ``parents`` ({table: [keys]})."""
+    import pyarrow as pa
+
+    pairs = [(t, k) for t, keys in parents.items() for k in keys]
+    if not pairs:
+        return {}
+    con.register("_parents", pa.table({"t": [t for t, _ in pairs], "k": [k for _, k in pairs]}))
+    rows = con.sql("SELECT DISTINCT l.child_table, l.child_id FROM lineage l "
+                   "JOIN _parents p ON l.parent_table = p.t AND l.parent_id = p.k").fetchall()
+    out: dict[str, list[str]] = {}
+    for t, k in rows:
+        out.setdefault(str(t), []).append(str(k))
+    return out
+
+
+def run_ids_of(con: duckdb.DuckDBPyConnection, table: str, keys: list[str]) -> list[str]:
+    """The distinct ``run_id`` values of the given rows of ``table``."""
+    import pyarrow as pa
+
+    con.register("_keys", pa.table({"k": keys}))
+    key = TABLES[table].key
+    rows = con.sql(f'SELECT DISTINCT t.run_id FROM {table} t JOIN _keys ON t."{key}" = _keys.k '
+                   "WHERE t.run_id IS NOT NULL").fetchall()
+    return [str(r) for (r,) in rows]
+
+
+def subject_summary(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """Every subject with its latest consent record and how many assets list it."""
+    rel = con.execute("""
+        WITH n AS (SELECT s AS subject_id, count(*) AS assets FROM (SELECT unnest(subject_ids) AS s FROM assets)
+                   GROUP BY s),
+             ids AS (SELECT subject_id FROM subjects UNION SELECT subject_id FROM consent
+                     UNION SELECT subject_id FROM n)
+        SELECT ids.subject_id, c.status, c.scope, coalesce(c.jurisdiction, s.jurisdiction) AS jurisdiction,
+               c.granted_at, c.withdrawn_at, coalesce(n.assets, 0) AS assets
+        FROM ids LEFT JOIN subjects s USING (subject_id) LEFT JOIN consent c USING (subject_id)
+        LEFT JOIN n USING (subject_id) ORDER BY ids.subject_id""")
+    cols = [d[0] for d in rel.description]
+    return [dict(zip(cols, row, strict=True)) for row in rel.fetchall()]

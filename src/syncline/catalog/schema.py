@@ -273,6 +273,13 @@ _table("quarantine", "quarantine_id", "files ingest refused, with a one-line rea
     _f("reason", _str, False),
 ])
 
+_table("withdrawn", "hash", "tombstones of withdrawn consent: keyed hashes only, never an identity", [
+    _f("hash", _str, False),           # HMAC-SHA256 under the project key (govern.keys)
+    _f("kind", _str, False),           # subject | content (a sha256, asset ID or managed copy's sha256)
+    _f("subject_hash", _str, False),   # the withdrawn subject's keyed hash
+    _f("at_utc_ns", _i64, False),
+])
+
 _table("audit_log", "log_id", "who did what to the catalog, when", [
     _f("log_id", _str, False),
     _f("at_utc_ns", _i64, False),

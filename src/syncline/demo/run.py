@@ -1,5 +1,5 @@
-"""The main job on the embedded default: world → init → ingest → inventory → segment → align
-→ tuples, and where to look next.
+"""The main job on the embedded default: world → init → ingest → inventory → align → segment
+→ tuples → a consent withdrawal (dry run, purge, proof), and where to look next.
 
 ``syncline demo DIR`` writes the generated farm world to ``DIR/world`` (data, manifest and the
 ground truth) and the project to ``DIR/project``. The product's logic never reads the ground
@@ -21,35 +21,38 @@ def run_demo(path: Path, *, seed: int = 7, console: Console | None = None) -> di
     from syncline.align.tuples import build_tuples, export_webdataset
     from syncline.demo.scorecard import alignment_scorecard, print_scorecard
     from syncline.demo.world import generate_world
+    from syncline.govern.consent import list_subjects
+    from syncline.govern.purge import withdraw
+    from syncline.govern.verify import verify
     from syncline.ingest import ingest
     from syncline.inventory import build_inventory
     from syncline.project import init_project
-    from syncline.report_text import print_align, print_ingest, print_inventory
+    from syncline.report_text import print_align, print_ingest, print_inventory, print_withdrawal
 
     say = console.print if console else (lambda *a, **k: None)
     t0 = time.monotonic()
     path = Path(path)
     world_dir = path / "world"
-    say(f"[bold]1/6[/bold] generating the farm world (seed {seed}) in {world_dir} …")
+    say(f"[bold]1/7[/bold] generating the farm world (seed {seed}) in {world_dir} …")
     world = generate_world(world_dir, seed=seed)
     t_world = time.monotonic() - t0
     say(f"      done in {t_world:.1f} s")
 
     project_dir = path / "project"
-    say(f"[bold]2/6[/bold] syncline init {project_dir} --template farm")
+    say(f"[bold]2/7[/bold] syncline init {project_dir} --template farm")
     project = init_project(project_dir, template="farm")
 
-    say(f"[bold]3/6[/bold] syncline ingest {world.out_dir / 'data'} --manifest {world.manifest_path}")
+    say(f"[bold]3/7[/bold] syncline ingest {world.out_dir / 'data'} --manifest {world.manifest_path}")
     summary = ingest(project, [world.out_dir / "data"], manifest_path=world.manifest_path)
     if console:
         print_ingest(console, summary)
 
-    say("[bold]4/6[/bold] syncline inventory")
+    say("[bold]4/7[/bold] syncline inventory")
     inv = build_inventory(project)
     if console:
         print_inventory(console, inv)
 
-    say("[bold]5/6[/bold] syncline align --apply   (offsets and drift; abstains when unsure)")
+    say("[bold]5/7[/bold] syncline align --apply   (offsets and drift; abstains when unsure)")
     report = align(project, apply=True)
     if console:
         print_align(console, report)
@@ -57,13 +60,28 @@ def run_demo(path: Path, *, seed: int = 7, console: Console | None = None) -> di
     if console:
         print_scorecard(console, card)
 
-    say("[bold]6/6[/bold] syncline segment --by fixed --by cues --by events; syncline tuples --format webdataset")
+    say("[bold]6/7[/bold] syncline segment --by fixed --by cues --by events; syncline tuples --format webdataset")
     segments = run_segmenters(project, ["fixed", "cues", "events"], window_s=10.0)
     tuples = build_tuples(project, segmenter="fixed-10s@1")
     shards = export_webdataset(tuples, project.root / "exports" / "tuples")
     in_sync = sum(1 for v in tuples.column("in_sync").to_pylist() if v)
     say(f"      segments {segments}; {tuples.num_rows} ten-second tuples, {in_sync} in sync; "
         f"wrote {len(shards)} shard(s) to {shards[0].parent}")
+
+    withdrawals = []
+    for subject in [r["subject_id"] for r in list_subjects(project) if r.get("status") == "withdrawn"]:
+        say(f"[bold]7/7[/bold] the consent registry says {subject} withdrew: syncline consent withdraw {subject} "
+            "--dry-run, then for real, then syncline consent verify")
+        dry = withdraw(project, subject, dry_run=True).to_json(project.root)
+        if console:
+            print_withdrawal(console, dry)
+        done = withdraw(project, subject).to_json(project.root)
+        if console:
+            print_withdrawal(console, done)
+        proof = verify(project, subject).to_json()
+        say(f"      verify: {'clean' if proof['clean'] else 'TRACES FOUND'} — {proof['files_scanned']} files "
+            f"({proof['bytes_scanned'] / 1e6:.1f} MB) scanned, {proof['versions_read']} table versions read")
+        withdrawals.append({"dry_run": dry, "withdrawn": done, "verify": proof})
 
     elapsed = time.monotonic() - t0
     say(f"\nfinished in {elapsed:.1f} s. Where to look next:")
@@ -78,4 +96,5 @@ def run_demo(path: Path, *, seed: int = 7, console: Console | None = None) -> di
         "world_s": round(t_world, 2), "ingest": summary.to_json(), "inventory": inv.to_json(),
         "align": report.to_json(), "scorecard": card, "segments": segments,
         "tuples": {"count": tuples.num_rows, "in_sync": in_sync, "shards": [str(s) for s in shards]},
+        "withdrawals": withdrawals,
     }

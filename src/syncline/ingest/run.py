@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from syncline.catalog import Catalog
+from syncline.govern.keys import Tombstones
 from syncline.ids import asset_id_from_sha256, entity_id_from_path, sha256_file, stable_id
 from syncline.ingest import rows as R
 from syncline.ingest.discover import Found, Rejected, discover
@@ -90,6 +91,24 @@ def _hash_all(files: list[_File], cat: Catalog, pool: Executor, progress: Progre
     return out
 
 
+def _refuse_withdrawn(files: list[_File], by_path: dict[str, AssetSpec], withdrawn: Tombstones,
+                      bad: list[QuarantinedFile]) -> list[_File]:
+    """Files withdrawn by consent (by content) or naming a withdrawn subject are quarantined
+    without their hash or the subject's pseudonym."""
+    keep = []
+    for f in files:
+        spec = by_path.get(str(f.path.resolve()))
+        if withdrawn.has(f.sha) or withdrawn.has(asset_id_from_sha256(f.sha)):
+            bad.append(QuarantinedFile(f.display, "withdrawn", "a person in this file withdrew consent: not "
+                                       "ingested (delete the file at its source)"))
+        elif spec is not None and any(withdrawn.has(s) for s in spec.subjects):
+            bad.append(QuarantinedFile(f.display, "withdrawn", "the manifest names a subject who withdrew "
+                                       "consent: not ingested"))
+        else:
+            keep.append(f)
+    return keep
+
+
 def _stored_as_result(row: dict[str, Any]) -> dict[str, Any]:
     info = {c: row.get(c) for c in R.MEDIA_COLUMNS}
     info["has_gps"] = row.get("had_gps")
@@ -158,6 +177,10 @@ def ingest(project: Project, paths: list[Path], *, manifest_path: Path | None = 
     _sweep_temp_files(project.media_dir)
     manifest = load_manifest(manifest_path) if manifest_path else Manifest()
     manifest_root = manifest_path.parent if manifest_path else Path(".")
+    withdrawn = Tombstones.load(project.root, cat.read("withdrawn", columns=["hash"]).column("hash").to_pylist())
+    if withdrawn:  # a subject who withdrew consent is never registered again
+        manifest = manifest.model_copy(update={"subjects": [s for s in manifest.subjects
+                                                            if not withdrawn.has(s.subject_id)]})
     by_path = manifest.by_resolved_path(manifest_root)
     register_manifest(cat, manifest)
 
@@ -176,6 +199,8 @@ def ingest(project: Project, paths: list[Path], *, manifest_path: Path | None = 
 
     with ThreadPoolExecutor(max_workers=s.workers) as threads:
         files = _hash_all(files, cat, threads, progress, summary.quarantined)
+    if withdrawn:
+        files = _refuse_withdrawn(files, by_path, withdrawn, summary.quarantined)
 
     groups: dict[str, list[_File]] = {}
     for f in files:

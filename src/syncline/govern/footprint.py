@@ -1,0 +1,127 @@
+"""Everything of one subject in a project: what ``syncline consent withdraw`` removes or flags.
+
+A subject's *assets* are the files that list them (``assets.subject_ids``). Their *needles* are
+the pseudonym (as a whole token) and every ID of those assets (asset ID, source sha256, the
+scrubbed copy's sha256). A catalog row belongs to the footprint when any of its text or
+list-of-text columns mentions a needle — provenance lists, ID columns and free JSON alike, so a
+derived row that names its source asset only inside ``details_json`` is found too — or when
+``lineage`` records it as derived from a row that does. Files: the managed copies and their
+sidecars in ``media/``, and every file under ``exports/`` and ``reports/`` whose bytes contain
+a needle. Runs that produced a removed row are flagged (their results used the subject's data),
+not deleted. Source files outside the project are listed, never touched.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from syncline.catalog import query as Q
+from syncline.catalog.schema import TABLES
+from syncline.project import Project
+
+KEEP_TABLES = ("withdrawn",)  # tombstones hold keyed hashes only
+SCANNED_FOLDERS = ("exports", "reports")
+
+
+class GovernError(ValueError):
+    """A governance request that cannot be carried out; the message says why and what to do."""
+
+
+@dataclass
+class Footprint:
+    subject_id: str
+    assets: list[dict[str, Any]] = field(default_factory=list)
+    rows: dict[str, list[str]] = field(default_factory=dict)  # table -> keys
+    media_files: list[Path] = field(default_factory=list)
+    files: list[Path] = field(default_factory=list)  # exports and reports that mention the subject
+    source_files: list[str] = field(default_factory=list)  # outside the project: listed, not touched
+    runs_flagged: list[str] = field(default_factory=list)
+
+    @property
+    def needles(self) -> tuple[list[str], list[str]]:
+        """(hex tokens, whole words) that identify the subject's data."""
+        tokens = sorted({str(a[k]) for a in self.assets for k in ("asset_id", "sha256", "managed_sha256") if a.get(k)})
+        return tokens, [self.subject_id]
+
+    def row_count(self) -> int:
+        return sum(len(v) for v in self.rows.values())
+
+    def to_json(self, root: Path) -> dict[str, Any]:
+        return {
+            "assets": [{k: a[k] for k in ("asset_id", "modality", "entity_id")} for a in self.assets],
+            "rows": {t: len(k) for t, k in sorted(self.rows.items()) if k},
+            "row_ids": {t: sorted(k) for t, k in sorted(self.rows.items()) if k},
+            "media_files": [p.relative_to(root).as_posix() for p in self.media_files],
+            "files": [p.relative_to(root).as_posix() for p in self.files],
+            "source_files_outside_project": self.source_files,
+            "runs_flagged": self.runs_flagged,
+        }
+
+
+def _project_files(root: Path, folder: str) -> Iterator[Path]:
+    base = root / folder
+    if base.is_dir():
+        yield from sorted(p for p in base.rglob("*") if p.is_file())
+
+
+def files_mentioning(paths: Iterator[Path], tokens: list[str], words: list[str],
+                     chunk: int = 1 << 22) -> list[Path]:
+    """The files whose bytes contain a token, or a word as a whole token (UTF-8), streamed."""
+    pattern = Q.mention_pattern(tokens, words).encode("utf-8")
+    rx = re.compile(pattern)
+    overlap = max([len(t) for t in tokens + words] + [1]) + 2
+    hits = []
+    for path in paths:
+        tail = b""
+        with open(path, "rb") as f:
+            while block := f.read(chunk):
+                if rx.search(tail + block):
+                    hits.append(path)
+                    break
+                tail = block[-overlap:]
+    return hits
+
+
+def find(project: Project, subject_id: str) -> Footprint:
+    """The subject's footprint; raises ``GovernError`` for a subject the project never had."""
+    cat = project.catalog()
+    fp = Footprint(subject_id)
+    with cat.connect() as con:
+        fp.assets = Q.subject_assets(con, subject_id)
+        tokens, words = fp.needles
+        pattern = Q.mention_pattern(tokens, words)
+        for table in TABLES:
+            if table not in KEEP_TABLES:
+                keys = Q.rows_mentioning(con, table, pattern)
+                if keys:
+                    fp.rows[table] = keys
+        frontier = {t: list(k) for t, k in fp.rows.items()}
+        while frontier:  # rows derived from removed rows, to any depth
+            children = Q.lineage_children(con, frontier)
+            frontier = {}
+            for t, keys in children.items():
+                new = sorted(set(keys) - set(fp.rows.get(t, [])))
+                if new:
+                    fp.rows.setdefault(t, []).extend(new)
+                    frontier[t] = new
+        removed_runs = set(fp.rows.get("runs", []))
+        run_ids: set[str] = set()
+        for t, keys in fp.rows.items():
+            if t != "runs" and "run_id" in TABLES[t].schema.names and keys:
+                run_ids |= set(Q.run_ids_of(con, t, keys))
+    if not fp.assets and not fp.rows:
+        raise GovernError(f"no subject {subject_id!r} in this project: no asset lists it and no row mentions it "
+                          "(check the pseudonym; `syncline consent list` shows the subjects)")
+    fp.runs_flagged = sorted(run_ids - removed_runs)
+    for a in fp.assets:
+        if a.get("managed_path"):
+            copy = project.media_dir / str(a["managed_path"])
+            fp.media_files += [p for p in (copy, copy.with_name(copy.name + ".json")) if p.exists()]
+        fp.source_files += [str(p) for p in [a.get("source_path"), *(a.get("duplicate_paths") or [])] if p]
+    for folder in SCANNED_FOLDERS:
+        fp.files += files_mentioning(_project_files(project.root, folder), tokens, words)
+    return fp

@@ -1,0 +1,63 @@
+"""The project's secret key and keyed hashes: how the catalog remembers *that* a person withdrew
+(and which bytes must never come back) without remembering *who*.
+
+A withdrawal writes HMAC-SHA256 digests under a random per-project key — of the subject's
+pseudonym and of the content hashes of their files — into the ``withdrawn`` table and the audit
+log. Anyone holding the project can check "was this file withdrawn?" by hashing it; nobody can
+read an identity back from the digests, and without the key a digest cannot even be matched
+against a guessed pseudonym. The key lives in the project folder, readable by its owner only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from pathlib import Path
+
+KEY_FILE = ".syncline-key"
+KEY_BYTES = 32
+
+
+def project_key(root: Path) -> bytes:
+    """The project's key, created (randomly, owner-only) on first use."""
+    path = Path(root) / KEY_FILE
+    try:
+        key = path.read_bytes()
+    except FileNotFoundError:
+        key = os.urandom(KEY_BYTES)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process created it first: use theirs
+            return path.read_bytes()
+        with os.fdopen(fd, "wb") as f:
+            f.write(key)
+            f.flush()
+            os.fsync(f.fileno())
+        return key
+    if len(key) != KEY_BYTES:
+        raise ValueError(f"{path}: the project key is {len(key)} bytes, not {KEY_BYTES}; restore it from a backup "
+                         "(without it, withdrawn files can no longer be recognised)")
+    return key
+
+
+def keyed_hash(key: bytes, value: str) -> str:
+    return hmac.new(key, value.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+class Tombstones:
+    """The keyed hashes of withdrawn subjects and files, for ingest to refuse them."""
+
+    def __init__(self, key: bytes | None, hashes: set[str]) -> None:
+        self.key, self.hashes = key, hashes
+
+    @classmethod
+    def load(cls, root: Path, hashes: list[str]) -> Tombstones:
+        """From the ``withdrawn`` table's hashes (the key is only read when there are some)."""
+        return cls(project_key(root) if hashes else None, set(hashes))
+
+    def __bool__(self) -> bool:
+        return bool(self.hashes)
+
+    def has(self, value: str) -> bool:
+        return self.key is not None and keyed_hash(self.key, value) in self.hashes

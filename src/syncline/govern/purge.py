@@ -1,0 +1,169 @@
+"""``syncline consent withdraw``: remove everything of a subject, for real, and say what it was.
+
+Order (each step safe to repeat, so a killed withdrawal finishes on the next run):
+
+1. *Tombstones* — keyed hashes (``govern.keys``) of the pseudonym and of every content hash of
+   the subject's files go into ``withdrawn``: from now on ingest refuses those files and that
+   subject, and the next run can recognise what is left.
+2. *Files* — managed copies and sidecars in ``media/``; exports and reports that mention the
+   subject. Files go before rows, so a crash leaves rows that still point at them.
+3. *Rows* — every row of the footprint (``govern.footprint``), derived tables first and the
+   subject's assets, subject and consent rows last; deletions materialised by compaction.
+4. *Versions* — every table's old versions, data files, transaction files and manifests
+   removed (zero retention): in Lance a delete alone leaves the bytes in older versions. Runs
+   pinned to older versions can no longer be replayed; that is what erasure means.
+5. *Flags and log* — runs that produced removed rows are marked ``invalidated`` (their results
+   used the subject's data: retrain or re-run them); the audit log gets one entry with the
+   subject's keyed hash and the counts, never the pseudonym.
+
+The coverage report is rebuilt afterwards, since it counted the subject's files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from syncline.catalog import Catalog
+from syncline.catalog.schema import TABLES
+from syncline.govern.footprint import Footprint, GovernError, find
+from syncline.govern.keys import keyed_hash, project_key
+from syncline.ids import stable_id
+from syncline.project import Project
+
+LAST = ("assets", "subjects", "consent")  # deleted after everything derived from them
+CHUNK = 2000
+
+
+@dataclass
+class WithdrawReport:
+    subject_hash: str
+    dry_run: bool
+    footprint: Footprint | None
+    finished_earlier: bool = False
+    tables_cleaned: list[str] = field(default_factory=list)
+    elapsed_s: float = 0.0
+
+    def to_json(self, root: Path) -> dict[str, Any]:
+        out: dict[str, Any] = {"subject_hash": self.subject_hash, "dry_run": self.dry_run,
+                               "finished_earlier": self.finished_earlier, "elapsed_s": self.elapsed_s}
+        if self.footprint is not None:
+            out |= self.footprint.to_json(root)
+        return out
+
+
+def _quote(keys: list[str]) -> str:
+    return ", ".join("'" + k.replace("'", "''") + "'" for k in keys)
+
+
+def _delete_rows(cat: Catalog, rows: dict[str, list[str]]) -> None:
+    order = [t for t in rows if t not in LAST] + [t for t in LAST if t in rows]
+    for table in order:
+        key = TABLES[table].key
+        keys = rows[table]
+        for i in range(0, len(keys), CHUNK):
+            cat.delete(table, f"{key} IN ({_quote(keys[i:i + CHUNK])})")
+        cat.compact(table)
+
+
+def _remove_files(paths: list[Path], root: Path) -> None:
+    for p in paths:
+        p.unlink(missing_ok=True)
+        parent = p.parent
+        while parent != root and parent.is_dir() and not any(parent.iterdir()):
+            parent.rmdir()
+            parent = parent.parent
+
+
+def _tombstoned(cat: Catalog, subject_hash: str) -> set[str]:
+    rows = cat.read("withdrawn", columns=["hash"], where=f"subject_hash = '{subject_hash}'")
+    return {str(h) for h in rows.column("hash").to_pylist()}
+
+
+def _leftover_media(project: Project, key: bytes, hashes: set[str]) -> list[Path]:
+    """Managed copies (named by content hash) whose keyed hash is tombstoned."""
+    if not project.media_dir.is_dir():
+        return []
+    out = []
+    for p in project.media_dir.rglob("*"):
+        stem = p.name.split(".", 1)[0]
+        if p.is_file() and keyed_hash(key, stem) in hashes:
+            out.append(p)
+    return sorted(out)
+
+
+def _cleanup_all(cat: Catalog) -> list[str]:
+    names = []
+    for table in TABLES:
+        if len(cat.versions(table)) > 1:
+            cat.cleanup(table)
+            names.append(table)
+    return names
+
+
+def _flag_runs(cat: Catalog, run_ids: list[str], subject_hash: str) -> None:
+    if not run_ids:
+        return
+    runs = cat.read("runs", where=f"run_id IN ({_quote(run_ids)})").to_pylist()
+    for r in runs:
+        r["status"] = "invalidated"
+        config = json.loads(r.get("config_json") or "{}")
+        config["invalidated_by"] = {"action": "consent.withdraw", "subject_hash": subject_hash}
+        r["config_json"] = json.dumps(config, sort_keys=True)
+    cat.upsert("runs", runs)
+
+
+def _rebuild_reports(project: Project) -> None:
+    from syncline.inventory import build_inventory
+
+    build_inventory(project)
+
+
+def withdraw(project: Project, subject_id: str, *, dry_run: bool = False) -> WithdrawReport:
+    """Find (and unless ``dry_run``, purge) everything of ``subject_id``."""
+    started = time.monotonic()
+    cat = project.catalog()
+    key = project_key(project.root)
+    subject_hash = keyed_hash(key, subject_id)
+    try:
+        fp = find(project, subject_id)
+    except GovernError:
+        if subject_hash not in _tombstoned(cat, subject_hash):
+            raise
+        # withdrawn before (perhaps killed half way): finish what the first run left
+        report = WithdrawReport(subject_hash, dry_run, None, finished_earlier=True)
+        if not dry_run:
+            _remove_files(_leftover_media(project, key, _tombstoned(cat, subject_hash)), project.root)
+            report.tables_cleaned = _cleanup_all(cat)
+        report.elapsed_s = round(time.monotonic() - started, 3)
+        return report
+    report = WithdrawReport(subject_hash, dry_run, fp)
+    if dry_run:
+        report.elapsed_s = round(time.monotonic() - started, 3)
+        return report
+    now = time.time_ns()
+    tokens, _ = fp.needles
+    cat.upsert("withdrawn", [{"hash": subject_hash, "kind": "subject", "subject_hash": subject_hash, "at_utc_ns": now}]
+               + [{"hash": keyed_hash(key, t), "kind": "content", "subject_hash": subject_hash, "at_utc_ns": now}
+                  for t in tokens])
+    _remove_files(fp.media_files + fp.files, project.root)
+    _delete_rows(cat, fp.rows)
+    _flag_runs(cat, fp.runs_flagged, subject_hash)
+    report.tables_cleaned = _cleanup_all(cat)
+    if fp.files or fp.assets:
+        _rebuild_reports(project)
+    cat.upsert("audit_log", [{
+        "log_id": stable_id("consent.withdraw", subject_hash, now), "at_utc_ns": now,
+        "actor": os.environ.get("USER", "unknown"), "action": "consent.withdraw",
+        "details_json": json.dumps({
+            "subject_hash": subject_hash, "assets": len(fp.assets),
+            "rows": {t: len(k) for t, k in sorted(fp.rows.items())}, "media_files": len(fp.media_files),
+            "files": len(fp.files), "runs_flagged": fp.runs_flagged,
+        }, sort_keys=True),
+    }])
+    report.elapsed_s = round(time.monotonic() - started, 3)
+    return report
