@@ -24,6 +24,8 @@ task_app = typer.Typer(no_args_is_help=True, help="Work with the task spec.")
 app.add_typer(task_app, name="task")
 consent_app = typer.Typer(no_args_is_help=True, help="Consent: list subjects, withdraw one, prove it.")
 app.add_typer(consent_app, name="consent")
+retention_app = typer.Typer(no_args_is_help=True, help="Retention: purge what has outlived its period.")
+app.add_typer(retention_app, name="retention")
 console = Console() if sys.stdout.isatty() else Console(width=120)
 err = Console(stderr=True, soft_wrap=True)
 
@@ -266,6 +268,35 @@ def consent_verify(
             console.print(f"  {h}", highlight=False)
     if not report.clean:
         raise typer.Exit(1)
+
+
+@retention_app.command("apply")
+def retention_apply(
+    project: ProjectOpt = Path("."),
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="list what would go; change nothing")] = False,
+    now: Annotated[str | None, typer.Option(help="ISO 8601 instant to judge ages at (default: now)")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Purge files past their retention period (syncline.yaml, consent records) like a withdrawal."""
+    from datetime import UTC, datetime
+
+    from syncline.govern.retention import apply
+    from syncline.report_text import print_retention
+
+    p = _open(project)
+    at = None
+    if now:
+        try:
+            at = datetime.fromisoformat(now.replace("Z", "+00:00"))
+        except ValueError:
+            _fail(f"--now {now!r} is not an ISO 8601 instant; use e.g. 2027-01-01T00:00:00Z")
+        if at is not None and at.tzinfo is None:
+            at = at.replace(tzinfo=UTC)
+    data = apply(p, now=at, dry_run=dry_run).to_json(p.root)
+    if json_out:
+        _print_json(data)
+    else:
+        print_retention(console, data)
 
 
 @app.command()

@@ -10,7 +10,8 @@ Paths are relative to the manifest's folder. Everything but ``assets[].path`` is
         attrs: {barn: north, stall: A}
     subjects:
       - subject_id: caretaker-01               # a pseudonym, never a name
-        consent: {status: granted, scope: [voice, training], granted_at: "2026-04-01", jurisdiction: EU}
+        consent: {status: granted, scope: [voice, training], granted_at: "2026-04-01", jurisdiction: EU,
+                  source_document: form-2026-017, retention_days: 730}
     assets:
       - path: video/stall-a_cam1.mp4
         entity_id: stall-a-2026-05-01
@@ -58,9 +59,12 @@ class _Strict(BaseModel):
 
 class ConsentSpec(_Strict):
     status: Literal["granted", "withdrawn", "pending"] = "granted"
-    scope: list[str] = Field(default_factory=list)
+    scope: list[str] = Field(default_factory=list)  # collection, annotation, training, evaluation, publication, ...
     granted_at: str | None = None
+    withdrawn_at: str | None = None
     jurisdiction: str | None = None
+    source_document: str | None = None  # where the consent is recorded (a form ID, a file name)
+    retention_days: int | None = Field(default=None, ge=1)  # keep this subject's files at most this long
 
 
 class SubjectSpec(_Strict):

@@ -17,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError
 
 from syncline.catalog import Catalog
 
@@ -28,6 +28,17 @@ class ProjectError(ValueError):
     """The folder is not a usable project; the message says what to run."""
 
 
+class RetentionPolicy(BaseModel):
+    """How long files may be kept, counted from their capture time; the shortest rule that
+    applies wins (a subject's consent record can set its own ``retention_days`` too)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    days: int | None = Field(default=None, ge=1, description="every file, unless a shorter rule applies")
+    by_modality: dict[str, PositiveInt] = Field(default_factory=dict, description="e.g. {audio: 365}")
+    by_jurisdiction: dict[str, PositiveInt] = Field(default_factory=dict, description="e.g. {EU: 730}")
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -36,6 +47,7 @@ class Settings(BaseModel):
     strip_metadata: bool = Field(True, description="scrub EXIF/GPS/XMP/container tags from managed copies")
     workers: int = Field(2, ge=1, description="parallel probe/scrub processes")
     batch_size: int = Field(256, ge=1, description="assets per catalog commit")
+    retention: RetentionPolicy = Field(default_factory=RetentionPolicy)
 
 
 @dataclass

@@ -147,3 +147,21 @@ def print_withdrawal(console: Console, data: dict[str, Any]) -> None:
         console.print(f"  outside the project (not touched; delete them at the source): {len(outside)} file(s)")
     if not data["dry_run"]:
         console.print("  old table versions removed; ingest will refuse these files and this subject from now on")
+
+
+def print_retention(console: Console, data: dict[str, Any]) -> None:
+    verb = "would purge" if data["dry_run"] else "purged"
+    expired = data["expired"]
+    console.print(f"[bold]retention[/bold] at {data['now_utc']}: {len(expired)} file(s) past their period "
+                  f"({'dry run' if data['dry_run'] else 'done'} in {data['elapsed_s']} s)")
+    for a in expired:
+        console.print(f"  {verb}: {a['modality']} {a['asset_id'][:12]} of {escape(str(a['entity_id']))} — "
+                      f"{a['age_days']} days old, kept at most {a['days']}", highlight=False)
+    fp = data.get("footprint")
+    if fp:
+        rows = fp.get("rows", {})
+        console.print(f"  {verb}: {sum(rows.values())} derived catalog row(s), {len(fp['media_files'])} media "
+                      f"file(s), {len(fp['files'])} export/report file(s); {len(fp['runs_flagged'])} run(s) flagged")
+    if data["undated"]:
+        console.print(f"  [yellow]kept[/yellow]: {len(data['undated'])} file(s) with a period but no capture or "
+                      "start time: their age is unknown (give start times in the manifest)")

@@ -365,3 +365,29 @@ def subject_summary(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
         LEFT JOIN n USING (subject_id) ORDER BY ids.subject_id""")
     cols = [d[0] for d in rel.description]
     return [dict(zip(cols, row, strict=True)) for row in rel.fetchall()]
+
+
+def retention_candidates(con: duckdb.DuckDBPyConnection, default_days: int | None,
+                         by_modality: dict[str, int], by_jurisdiction: dict[str, int]) -> list[dict[str, Any]]:
+    """Assets with a retention period (the shortest rule that applies: the default, their
+    modality's, their jurisdiction's, their subjects' consent records'), dated by capture time
+    or else the nominal start (``dated_utc_ns`` null: cannot tell its age)."""
+    import pyarrow as pa
+
+    con.register("_mod", pa.table({"modality": list(by_modality), "days": list(by_modality.values())},
+                                  schema=pa.schema([("modality", pa.string()), ("days", pa.int64())])))
+    con.register("_jur", pa.table({"jurisdiction": list(by_jurisdiction), "days": list(by_jurisdiction.values())},
+                                  schema=pa.schema([("jurisdiction", pa.string()), ("days", pa.int64())])))
+    rel = con.execute("""
+        WITH subj AS (SELECT x.asset_id, min(c.retention_days) AS days
+                      FROM (SELECT asset_id, unnest(subject_ids) AS sid FROM assets) x
+                      JOIN consent c ON c.subject_id = x.sid GROUP BY x.asset_id),
+             ruled AS (
+            SELECT a.asset_id, a.sha256, a.managed_sha256, a.managed_path, a.source_path, a.duplicate_paths,
+                   a.modality, a.entity_id, coalesce(a.capture_time_utc_ns, a.nominal_start_utc_ns) AS dated_utc_ns,
+                   least(?::BIGINT, m.days, j.days, s.days) AS days
+            FROM assets a LEFT JOIN _mod m USING (modality) LEFT JOIN _jur j USING (jurisdiction)
+            LEFT JOIN subj s USING (asset_id))
+        SELECT * FROM ruled WHERE days IS NOT NULL ORDER BY asset_id""", [default_days])
+    cols = [d[0] for d in rel.description]
+    return [dict(zip(cols, row, strict=True)) for row in rel.fetchall()]

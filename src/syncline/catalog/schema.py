@@ -240,6 +240,8 @@ _table("consent", "consent_id", "consent records per subject", [
     _f("withdrawn_at", _str),
     _f("jurisdiction", _str),
     _f("source", _str),
+    _f("source_document", _str),
+    _f("retention_days", _i64),
 ])
 
 _table("lineage", "edge_id", "provenance edges: child row derived from parent row", [
@@ -276,8 +278,9 @@ _table("quarantine", "quarantine_id", "files ingest refused, with a one-line rea
 _table("withdrawn", "hash", "tombstones of withdrawn consent: keyed hashes only, never an identity", [
     _f("hash", _str, False),           # HMAC-SHA256 under the project key (govern.keys)
     _f("kind", _str, False),           # subject | content (a sha256, asset ID or managed copy's sha256)
-    _f("subject_hash", _str, False),   # the withdrawn subject's keyed hash
+    _f("subject_hash", _str, False),   # the withdrawn subject's keyed hash (or the retention run's)
     _f("at_utc_ns", _i64, False),
+    _f("action", _str),                # consent.withdraw | retention.apply
 ])
 
 _table("audit_log", "log_id", "who did what to the catalog, when", [

@@ -33,8 +33,9 @@ class GovernError(ValueError):
 
 @dataclass
 class Footprint:
-    subject_id: str
+    label: str  # the subject's pseudonym, or what selected the assets (never stored)
     assets: list[dict[str, Any]] = field(default_factory=list)
+    words: list[str] = field(default_factory=list)  # whole-token needles (the pseudonym)
     rows: dict[str, list[str]] = field(default_factory=dict)  # table -> keys
     media_files: list[Path] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)  # exports and reports that mention the subject
@@ -45,7 +46,7 @@ class Footprint:
     def needles(self) -> tuple[list[str], list[str]]:
         """(hex tokens, whole words) that identify the subject's data."""
         tokens = sorted({str(a[k]) for a in self.assets for k in ("asset_id", "sha256", "managed_sha256") if a.get(k)})
-        return tokens, [self.subject_id]
+        return tokens, list(self.words)
 
     def row_count(self) -> int:
         return sum(len(v) for v in self.rows.values())
@@ -88,11 +89,23 @@ def files_mentioning(paths: Iterator[Path], tokens: list[str], words: list[str],
 
 def find(project: Project, subject_id: str) -> Footprint:
     """The subject's footprint; raises ``GovernError`` for a subject the project never had."""
+    with project.catalog().connect() as con:
+        assets = Q.subject_assets(con, subject_id)
+    fp = collect(project, assets, words=[subject_id], label=subject_id)
+    if not fp.assets and not fp.rows:
+        raise GovernError(f"no subject {subject_id!r} in this project: no asset lists it and no row mentions it "
+                          "(check the pseudonym; `syncline consent list` shows the subjects)")
+    return fp
+
+
+def collect(project: Project, assets: list[dict[str, Any]], *, words: list[str], label: str) -> Footprint:
+    """Everything of ``assets`` (rows from ``Q.subject_assets``-like queries) and of ``words``."""
     cat = project.catalog()
-    fp = Footprint(subject_id)
+    fp = Footprint(label, assets=assets, words=list(words))
+    tokens, words = fp.needles
+    if not tokens and not words:
+        return fp
     with cat.connect() as con:
-        fp.assets = Q.subject_assets(con, subject_id)
-        tokens, words = fp.needles
         pattern = Q.mention_pattern(tokens, words)
         for table in TABLES:
             if table not in KEEP_TABLES:
@@ -113,9 +126,6 @@ def find(project: Project, subject_id: str) -> Footprint:
         for t, keys in fp.rows.items():
             if t != "runs" and "run_id" in TABLES[t].schema.names and keys:
                 run_ids |= set(Q.run_ids_of(con, t, keys))
-    if not fp.assets and not fp.rows:
-        raise GovernError(f"no subject {subject_id!r} in this project: no asset lists it and no row mentions it "
-                          "(check the pseudonym; `syncline consent list` shows the subjects)")
     fp.runs_flagged = sorted(run_ids - removed_runs)
     for a in fp.assets:
         if a.get("managed_path"):

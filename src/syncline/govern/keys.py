@@ -48,16 +48,21 @@ def keyed_hash(key: bytes, value: str) -> str:
 class Tombstones:
     """The keyed hashes of withdrawn subjects and files, for ingest to refuse them."""
 
-    def __init__(self, key: bytes | None, hashes: set[str]) -> None:
-        self.key, self.hashes = key, hashes
+    def __init__(self, key: bytes | None, actions: dict[str, str]) -> None:
+        self.key, self.actions = key, actions
 
     @classmethod
-    def load(cls, root: Path, hashes: list[str]) -> Tombstones:
-        """From the ``withdrawn`` table's hashes (the key is only read when there are some)."""
-        return cls(project_key(root) if hashes else None, set(hashes))
+    def load(cls, root: Path, hashes: list[str], actions: list[str | None]) -> Tombstones:
+        """From the ``withdrawn`` table's hashes and actions (the key is only read when there are some)."""
+        return cls(project_key(root) if hashes else None,
+                   {h: a or "consent.withdraw" for h, a in zip(hashes, actions, strict=True)})
 
     def __bool__(self) -> bool:
-        return bool(self.hashes)
+        return bool(self.actions)
 
     def has(self, value: str) -> bool:
-        return self.key is not None and keyed_hash(self.key, value) in self.hashes
+        return self.why(value) is not None
+
+    def why(self, value: str) -> str | None:
+        """The action that purged ``value`` (consent.withdraw, retention.apply), or None."""
+        return None if self.key is None else self.actions.get(keyed_hash(self.key, value))

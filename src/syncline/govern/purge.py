@@ -105,14 +105,14 @@ def _cleanup_all(cat: Catalog) -> list[str]:
     return names
 
 
-def _flag_runs(cat: Catalog, run_ids: list[str], subject_hash: str) -> None:
+def _flag_runs(cat: Catalog, run_ids: list[str], group_hash: str, action: str) -> None:
     if not run_ids:
         return
     runs = cat.read("runs", where=f"run_id IN ({_quote(run_ids)})").to_pylist()
     for r in runs:
         r["status"] = "invalidated"
         config = json.loads(r.get("config_json") or "{}")
-        config["invalidated_by"] = {"action": "consent.withdraw", "subject_hash": subject_hash}
+        config["invalidated_by"] = {"action": action, "group_hash": group_hash}
         r["config_json"] = json.dumps(config, sort_keys=True)
     cat.upsert("runs", runs)
 
@@ -142,28 +142,36 @@ def withdraw(project: Project, subject_id: str, *, dry_run: bool = False) -> Wit
         report.elapsed_s = round(time.monotonic() - started, 3)
         return report
     report = WithdrawReport(subject_hash, dry_run, fp)
-    if dry_run:
-        report.elapsed_s = round(time.monotonic() - started, 3)
-        return report
+    if not dry_run:
+        report.tables_cleaned = purge(project, fp, group_hash=subject_hash, action="consent.withdraw")
+    report.elapsed_s = round(time.monotonic() - started, 3)
+    return report
+
+
+def purge(project: Project, fp: Footprint, *, group_hash: str, action: str) -> list[str]:
+    """Steps 1-5 of the module docstring for one footprint; returns the tables cleaned.
+    ``group_hash`` ties the tombstones together (a subject's keyed hash, or a retention run's)."""
+    cat = project.catalog()
+    key = project_key(project.root)
     now = time.time_ns()
-    tokens, _ = fp.needles
-    cat.upsert("withdrawn", [{"hash": subject_hash, "kind": "subject", "subject_hash": subject_hash, "at_utc_ns": now}]
-               + [{"hash": keyed_hash(key, t), "kind": "content", "subject_hash": subject_hash, "at_utc_ns": now}
-                  for t in tokens])
+    tokens, words = fp.needles
+    cat.upsert("withdrawn", [{"hash": keyed_hash(key, w), "kind": "subject", "subject_hash": group_hash,
+                              "at_utc_ns": now, "action": action} for w in words]
+               + [{"hash": keyed_hash(key, t), "kind": "content", "subject_hash": group_hash, "at_utc_ns": now,
+                   "action": action} for t in tokens])
     _remove_files(fp.media_files + fp.files, project.root)
     _delete_rows(cat, fp.rows)
-    _flag_runs(cat, fp.runs_flagged, subject_hash)
-    report.tables_cleaned = _cleanup_all(cat)
+    _flag_runs(cat, fp.runs_flagged, group_hash, action)
+    cleaned = _cleanup_all(cat)
     if fp.files or fp.assets:
         _rebuild_reports(project)
     cat.upsert("audit_log", [{
-        "log_id": stable_id("consent.withdraw", subject_hash, now), "at_utc_ns": now,
-        "actor": os.environ.get("USER", "unknown"), "action": "consent.withdraw",
+        "log_id": stable_id(action, group_hash, now), "at_utc_ns": now,
+        "actor": os.environ.get("USER", "unknown"), "action": action,
         "details_json": json.dumps({
-            "subject_hash": subject_hash, "assets": len(fp.assets),
+            "group_hash": group_hash, "subject_hash": group_hash if words else None, "assets": len(fp.assets),
             "rows": {t: len(k) for t, k in sorted(fp.rows.items())}, "media_files": len(fp.media_files),
             "files": len(fp.files), "runs_flagged": fp.runs_flagged,
         }, sort_keys=True),
     }])
-    report.elapsed_s = round(time.monotonic() - started, 3)
-    return report
+    return cleaned

@@ -113,8 +113,8 @@ def consent_row(s: SubjectSpec) -> dict[str, Any]:
     return {
         "consent_id": stable_id("consent", s.subject_id, "manifest"),
         "subject_id": s.subject_id, "status": c.status, "scope": list(c.scope) or None,
-        "granted_at": c.granted_at, "withdrawn_at": None, "jurisdiction": c.jurisdiction,
-        "source": "manifest",
+        "granted_at": c.granted_at, "withdrawn_at": c.withdrawn_at, "jurisdiction": c.jurisdiction,
+        "source": "manifest", "source_document": c.source_document, "retention_days": c.retention_days,
     }
 
 

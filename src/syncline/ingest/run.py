@@ -98,9 +98,11 @@ def _refuse_withdrawn(files: list[_File], by_path: dict[str, AssetSpec], withdra
     keep = []
     for f in files:
         spec = by_path.get(str(f.path.resolve()))
-        if withdrawn.has(f.sha) or withdrawn.has(asset_id_from_sha256(f.sha)):
-            bad.append(QuarantinedFile(f.display, "withdrawn", "a person in this file withdrew consent: not "
-                                       "ingested (delete the file at its source)"))
+        why = withdrawn.why(f.sha) or withdrawn.why(asset_id_from_sha256(f.sha))
+        if why is not None:
+            what = ("a person in this file withdrew consent" if why == "consent.withdraw"
+                    else "this file outlived its retention period and was purged")
+            bad.append(QuarantinedFile(f.display, "withdrawn", f"{what}: not ingested (delete it at its source)"))
         elif spec is not None and any(withdrawn.has(s) for s in spec.subjects):
             bad.append(QuarantinedFile(f.display, "withdrawn", "the manifest names a subject who withdrew "
                                        "consent: not ingested"))
@@ -177,7 +179,8 @@ def ingest(project: Project, paths: list[Path], *, manifest_path: Path | None = 
     _sweep_temp_files(project.media_dir)
     manifest = load_manifest(manifest_path) if manifest_path else Manifest()
     manifest_root = manifest_path.parent if manifest_path else Path(".")
-    withdrawn = Tombstones.load(project.root, cat.read("withdrawn", columns=["hash"]).column("hash").to_pylist())
+    gone = cat.read("withdrawn", columns=["hash", "action"])
+    withdrawn = Tombstones.load(project.root, gone.column("hash").to_pylist(), gone.column("action").to_pylist())
     if withdrawn:  # a subject who withdrew consent is never registered again
         manifest = manifest.model_copy(update={"subjects": [s for s in manifest.subjects
                                                             if not withdrawn.has(s.subject_id)]})
