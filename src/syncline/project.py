@@ -47,6 +47,7 @@ class Settings(BaseModel):
     strip_metadata: bool = Field(True, description="scrub EXIF/GPS/XMP/container tags from managed copies")
     workers: int = Field(2, ge=1, description="parallel probe/scrub processes")
     batch_size: int = Field(256, ge=1, description="assets per catalog commit")
+    blur_faces: bool = Field(False, description="blur faces in managed copies of images and video (keeps audio)")
     retention: RetentionPolicy = Field(default_factory=RetentionPolicy)
 
 

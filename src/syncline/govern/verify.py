@@ -8,8 +8,9 @@ Two independent looks, both over everything the project holds:
   any extra needle the caller names (a name, a phone number, a canary),
   and for every 32- or 64-digit hex token whose keyed hash is one of the subject's tombstones —
   an asset ID or content hash of a withdrawn file, recognised without being stored;
-* a **read of every retained version** of every table: the same needles in every text and
-  list-of-text value (what a byte scan could miss if a format compressed the bytes).
+* a **read of every retained version** of every table: the same needles in the decoded bytes
+  of every text and list-of-text column (what a byte scan could miss if a format compressed
+  them).
 
 Before a withdrawal, verify finds the subject (the test of the test); after, it must find 0.
 """
@@ -70,6 +71,8 @@ def _windows(run: bytes) -> set[bytes]:
 
 
 def _hex_hits(data: bytes, key: bytes, tombstones: set[str], seen: dict[bytes, bool]) -> int:
+    if not tombstones:
+        return 0
     n = 0
     for m in _HEX.finditer(data):
         for t in _windows(m.group()):
@@ -102,31 +105,38 @@ def _scan_files(project: Project, report: VerifyReport, words: list[tuple[str, r
             report.hits.append(f"{rel}: {n_hex} ID(s) of withdrawn files")
 
 
-def _strings(table: pa.Table) -> list[str]:
-    out: list[str] = []
+def _value_bytes(table: pa.Table) -> list[bytes]:
+    """The raw UTF-8 bytes of every text and list-of-text column (Arrow's data buffers: no
+    Python string per value)."""
+    out = []
     for f, col in zip(table.schema, table.columns, strict=True):
-        if pa.types.is_string(f.type):
-            out += [v for v in col.to_pylist() if v]
-        elif pa.types.is_list(f.type) and pa.types.is_string(f.type.value_type):
-            out += [v for vs in col.to_pylist() if vs for v in vs if v]
+        for chunk in col.chunks:
+            arr = chunk
+            if pa.types.is_list(f.type) and pa.types.is_string(f.type.value_type):
+                arr = chunk.values
+            elif not pa.types.is_string(f.type):
+                continue
+            data = arr.buffers()[2]
+            if data is not None and data.size:
+                out.append(data.to_pybytes())
     return out
 
 
-def _read_versions(project: Project, report: VerifyReport, words: list[str], key: bytes,
-                   tombstones: set[str]) -> None:
+def _read_versions(project: Project, report: VerifyReport, words: list[tuple[str, re.Pattern[bytes]]],
+                   key: bytes, tombstones: set[str]) -> None:
     cat = project.catalog()
-    word_rx = [re.compile(r"(?<![\w.-])" + re.escape(w) + r"(?![\w.-])") for w in words]
-    hex_rx = re.compile(r"[0-9a-f]{32,}")
+    seen: dict[bytes, bool] = {}  # keyed hashes computed once per distinct ID across all versions
     for table in TABLES:
         for version in cat.versions(table):
             report.versions_read += 1
-            values = _strings(cat.read(table, version=version))
-            text = "\n".join(values)
-            n_words = sum(1 for rx in word_rx if rx.search(text))
-            n_hex = sum(1 for m in hex_rx.finditer(text) for t in _windows(m.group().encode())
-                        if keyed_hash(key, t.decode()) in tombstones)
-            if n_words or n_hex:
-                report.hits.append(f"table {table} version {version}: {n_words} needle(s), {n_hex} withdrawn ID(s)")
+            found: set[str] = set()
+            n_hex = 0
+            for data in _value_bytes(cat.read(table, version=version)):
+                found |= {label for label, rx in words if rx.search(data)}
+                n_hex += _hex_hits(data, key, tombstones, seen)
+            if found or n_hex:
+                report.hits.append(f"table {table} version {version}: {', '.join(sorted(found)) or 'no needle'}; "
+                                   f"{n_hex} withdrawn ID(s)")
 
 
 def verify(project: Project, subject_id: str, *, needles: list[str] | None = None) -> VerifyReport:
@@ -137,6 +147,7 @@ def verify(project: Project, subject_id: str, *, needles: list[str] | None = Non
     tombstones = {str(h) for h in rows.column("hash").to_pylist()} - {subject_hash}
     words = [subject_id, *(needles or [])]
     report = VerifyReport(subject_hash)
-    _scan_files(project, report, _word_patterns(words), key, tombstones)
-    _read_versions(project, report, words, key, tombstones)
+    patterns = _word_patterns(words)
+    _scan_files(project, report, patterns, key, tombstones)
+    _read_versions(project, report, patterns, key, tombstones)
     return report

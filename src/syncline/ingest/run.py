@@ -232,8 +232,8 @@ def ingest(project: Project, paths: list[Path], *, manifest_path: Path | None = 
                     spawn = multiprocessing.get_context("spawn")  # no fork of a process holding Lance threads
                     pool = ProcessPoolExecutor(max_workers=s.workers, mp_context=spawn)
                 media = str(project.media_dir) if s.copy_media else None
-                futures = {h: pool.submit(process_file, str(groups[h][0].path), h, media, s.strip_metadata)
-                           for h in todo}
+                futures = {h: pool.submit(process_file, str(groups[h][0].path), h, media, s.strip_metadata,
+                                          s.blur_faces) for h in todo}
                 for h, fut in futures.items():
                     results[h] = fut.result()
                     done += 1

@@ -29,7 +29,27 @@ def _suffix(path: Path, info: MediaInfo) -> str:
     return path.suffix.lower() if path.suffix else f".{info.format.lower()}"
 
 
-def _write_managed(src: Path, info: MediaInfo, media_dir: Path, sha: str, strip: bool) -> dict[str, Any]:
+def _blur(tmp: Path, info: MediaInfo, suffix: str) -> list[str]:
+    """Blur faces in the scrubbed copy in place (``govern.privacy``); what was done, for the sidecar.
+    ``suffix`` is the managed copy's extension (the temp file's own is ``.tmp``)."""
+    from syncline.govern.privacy import blur_image, blur_video
+
+    out = tmp.with_name(tmp.name + ".blur" + suffix)
+    try:
+        if str(info.modality) == "image":
+            res = blur_image(tmp, out)
+        elif str(info.modality) == "video":
+            res = blur_video(tmp, out)
+        else:
+            return []
+        os.replace(out, tmp)
+    finally:
+        out.unlink(missing_ok=True)
+    return [f"faces:{res.faces} in {res.frames_with_faces}/{res.frames} frame(s)"]
+
+
+def _write_managed(src: Path, info: MediaInfo, media_dir: Path, sha: str, strip: bool,
+                   blur: bool = False) -> dict[str, Any]:
     rel = managed_relpath(sha, _suffix(src, info))
     dest = media_dir / rel
     sidecar = dest.with_name(dest.name + ".json")
@@ -44,6 +64,8 @@ def _write_managed(src: Path, info: MediaInfo, media_dir: Path, sha: str, strip:
         else:
             shutil.copyfile(src, tmp)
             stripped = []
+        if blur:
+            stripped += _blur(tmp, info, dest.suffix)
         meta = {"managed_path": rel, "managed_sha256": sha256_file(tmp), "stripped": stripped}
         side_tmp = sidecar.with_name(f".{sidecar.name}.{os.getpid()}.tmp")
         side_tmp.write_text(json.dumps(meta), encoding="utf-8")
@@ -54,7 +76,8 @@ def _write_managed(src: Path, info: MediaInfo, media_dir: Path, sha: str, strip:
     return meta
 
 
-def process_file(path_str: str, sha: str, media_dir_str: str | None, strip: bool) -> dict[str, Any]:
+def process_file(path_str: str, sha: str, media_dir_str: str | None, strip: bool,
+                 blur: bool = False) -> dict[str, Any]:
     """Probe one file and (optionally) write its scrubbed managed copy. Never raises."""
     path = Path(path_str)
     try:
@@ -62,7 +85,7 @@ def process_file(path_str: str, sha: str, media_dir_str: str | None, strip: bool
         out: dict[str, Any] = {"ok": True, "info": asdict(info)}
         out["info"]["modality"] = str(info.modality)
         if media_dir_str is not None:
-            out.update(_write_managed(path, info, Path(media_dir_str), sha, strip))
+            out.update(_write_managed(path, info, Path(media_dir_str), sha, strip, blur))
         return out
     except MediaError as e:
         return {"ok": False, "kind": str(e.kind), "reason": e.reason}
