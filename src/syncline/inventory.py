@@ -54,6 +54,8 @@ class Inventory:
     quarantined: int
     png: str | None = None
     notes: list[str] = field(default_factory=list)
+    privacy_register: list[dict[str, Any]] = field(default_factory=list)  # the task's cross-modal inference risks
+    consent: dict[str, int] = field(default_factory=dict)  # subjects per consent status
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -93,6 +95,27 @@ def required_modalities(project: Project) -> tuple[list[str], list[str]]:
     return sorted(str(m) for m in task.modalities.required), []
 
 
+def _privacy_register(project: Project) -> list[dict[str, Any]]:
+    try:
+        task = load_task(project.task_path)
+    except (TaskSpecError, OSError):
+        return []
+    return [r.model_dump() | {"open": not r.mitigation.strip()} for r in task.privacy.inferences]
+
+
+def _consent(con: Any) -> tuple[dict[str, int], list[str]]:
+    """Subjects per consent status, and a note for each withdrawn subject whose files remain."""
+    counts: dict[str, int] = {}
+    notes = []
+    for r in Q.subject_summary(con):
+        status = str(r.get("status") or "no record")
+        counts[status] = counts.get(status, 0) + 1
+        if status == "withdrawn" and r["assets"]:
+            notes.append(f"consent of {r['subject_id']} is withdrawn but {r['assets']} file(s) remain: "
+                         f"run `syncline consent withdraw {r['subject_id']}`")
+    return counts, notes
+
+
 def build_inventory(project: Project, *, required: list[str] | None = None, png: bool = True) -> Inventory:
     notes: list[str] = []
     if required is None:
@@ -106,6 +129,7 @@ def build_inventory(project: Project, *, required: list[str] | None = None, png:
         keys = ["device", "camera", "mic", *Q.context_keys(con)]
         dist = Q.context_distribution(con, keys)
         extent = Q.entity_extent(con, required)
+        consent, consent_notes = _consent(con)
     combos = Counter(tuple(m) for m in coverage.values())
     combinations = [{"modalities": list(k), "entities": n} for k, n in combos.most_common()]
     missing = {e: [m for m in required if m not in mods] for e, mods in coverage.items()}
@@ -122,7 +146,8 @@ def build_inventory(project: Project, *, required: list[str] | None = None, png:
         context=[_balance(k, m, v) for (k, m), v in dist.items() if len(v) > 1],
         unaligned_hours_by_entity={e: round((extent.get(e, 0) - aligned.get(e, 0)) / NS_PER_HOUR, 5)
                                    for e in extent if extent.get(e, 0) > aligned.get(e, 0)},
-        quarantined=cat.count("quarantine"), notes=notes,
+        quarantined=cat.count("quarantine"), notes=notes + consent_notes,
+        privacy_register=_privacy_register(project), consent=consent,
     )
     if png and coverage:
         from syncline.inventory_plot import plot_upset

@@ -78,6 +78,13 @@ def print_inventory(console: Console, inv: Inventory) -> None:
                       "see --json)")
     if inv.quarantined:
         console.print(f"quarantined files: {inv.quarantined} (see `syncline ingest` output or the quarantine table)")
+    if inv.consent:
+        console.print("consent: " + ", ".join(f"{k} {v}" for k, v in sorted(inv.consent.items()))
+                      + " subject(s) (syncline consent list)")
+    for r in inv.privacy_register:
+        state = "[red]open[/red]" if r["open"] else "mitigated"
+        console.print(f"privacy risk ({state}): {' + '.join(r['signals'])} could reveal {r['reveals']} of "
+                      f"{escape(r['about'])}" + ("" if r["open"] else f" — {escape(r['mitigation'])}"))
     for n in inv.notes:
         console.print(f"[yellow]note[/yellow] {n}")
     if inv.png:

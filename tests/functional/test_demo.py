@@ -92,3 +92,15 @@ def test_demo_withdraws_the_caretaker_who_withdrew_and_proves_it(demo) -> None: 
     assert w["verify"]["clean"] and w["verify"]["files_scanned"] > 100, w["verify"]["hits"]
     project = Path(result["project"])
     assert not any(withdrawn[0].encode() in p.read_bytes() for p in project.rglob("*") if p.is_file())
+
+
+def test_demo_inventory_shows_consent_and_the_privacy_register(demo) -> None:  # type: ignore[no-untyped-def]
+    result, truth = demo
+    inv = result["inventory"]
+    statuses: dict[str, int] = {}
+    for s in truth["subjects"].values():
+        statuses[s["consent"]] = statuses.get(s["consent"], 0) + 1
+    assert inv["consent"] == statuses
+    withdrawn = [s for s, v in truth["subjects"].items() if v["consent"] == "withdrawn"]
+    assert [n for n in inv["notes"] if "is withdrawn but" in n and withdrawn[0] in n]
+    assert {tuple(r["signals"]) for r in inv["privacy_register"] if r["open"]} == {("video", "sensor", "events")}

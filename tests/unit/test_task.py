@@ -74,6 +74,13 @@ def test_farm_template_validates_with_its_decision_costs_gates_and_slices() -> N
     assert spec.budget.cpu_only and spec.budget.p95_latency_ms == 500
 
 
+def test_farm_template_registers_its_cross_modal_privacy_risks() -> None:
+    spec = load_task(template_path("farm"))
+    assert [(r.signals, r.reveals) for r in spec.privacy.inferences][:2] == [
+        (["audio", "transcript"], "identity"), (["video", "events"], "behaviour")]
+    assert [r.signals for r in spec.privacy.open_risks()] == [["video", "sensor", "events"]]
+
+
 def test_blank_template_validates_as_it_is() -> None:
     spec = load_task(template_path("blank"))
     assert spec.decision_labels == ["positive", "negative"]
@@ -197,6 +204,18 @@ CASES: dict[str, tuple[Callable[[dict[str, Any]], Any], str, str]] = {
     "rate gate above 1": (
         lambda r: r["hard_gates"].append({**BAD_GATE, "label": "alert_vet", "value": 2}),
         "hard_gates[5]", "got 2",
+    ),
+    "privacy risk on a modality the task lacks": (
+        lambda r: r["privacy"]["inferences"][0]["signals"].append("document"),
+        "privacy.inferences[0].signals[2]", "'document' is not a modality of this task",
+    ),
+    "privacy risk of one signal": (
+        lambda r: r["privacy"]["inferences"][0].update(signals=["audio", "audio"]),
+        "privacy.inferences[0].signals", "needs two different signals",
+    ),
+    "privacy risk reveals an unknown kind": (
+        lambda r: r["privacy"]["inferences"][0].update(reveals="mood"),
+        "privacy.inferences[0].reveals", "mood",
     ),
 }
 

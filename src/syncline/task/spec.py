@@ -19,6 +19,7 @@ from pydantic import Field, TypeAdapter, ValidationError, ValidationInfo, model_
 from syncline.task._base import Name, _Strict
 from syncline.task.errors import TaskSpecError, _describe, read_yaml
 from syncline.task.gates import HardGate
+from syncline.task.privacy import Privacy
 from syncline.task.slices import Slice
 
 MODALITIES = ("video", "audio", "image", "transcript", "sensor", "events", "document", "metadata")
@@ -103,6 +104,7 @@ class TaskSpec(_Strict):
     slices: list[Slice] = Field(default_factory=list)
     review: ReviewPolicy
     budget: Budget
+    privacy: Privacy = Field(default_factory=Privacy)
 
     @model_validator(mode="after")
     def _consistent(self, info: ValidationInfo) -> TaskSpec:
@@ -187,6 +189,14 @@ def cross_check(s: Mapping[str, Any]) -> list[Problem]:
         for name in mods["optional"]:
             if name in mods["required"]:
                 out.append((f"modalities.optional.{name}", f"{name!r} is already required"))
+        used = [*mods["required"], *mods["optional"]]
+        for i, risk in enumerate((s.get("privacy") or {}).get("inferences") or []):
+            for j, sig in enumerate(risk["signals"]):
+                if sig not in used:
+                    out.append((f"privacy.inferences[{i}].signals[{j}]",
+                                f"{sig!r} is not a modality of this task; allowed: {', '.join(used)}"))
+            if len(set(risk["signals"])) < 2:
+                out.append((f"privacy.inferences[{i}].signals", "a cross-modal risk needs two different signals"))
     return out
 
 
