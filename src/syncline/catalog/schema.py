@@ -276,7 +276,7 @@ _table("quarantine", "quarantine_id", "files ingest refused, with a one-line rea
 ])
 
 _table("withdrawn", "hash", "tombstones of withdrawn consent: keyed hashes only, never an identity", [
-    _f("hash", _str, False),           # HMAC-SHA256 under the project key (govern.keys)
+    _f("hash", _str, False),           # keyed BLAKE2b under the project key (govern.keys)
     _f("kind", _str, False),           # subject | content (a sha256, asset ID or managed copy's sha256)
     _f("subject_hash", _str, False),   # the withdrawn subject's keyed hash (or the retention run's)
     _f("at_utc_ns", _i64, False),

@@ -1,9 +1,10 @@
 """The project's secret key and keyed hashes: how the catalog remembers *that* a person withdrew
 (and which bytes must never come back) without remembering *who*.
 
-A withdrawal writes HMAC-SHA256 digests under a random per-project key — of the subject's
-pseudonym and of the content hashes of their files — into the ``withdrawn`` table and the audit
-log. Anyone holding the project can check "was this file withdrawn?" by hashing it; nobody can
+A withdrawal writes keyed BLAKE2b digests (a MAC: ``hashlib.blake2b(key=...)``, faster than
+HMAC-SHA256 for the millions of IDs ``verify`` checks) under a random per-project key — of the
+subject's pseudonym and of the content hashes of their files — into the ``withdrawn`` table and
+the audit log. Anyone holding the project can check "was this file withdrawn?" by hashing it; nobody can
 read an identity back from the digests, and without the key a digest cannot even be matched
 against a guessed pseudonym. The key lives in the project folder, readable by its owner only.
 """
@@ -11,7 +12,6 @@ against a guessed pseudonym. The key lives in the project folder, readable by it
 from __future__ import annotations
 
 import hashlib
-import hmac
 import os
 from pathlib import Path
 
@@ -42,7 +42,7 @@ def project_key(root: Path) -> bytes:
 
 
 def keyed_hash(key: bytes, value: str) -> str:
-    return hmac.new(key, value.encode("utf-8"), hashlib.sha256).hexdigest()
+    return hashlib.blake2b(value.encode("utf-8"), key=key, digest_size=32).hexdigest()
 
 
 class Tombstones:

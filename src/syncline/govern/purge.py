@@ -155,6 +155,7 @@ def purge(project: Project, fp: Footprint, *, group_hash: str, action: str) -> l
     key = project_key(project.root)
     now = time.time_ns()
     tokens, words = fp.needles
+    tokens = sorted(set(tokens) | {t[:32] for t in tokens})  # verify looks at 32-digit windows
     cat.upsert("withdrawn", [{"hash": keyed_hash(key, w), "kind": "subject", "subject_hash": group_hash,
                               "at_utc_ns": now, "action": action} for w in words]
                + [{"hash": keyed_hash(key, t), "kind": "content", "subject_hash": group_hash, "at_utc_ns": now,

@@ -6,7 +6,7 @@ Two independent looks, both over everything the project holds:
   files and manifests included, media, exports, reports) for the pseudonym as a substring
   (UTF-8 and UTF-16; columnar files store strings back to back, so no word boundaries), for
   any extra needle the caller names (a name, a phone number, a canary),
-  and for every 32- or 64-digit hex token whose keyed hash is one of the subject's tombstones —
+  and for every 32-digit hex token whose keyed hash is one of the subject's tombstones —
   an asset ID or content hash of a withdrawn file, recognised without being stored;
 * a **read of every retained version** of every table: the same needles in the decoded bytes
   of every text and list-of-text column (what a byte scan could miss if a format compressed
@@ -58,16 +58,11 @@ def _word_patterns(words: list[str]) -> list[tuple[str, re.Pattern[bytes]]]:
 
 
 def _windows(run: bytes) -> set[bytes]:
-    """32- and 64-digit windows of a run of hex digits, aligned to its start and to its end:
-    a columnar file stores IDs back to back, so one run holds many of them."""
+    """32-digit windows of a run of hex digits, aligned to its start and to its end: a columnar
+    file stores IDs back to back, so one run holds many of them (a 64-digit hash is caught by
+    its first half, which is tombstoned too)."""
     n = len(run)
-    out = set()
-    for width in (32, 64):
-        for i in range(0, n - width + 1, 32):
-            out.add(run[i:i + width])
-        for j in range(n, width - 1, -32):
-            out.add(run[j - width:j])
-    return out
+    return {run[i:i + 32] for i in range(0, n - 31, 32)} | {run[j - 32:j] for j in range(n, 31, -32)}
 
 
 def _hex_hits(data: bytes, key: bytes, tombstones: set[str], seen: dict[bytes, bool]) -> int:
