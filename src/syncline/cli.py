@@ -172,13 +172,17 @@ def tuples(
     entity: Annotated[str | None, typer.Option(help="only this entity")] = None,
     out: Annotated[Path | None, typer.Option(help="export folder")] = None,
     fmt: Annotated[str, typer.Option("--format", help="parquet or webdataset")] = "parquet",
+    stage: Annotated[str | None, typer.Option(help="only assets whose consent allows this stage")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Aligned tuples: per segment, frames, samples, words, sensor rows, events, metadata."""
     from syncline.align.tuples import build_tuples, export, summarize
 
     p = _open(project)
-    table = build_tuples(p, segmenter=segmenter, entity=entity)
+    try:
+        table = build_tuples(p, segmenter=segmenter, entity=entity, stage=stage)
+    except ValueError as e:
+        _fail(str(e))
     try:
         written = export(table, out, fmt) if out is not None else []
     except ValueError as e:
@@ -221,6 +225,29 @@ def consent_list(project: ProjectOpt = Path("."), json_out: JsonOpt = False) -> 
         _print_json(rows)
     else:
         print_subjects(console, rows)
+
+
+@consent_app.command("check")
+def consent_check(
+    stage: Annotated[str, typer.Option(help="collection, annotation, training, evaluation or publication")],
+    project: ProjectOpt = Path("."),
+    json_out: JsonOpt = False,
+) -> None:
+    """Which assets a stage may not use, and why (consent status, scope, jurisdiction)."""
+    from syncline.govern.consent import blocked_for
+
+    try:
+        rows = blocked_for(_open(project), stage)
+    except ValueError as e:
+        _fail(str(e))
+    if json_out:
+        _print_json(rows)
+        return
+    n = len({r["asset_id"] for r in rows})
+    console.print(f"{n} asset(s) may not be used for {stage}" + (":" if rows else ""))
+    for r in rows:
+        who = f" ({r['subject_id']})" if r["subject_id"] else ""
+        console.print(f"  {r['asset_id'][:12]}{who}: {r['reason']}", highlight=False)
 
 
 @consent_app.command("withdraw")

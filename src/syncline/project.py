@@ -49,6 +49,8 @@ class Settings(BaseModel):
     batch_size: int = Field(256, ge=1, description="assets per catalog commit")
     blur_faces: bool = Field(False, description="blur faces in managed copies of images and video (keeps audio)")
     retention: RetentionPolicy = Field(default_factory=RetentionPolicy)
+    stage_jurisdictions: dict[str, list[str]] = Field(
+        default_factory=dict, description="per stage, the jurisdictions whose data it may use, e.g. {training: [EU]}")
 
 
 @dataclass

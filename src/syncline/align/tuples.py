@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from syncline.align.segment import clock_of
@@ -79,13 +80,26 @@ def sensor_table(project: Project, sensors: list[dict[str, Any]]) -> pa.Table:
     return pa.concat_tables(parts) if parts else _SENSOR.empty_table()
 
 
-def build_tuples(project: Project, *, segmenter: str | None = None, entity: str | None = None) -> pa.Table:
+def build_tuples(project: Project, *, segmenter: str | None = None, entity: str | None = None,
+                 stage: str | None = None) -> pa.Table:
+    """Aligned tuples; with ``stage``, only of the assets whose consent and jurisdiction allow
+    that stage (``govern.consent.blocked_for``): the others are not in the tuples at all."""
     cat = project.catalog()
     where = f"entity_id = '{entity}'" if entity else None
-    assets = cat.read("assets", where=where).to_pylist()
+    table = cat.read("assets", where=where)
+    if stage is not None:
+        from syncline.govern.consent import blocked_for
+
+        blocked = sorted({b["asset_id"] for b in blocked_for(project, stage)})
+        table = table.filter(pc.invert(pc.is_in(table.column("asset_id"), pa.array(blocked, pa.string()))))
+    assets = table.to_pylist()
     words = words_table(project, [a for a in assets if a["modality"] == "transcript"])
     sensor = sensor_table(project, [a for a in assets if a["modality"] == "sensor"])
     with cat.connect() as con:
+        if stage is not None:  # the stage sees neither the blocked files nor the events read from them
+            events = Q.events_without(con, blocked)
+            con.register("assets", table)
+            con.register("events", events)
         con.register("words", words)
         con.register("sensor_rows", sensor)
         return Q.aligned_tuples(con, segmenter=segmenter, entity=entity).to_arrow_table()

@@ -14,6 +14,8 @@ import duckdb
 from syncline.catalog.schema import TABLES
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from syncline.catalog.store import Catalog
 
 
@@ -391,3 +393,36 @@ def retention_candidates(con: duckdb.DuckDBPyConnection, default_days: int | Non
         SELECT * FROM ruled WHERE days IS NOT NULL ORDER BY asset_id""", [default_days])
     cols = [d[0] for d in rel.description]
     return [dict(zip(cols, row, strict=True)) for row in rel.fetchall()]
+
+
+def stage_blocks(con: duckdb.DuckDBPyConnection, stage: str,
+                 jurisdictions: list[str] | None = None) -> list[dict[str, Any]]:
+    """Assets that may not be used for ``stage`` (collection, annotation, training, evaluation,
+    publication), one row per reason: a subject without a consent record, with consent not
+    granted, or whose scope lacks the stage; with ``jurisdictions``, an asset tagged otherwise
+    (or not at all). Assets without subjects are blocked only by jurisdiction."""
+    rows = con.execute("""
+        WITH s AS (SELECT asset_id, unnest(subject_ids) AS subject_id FROM assets
+                   WHERE len(coalesce(subject_ids, [])) > 0),
+             consent_rules AS (
+            SELECT s.asset_id, s.subject_id,
+                   CASE WHEN c.subject_id IS NULL THEN 'no consent record'
+                        WHEN c.status <> 'granted' THEN 'consent ' || c.status
+                        WHEN NOT list_contains(coalesce(c.scope, []), $stage) THEN 'consent scope lacks ' || $stage
+                   END AS reason
+            FROM s LEFT JOIN consent c USING (subject_id)),
+             jur AS (
+            SELECT asset_id, NULL AS subject_id,
+                   'jurisdiction ' || coalesce(jurisdiction, 'untagged') || ' not allowed for ' || $stage AS reason
+            FROM assets WHERE $check_jur AND NOT list_contains($jurs, coalesce(jurisdiction, '')))
+        SELECT * FROM consent_rules WHERE reason IS NOT NULL
+        UNION ALL SELECT * FROM jur ORDER BY asset_id, subject_id""",
+                       {"stage": stage, "check_jur": jurisdictions is not None,
+                        "jurs": list(jurisdictions or [])}).fetchall()
+    return [{"asset_id": str(a), "subject_id": s, "reason": str(r)} for a, s, r in rows]
+
+
+def events_without(con: duckdb.DuckDBPyConnection, asset_ids: list[str]) -> pa.Table:
+    """The events table less the rows read from any of ``asset_ids``."""
+    return con.sql("SELECT * FROM events WHERE NOT list_has_any(coalesce(asset_ids, []::VARCHAR[]), ?::VARCHAR[])",
+                   params=[asset_ids]).to_arrow_table()
