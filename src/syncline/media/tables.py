@@ -61,11 +61,13 @@ def timed_table_info(
     modality: Modality, fmt: str, t_ns: np.ndarray, absolute: int | None, details: dict[str, Any]
 ) -> MediaInfo:
     """The probe of a time-indexed table from its ``t_ns`` (sorted, at least one row): start,
-    duration and row count, the absolute start time if known, and ``details``."""
+    duration and row count, the absolute start time if known, and ``details``. An event log's
+    span ends 1 ns after its last event, so that half-open spans ``[start, start + duration)``
+    hold every event."""
     return MediaInfo(
         modality=modality,
         format=fmt,
-        duration_ns=int(t_ns[-1] - t_ns[0]),
+        duration_ns=int(t_ns[-1] - t_ns[0]) + (1 if str(modality) == "events" else 0),
         start_ns=int(t_ns[0]),
         n_items=len(t_ns),
         capture_time_utc_ns=absolute,
