@@ -82,6 +82,32 @@ def test_plain_delete_keeps_bytes_but_erase_removes_them_everywhere(tmp_path: Pa
     assert len(cat.versions("events")) == 1
 
 
+def test_erase_also_clears_a_vector_index_of_the_erased_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Compaction only remaps a vector index: the deleted row's vector stays in the index file
+    until the index is optimised. ``erase`` must leave no copy of it."""
+    import numpy as np
+
+    dim = 16
+    table = S.TableSpec("face_vectors", "vec_id", pa.schema([
+        pa.field("vec_id", pa.string(), nullable=False), pa.field("vector", pa.list_(pa.float32(), dim)),
+        pa.field("subject_ids", pa.list_(pa.string()))]), "a fixed-size vector table")
+    monkeypatch.setitem(S.TABLES, "face_vectors", table)
+    cat = Catalog(tmp_path / "cat")
+    vecs = np.random.default_rng(0).normal(size=(600, dim)).astype(np.float32)
+    vecs[7] = 1234.5678  # the withdrawn person's face vector, easy to find in bytes
+    cat.upsert("face_vectors", pa.table({
+        "vec_id": [f"v{i}" for i in range(600)],
+        "vector": pa.FixedSizeListArray.from_arrays(pa.array(vecs.ravel()), dim),
+        "subject_ids": [["s7"] if i == 7 else None for i in range(600)]}))
+    cat.dataset("face_vectors").create_index("vector", index_type="IVF_FLAT", num_partitions=4)
+    needle = np.float32(1234.5678).tobytes() * 4
+    indices = cat.path("face_vectors") / "_indices"
+    assert needle in _all_bytes(indices)  # the index holds a copy of the vector
+    cat.erase("face_vectors", "array_has_any(subject_ids, ['s7'])")
+    assert needle not in _all_bytes(cat.path("face_vectors"))
+    assert cat.count("face_vectors") == 599 and cat.dataset("face_vectors").describe_indices()
+
+
 def test_adding_a_column_later_does_not_rewrite_existing_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     cat = Catalog(tmp_path / "cat")
     cat.upsert("entities", [{"entity_id": f"e{i}"} for i in range(100)])

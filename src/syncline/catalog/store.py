@@ -166,9 +166,14 @@ class Catalog:
         return before - self.count(name)
 
     def compact(self, name: str) -> None:
+        """Rewrite data files without deleted rows; then rebuild the indexes, which compaction
+        only remaps: a vector index keeps the deleted rows' vectors until it is optimised."""
         self.dataset(name).optimize.compact_files(
             materialize_deletions=True, materialize_deletions_threshold=0.0
         )
+        ds = self.dataset(name)
+        if ds.describe_indices():
+            ds.optimize.optimize_indices()
 
     def erase(self, name: str, where: str) -> int:
         """Delete rows and every trace of their bytes: materialise, then drop all old versions."""
