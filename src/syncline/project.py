@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError
@@ -48,6 +49,8 @@ class Settings(BaseModel):
     workers: int = Field(2, ge=1, description="parallel probe/scrub processes")
     batch_size: int = Field(256, ge=1, description="assets per catalog commit")
     blur_faces: bool = Field(False, description="blur faces in managed copies of images and video (keeps audio)")
+    embeddings_only: list[Literal["audio", "image", "video"]] = Field(
+        default_factory=list, description="modalities kept only as built-in embeddings, never as media")
     retention: RetentionPolicy = Field(default_factory=RetentionPolicy)
     stage_jurisdictions: dict[str, list[str]] = Field(
         default_factory=dict, description="per stage, the jurisdictions whose data it may use, e.g. {training: [EU]}")

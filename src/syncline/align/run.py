@@ -26,6 +26,7 @@ from syncline.align.types import OffsetEstimate, Verdict
 from syncline.catalog import query as Q
 from syncline.ids import stable_id
 from syncline.inventory import required_modalities
+from syncline.media.types import MediaError
 from syncline.project import Project
 from syncline.timebase import Clock
 
@@ -156,9 +157,13 @@ def _detect_all(project: Project, report: AlignReport, pairs: list[tuple[str, Pa
         ref_clock = proposed.get(pair.reference["asset_id"], clock_of(pair.reference))
         tgt_clock = proposed.get(pair.target["asset_id"], clock_of(pair.target))
         expected = expected_lag_ns(ref_clock, tgt_clock)
-        ref_path, tgt_path = asset_path(project, pair.reference), asset_path(project, pair.target)
-        est = _with_source_names(_safe_detect(pair, ref_path, tgt_path, expected=expected, max_lag_ns=max_lag_ns),
-                                 {ref_path.name: pair.reference, tgt_path.name: pair.target})
+        try:
+            ref_path, tgt_path = asset_path(project, pair.reference), asset_path(project, pair.target)
+            est = _with_source_names(_safe_detect(pair, ref_path, tgt_path, expected=expected,
+                                                  max_lag_ns=max_lag_ns),
+                                     {ref_path.name: pair.reference, tgt_path.name: pair.target})
+        except MediaError as err:  # kept as embeddings only: nothing to compare
+            est = OffsetEstimate(method=pair.kind, verdict=Verdict.ABSTAIN, reason=f"cannot determine: {err}")
         moved = pair.target if pair.moves == "target" else pair.reference
         new_clock = None
         superseded = pair.kind == "sensor_events" and _verified(proposed.get(moved["asset_id"]))

@@ -143,7 +143,7 @@ SEGMENTERS = ("fixed", "cues", "events", "speech", "shots")
 def run_segmenters(project: Any, kinds: list[str], *, window_s: float = 10.0, entity: str | None = None,
                    event_pre_s: float = 2.0, event_post_s: float = 5.0) -> dict[str, int]:
     """Run the named segmenters over the catalog and upsert their segments; returns counts."""
-    from syncline.align.tuples import asset_path
+    from syncline.align.tuples import asset_path, has_media
 
     unknown = [k for k in kinds if k not in SEGMENTERS]
     if unknown:
@@ -155,8 +155,8 @@ def run_segmenters(project: Any, kinds: list[str], *, window_s: float = 10.0, en
     def path_of(a: Row) -> Path:
         return asset_path(project, a)
 
-    def of(modality: str) -> list[Row]:
-        return [a for a in assets if a["modality"] == modality]
+    def of(modality: str) -> list[Row]:  # what has media to read (not the embeddings-only assets)
+        return [a for a in assets if a["modality"] == modality and has_media(a)]
 
     counts = {}
     for kind in kinds:

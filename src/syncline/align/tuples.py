@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 
 from syncline.align.segment import clock_of
 from syncline.catalog import query as Q
+from syncline.media.types import MediaError, MediaErrorKind
 from syncline.project import Project
 
 _WORDS = pa.schema([("asset_id", pa.string()), ("entity_id", pa.string()), ("t0_ns", pa.int64()),
@@ -31,8 +32,17 @@ _SENSOR = pa.schema([("asset_id", pa.string()), ("entity_id", pa.string()), ("ro
                      ("t_ns", pa.int64())])
 
 
+def has_media(asset: dict[str, Any]) -> bool:
+    """False for an asset the project keeps as embeddings only (``embeddings_only`` setting)."""
+    return not json.loads(asset.get("media_json") or "{}").get("embeddings_only")
+
+
 def asset_path(project: Project, asset: dict[str, Any]) -> Path:
-    """The managed (scrubbed) copy when there is one, else the original file."""
+    """The managed (scrubbed) copy when there is one, else the original file; an asset kept
+    as embeddings only has neither, by design (``MediaError``)."""
+    if not has_media(asset):
+        raise MediaError(MediaErrorKind.UNSUPPORTED, f"{Path(str(asset.get('source_path'))).name} is kept as "
+                         "embeddings only (privacy setting): there is no media to decode")
     if asset.get("managed_path"):
         return project.media_dir / str(asset["managed_path"])
     return Path(str(asset["source_path"]))

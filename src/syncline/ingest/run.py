@@ -111,6 +111,27 @@ def _refuse_withdrawn(files: list[_File], by_path: dict[str, AssetSpec], withdra
     return keep
 
 
+def _store_embeddings(cat: Catalog, done: list[tuple[dict[str, Any], dict[str, Any]]]) -> None:
+    """Vectors of the files kept as embeddings only, one row per window, with provenance."""
+    reps: dict[str, dict[str, Any]] = {}
+    rows = []
+    for asset, res in done:
+        emb = res.get("embeddings")
+        if not emb:
+            continue
+        rep = emb["representation"]
+        reps[rep["representation_id"]] = rep
+        for i, (t0, t1, vec) in enumerate(zip(emb["t0_ns"], emb["t1_ns"], emb["vectors"], strict=True)):
+            rows.append({"embedding_id": stable_id(asset["asset_id"], rep["representation_id"], i),
+                         "representation_id": rep["representation_id"], "target_type": "asset_window",
+                         "target_id": f"{asset['asset_id']}:{t0}:{t1}", "vector": vec,
+                         "asset_ids": [asset["asset_id"]], "subject_ids": asset.get("subject_ids")})
+    if reps:
+        cat.upsert("representations", list(reps.values()))
+    if rows:
+        cat.upsert("embeddings", rows)
+
+
 def _stored_as_result(row: dict[str, Any]) -> dict[str, Any]:
     info = {c: row.get(c) for c in R.MEDIA_COLUMNS}
     info["has_gps"] = row.get("had_gps")
@@ -159,6 +180,9 @@ def _asset_row(sha: str, group: list[_File], res: dict[str, Any], by_path: dict[
         duplicate_paths=[f.display for f in group[1:]], entity_id=entity,
         info=res["info"], managed=res if "managed_path" in res else None, spec=spec)
     row = R.keep_verified_clock(row, stored)
+    if "embeddings" in res:  # no copy of the media: only its representation (``represent.builtin``)
+        row["media_json"] = json.dumps({**json.loads(row.get("media_json") or "{}"), "embeddings_only": True,
+                                        "representation": res["embeddings"]["representation"]["representation_id"]})
     modality = str(row["modality"])
     summary.by_modality[modality] = summary.by_modality.get(modality, 0) + 1
     if stored is not None:
@@ -233,7 +257,7 @@ def ingest(project: Project, paths: list[Path], *, manifest_path: Path | None = 
                     pool = ProcessPoolExecutor(max_workers=s.workers, mp_context=spawn)
                 media = str(project.media_dir) if s.copy_media else None
                 futures = {h: pool.submit(process_file, str(groups[h][0].path), h, media, s.strip_metadata,
-                                          s.blur_faces) for h in todo}
+                                          s.blur_faces, tuple(s.embeddings_only)) for h in todo}
                 for h, fut in futures.items():
                     results[h] = fut.result()
                     done += 1
@@ -243,6 +267,7 @@ def ingest(project: Project, paths: list[Path], *, manifest_path: Path | None = 
             rows = [_asset_row(h, groups[h], results[h], by_path, summary, stored=stored.get(asset_id_from_sha256(h)))
                     for h in batch]
             cat.upsert("assets", [r for r in rows if r is not None])
+            _store_embeddings(cat, [(r, results[h]) for h, r in zip(batch, rows, strict=True) if r is not None])
             ingested_paths.extend(f.display for h, r in zip(batch, rows, strict=True) if r for f in groups[h])
             if progress:
                 progress("probe", done, len(shas))

@@ -76,15 +76,27 @@ def _write_managed(src: Path, info: MediaInfo, media_dir: Path, sha: str, strip:
     return meta
 
 
+def _embeddings(path: Path, modality: str) -> dict[str, Any]:
+    """The built-in representation of a file kept as embeddings only (``represent.builtin``)."""
+    from syncline.represent.builtin import features_for
+
+    f = features_for(path, modality)
+    return {"representation": f.representation.row(), "t0_ns": f.t0_ns, "t1_ns": f.t1_ns,
+            "vectors": f.vectors.tolist()}
+
+
 def process_file(path_str: str, sha: str, media_dir_str: str | None, strip: bool,
-                 blur: bool = False) -> dict[str, Any]:
-    """Probe one file and (optionally) write its scrubbed managed copy. Never raises."""
+                 blur: bool = False, embeddings_only: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Probe one file and (optionally) write its scrubbed managed copy — or, for a modality kept
+    as embeddings only, compute its built-in representation and keep no copy. Never raises."""
     path = Path(path_str)
     try:
         info = probe(path)
         out: dict[str, Any] = {"ok": True, "info": asdict(info)}
         out["info"]["modality"] = str(info.modality)
-        if media_dir_str is not None:
+        if str(info.modality) in embeddings_only:
+            out["embeddings"] = _embeddings(path, str(info.modality))
+        elif media_dir_str is not None:
             out.update(_write_managed(path, info, Path(media_dir_str), sha, strip, blur))
         return out
     except MediaError as e:

@@ -1,0 +1,1 @@
+"""Representations: encoders with names and versions, and the vectors they produce."""

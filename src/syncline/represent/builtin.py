@@ -1,0 +1,170 @@
+"""Built-in representations that run offline on a CPU from decoded media, with explicit versions.
+
+These are the features a project keeps *instead of* raw faces and voices when ``syncline.yaml``
+says ``embeddings_only: [audio, image, video]``: coarse enough that the person cannot be heard
+or recognised from them, rich enough for event detection, retrieval by similarity and audits.
+
+* ``logmel-1s@1`` (audio): 40 log-mel band energies (0-8 kHz, 25 ms frames) averaged over each
+  second — a second-long average keeps what sounds (a call, rain, a voice is present) and loses
+  the phonetic detail that makes speech intelligible.
+* ``grid-colour-edges@1`` (image, and video once per second on the frame nearest the middle of
+  the second): on a 4 x 4 grid, the mean colour and an 8-bin histogram of gradient
+  orientations per cell — a layout and texture summary from which a face cannot be redrawn.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+from PIL import Image
+
+from syncline.media.audio import read_audio
+
+NS = 1_000_000_000
+
+
+@dataclass(frozen=True)
+class Representation:
+    name: str
+    version: str
+    modality: str
+    dim: int
+    config: dict[str, Any]
+
+    @property
+    def representation_id(self) -> str:
+        return f"{self.name}@{self.version}"
+
+    @property
+    def config_hash(self) -> str:
+        return hashlib.sha256(json.dumps(self.config, sort_keys=True).encode()).hexdigest()[:16]
+
+    def row(self) -> dict[str, Any]:
+        return {"representation_id": self.representation_id, "name": self.name, "version": self.version,
+                "modality": self.modality, "dim": self.dim, "config_hash": self.config_hash,
+                "config_json": json.dumps(self.config, sort_keys=True)}
+
+
+LOGMEL = Representation("logmel-1s", "1", "audio", 40,
+                        {"rate": 16000, "n_fft": 400, "hop": 160, "bands": 40, "fmax": 8000, "window_s": 1.0})
+GRID = Representation("grid-colour-edges", "1", "image", 4 * 4 * 11, {"grid": 4, "orientation_bins": 8})
+GRID_VIDEO = Representation("grid-colour-edges", "1", "video", 4 * 4 * 11,
+                            {"grid": 4, "orientation_bins": 8, "per_second": True})
+BY_MODALITY = {"audio": LOGMEL, "image": GRID, "video": GRID_VIDEO}
+
+
+@dataclass(frozen=True)
+class Features:
+    representation: Representation
+    t0_ns: list[int]
+    t1_ns: list[int]
+    vectors: np.ndarray  # (n, dim) float32
+
+
+def mel_filterbank(rate: int, n_fft: int, bands: int, fmax: float) -> np.ndarray:
+    """(bands, n_fft // 2 + 1) triangular filters evenly spaced on the mel scale from 0 Hz."""
+    def mel(f: np.ndarray) -> np.ndarray:
+        return 2595.0 * np.log10(1.0 + f / 700.0)
+
+    def hz(m: np.ndarray) -> np.ndarray:
+        return 700.0 * (10 ** (m / 2595.0) - 1.0)
+
+    edges = hz(np.linspace(0.0, float(mel(np.array(fmax))), bands + 2))
+    freqs = np.arange(n_fft // 2 + 1) * rate / n_fft
+    lo, mid, hi = edges[:-2, None], edges[1:-1, None], edges[2:, None]
+    up = (freqs - lo) / np.maximum(mid - lo, 1e-9)
+    down = (hi - freqs) / np.maximum(hi - mid, 1e-9)
+    return np.asarray(np.clip(np.minimum(up, down), 0.0, None), np.float64)
+
+
+def audio_features(path: Path) -> Features:
+    from scipy.signal import resample_poly
+
+    cfg = LOGMEL.config
+    samples, rate, start_ns = read_audio(path)
+    mono = samples.mean(axis=0) if samples.shape[0] else np.zeros(0, np.float32)
+    if rate != cfg["rate"]:
+        g = int(np.gcd(int(rate), int(cfg["rate"])))
+        mono = resample_poly(mono, cfg["rate"] // g, int(rate) // g)
+    n_fft, hop = cfg["n_fft"], cfg["hop"]
+    n_frames = max(0, (len(mono) - n_fft) // hop + 1)
+    if n_frames == 0:
+        return Features(LOGMEL, [], [], np.zeros((0, LOGMEL.dim), np.float32))
+    idx = np.arange(n_fft)[None, :] + hop * np.arange(n_frames)[:, None]
+    power = np.abs(np.fft.rfft(mono[idx] * np.hanning(n_fft), axis=1)) ** 2
+    mel = np.log(power @ mel_filterbank(cfg["rate"], n_fft, cfg["bands"], cfg["fmax"]).T + 1e-10)
+    per = int(round(cfg["window_s"] * cfg["rate"] / hop))
+    n_full, rem = divmod(n_frames, per)
+    parts = [mel[: n_full * per].reshape(n_full, per, -1).mean(axis=1)] if n_full else []
+    if rem >= per // 2 or not n_full:  # a last part-window of at least half a second counts
+        parts.append(mel[n_full * per:].mean(axis=0)[None])
+    vectors = np.concatenate(parts)
+    win_ns = int(cfg["window_s"] * NS)
+    end_ns = start_ns + len(mono) * NS // cfg["rate"]
+    t0 = [start_ns + i * win_ns for i in range(len(vectors))]
+    return Features(LOGMEL, t0, [min(t + win_ns, end_ns) for t in t0], vectors.astype(np.float32))
+
+
+def grid_vector(rgb: np.ndarray, grid: int = 4, bins: int = 8) -> np.ndarray:
+    """Mean colour (3) and a magnitude-weighted gradient-orientation histogram (``bins``) per
+    cell of a ``grid`` x ``grid`` layout, in [0, 1]."""
+    img = rgb.astype(np.float32) / 255.0
+    gray = img.mean(axis=2)
+    gy, gx = np.gradient(gray)
+    mag, ang = np.hypot(gx, gy), np.mod(np.arctan2(gy, gx), np.pi)
+    b = np.minimum((ang / np.pi * bins).astype(int), bins - 1)
+    h, w = gray.shape
+    ys, xs = np.linspace(0, h, grid + 1).astype(int), np.linspace(0, w, grid + 1).astype(int)
+    out = []
+    for i in range(grid):
+        for j in range(grid):
+            cell = (slice(ys[i], ys[i + 1]), slice(xs[j], xs[j + 1]))
+            colour = img[cell].reshape(-1, 3).mean(axis=0) if img[cell].size else np.zeros(3)
+            hist = np.bincount(b[cell].ravel(), weights=mag[cell].ravel(), minlength=bins)
+            out += [colour, hist / max(float(hist.sum()), 1e-9)]
+    return np.concatenate(out).astype(np.float32)
+
+
+def image_features(path: Path) -> Features:
+    with Image.open(path) as im:
+        rgb = np.asarray(im.convert("RGB"))
+    return Features(GRID, [0], [0], grid_vector(rgb)[None])
+
+
+def video_features(path: Path) -> Features:
+    """One grid vector per second: of the frame nearest the middle of that second (frames come
+    in presentation order; each second is encoded as soon as the next one begins)."""
+    t0: list[int] = []
+    vecs: list[np.ndarray] = []
+    current: int | None = None
+    best: tuple[int, np.ndarray] | None = None
+
+    def flush() -> None:
+        if current is not None and best is not None:
+            t0.append(current * NS)
+            vecs.append(grid_vector(best[1]))
+
+    with av.open(str(path)) as c:
+        for frame in c.decode(c.streams.video[0]):
+            if frame.pts is None or frame.time_base is None:
+                continue
+            t = int(frame.pts * frame.time_base * NS)
+            sec, dist = t // NS, abs(t % NS - NS // 2)
+            if sec != current:
+                flush()
+                current, best = sec, None
+            if best is None or dist < best[0]:
+                best = (dist, frame.to_ndarray(format="rgb24"))
+        flush()
+    arr = np.stack(vecs).astype(np.float32) if vecs else np.zeros((0, GRID_VIDEO.dim), np.float32)
+    return Features(GRID_VIDEO, t0, [t + NS for t in t0], arr)
+
+
+def features_for(path: Path, modality: str) -> Features:
+    return {"audio": audio_features, "image": image_features, "video": video_features}[modality](path)
