@@ -242,3 +242,36 @@ def test_verify_finds_a_withdrawn_id_left_anywhere(world: dict[str, Any], withdr
     project.catalog().upsert("labels", [{"label_id": "late", "target_type": "asset", "target_id": "x",
                                          "field": "note", "kind": "perception", "asset_ids": [a_id]}])
     assert any(h.startswith("table labels") and "1 withdrawn ID" in h for h in verify(project, A).hits)
+
+
+def test_a_withdrawal_killed_half_way_finishes_on_the_next_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Killed after the tombstones and files but before any row went: the rows still name the
+    subject, so the next run finds them and finishes; killed after the rows but before the old
+    versions were cleaned: the next run recognises the tombstoned subject and cleans up."""
+    from syncline.govern import purge as P
+
+    data = tmp_path / "data"
+    data.mkdir()
+    _srt(data / "memo.srt", "the water trough is empty")
+    (data / "m.json").write_text(json.dumps({
+        "version": 1, "subjects": [{"subject_id": "person-z"}],
+        "assets": [{"path": "memo.srt", "entity_id": "e1", "subjects": ["person-z"]}]}), encoding="utf-8")
+    project = init_project(tmp_path / "p")
+    ingest(project, [data], manifest_path=data / "m.json")
+
+    def boom(*_: Any, **__: Any) -> None:
+        raise KeyboardInterrupt("killed")
+
+    monkeypatch.setattr(P, "_delete_rows", boom)
+    with pytest.raises(KeyboardInterrupt):
+        withdraw(project, "person-z")
+    assert not verify(project, "person-z").clean
+    monkeypatch.undo()
+    monkeypatch.setattr(P, "_cleanup_all", boom)
+    with pytest.raises(KeyboardInterrupt):
+        withdraw(project, "person-z")
+    assert not verify(project, "person-z").clean  # old versions still hold the rows
+    monkeypatch.undo()
+    report = withdraw(project, "person-z")
+    assert report.finished_earlier and report.tables_cleaned
+    assert verify(project, "person-z").clean

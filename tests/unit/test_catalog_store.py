@@ -82,6 +82,17 @@ def test_plain_delete_keeps_bytes_but_erase_removes_them_everywhere(tmp_path: Pa
     assert len(cat.versions("events")) == 1
 
 
+def test_erasing_a_whole_fragment_leaves_no_trace_in_the_newest_version(tmp_path: Path) -> None:
+    """A delete that empties a fragment has nothing to compact, so its own version stays the
+    newest; the predicate it committed must not name what it erased."""
+    cat = Catalog(tmp_path / "cat")
+    cat.upsert("subjects", [{"subject_id": "keep-1"}])
+    cat.upsert("subjects", [{"subject_id": "gone-7f3a"}])  # a fragment of its own
+    cat.erase("subjects", "subject_id = 'gone-7f3a'")
+    assert b"gone-7f3a" not in _all_bytes(cat.path("subjects"))
+    assert cat.read("subjects").column("subject_id").to_pylist() == ["keep-1"]
+
+
 def test_erase_also_clears_a_vector_index_of_the_erased_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Compaction only remaps a vector index: the deleted row's vector stays in the index file
     until the index is optimised. ``erase`` must leave no copy of it."""

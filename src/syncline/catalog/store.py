@@ -165,6 +165,16 @@ class Catalog:
         ds.delete(where)
         return before - self.count(name)
 
+    def delete_by_row_id(self, name: str, where: str, *, chunk: int = 5000) -> int:
+        """Delete the rows matching ``where`` by their row IDs: the predicate a delete commits is
+        kept in the version's transaction file and manifest (the newest survives any cleanup), so
+        an erasure must not name what it erases."""
+        ds = self.dataset(name)
+        ids = ds.to_table(columns=[], filter=where, with_row_id=True).column("_rowid").to_pylist()
+        for i in range(0, len(ids), chunk):
+            self.dataset(name).delete(f"_rowid IN ({', '.join(str(int(r)) for r in ids[i:i + chunk])})")
+        return len(ids)
+
     def compact(self, name: str) -> None:
         """Rewrite data files without deleted rows; then rebuild the indexes, which compaction
         only remaps: a vector index keeps the deleted rows' vectors until it is optimised."""
@@ -176,8 +186,9 @@ class Catalog:
             ds.optimize.optimize_indices()
 
     def erase(self, name: str, where: str) -> int:
-        """Delete rows and every trace of their bytes: materialise, then drop all old versions."""
-        n = self.delete(name, where)
+        """Delete rows and every trace of their bytes: delete by row ID (the predicate is not
+        recorded), materialise, then drop all old versions."""
+        n = self.delete_by_row_id(name, where)
         self.compact(name)
         self.cleanup(name)
         return n

@@ -65,8 +65,8 @@ def _delete_rows(cat: Catalog, rows: dict[str, list[str]]) -> None:
     for table in order:
         key = TABLES[table].key
         keys = rows[table]
-        for i in range(0, len(keys), CHUNK):
-            cat.delete(table, f"{key} IN ({_quote(keys[i:i + CHUNK])})")
+        for i in range(0, len(keys), CHUNK):  # by row ID: the committed predicate must not name the rows
+            cat.delete_by_row_id(table, f"{key} IN ({_quote(keys[i:i + CHUNK])})")
         cat.compact(table)
 
 
