@@ -242,12 +242,10 @@ def consent_check(
         _fail(str(e))
     if json_out:
         _print_json(rows)
-        return
-    n = len({r["asset_id"] for r in rows})
-    console.print(f"{n} asset(s) may not be used for {stage}" + (":" if rows else ""))
-    for r in rows:
-        who = f" ({r['subject_id']})" if r["subject_id"] else ""
-        console.print(f"  {r['asset_id'][:12]}{who}: {r['reason']}", highlight=False)
+    else:
+        from syncline.report_text import print_stage_blocks
+
+        print_stage_blocks(console, stage, rows)
 
 
 @consent_app.command("withdraw")

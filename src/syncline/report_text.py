@@ -172,3 +172,11 @@ def print_retention(console: Console, data: dict[str, Any]) -> None:
     if data["undated"]:
         console.print(f"  [yellow]kept[/yellow]: {len(data['undated'])} file(s) with a period but no capture or "
                       "start time: their age is unknown (give start times in the manifest)")
+
+
+def print_stage_blocks(console: Console, stage: str, rows: list[dict[str, Any]]) -> None:
+    n = len({r["asset_id"] for r in rows})
+    console.print(f"{n} asset(s) may not be used for {stage}" + (":" if rows else ""))
+    for r in rows:
+        who = f" ({escape(str(r['subject_id']))})" if r["subject_id"] else ""
+        console.print(f"  {r['asset_id'][:12]}{who}: {escape(r['reason'])}", highlight=False)
