@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from mediafiles import make_tone, make_video
 from PIL import Image
@@ -115,6 +117,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     exports.mkdir(exist_ok=True)
     (exports / "a.jsonl").write_text(json.dumps({"asset_id": ids["a_clip"], "text": CANARY}) + "\n")
     (exports / "b.jsonl").write_text(json.dumps({"asset_id": ids["b_photo"]}) + "\n")
+    filler = [hashlib.sha256(str(i).encode()).hexdigest()[:32] for i in range(3000)]  # compressed, dictionary-encoded
+    pq.write_table(pa.table({"asset_id": [ids["a_clip"] if i % 97 == 0 else f for i, f in enumerate(filler)]}),
+                   exports / "a.parquet")
+    pq.write_table(pa.table({"asset_id": filler}), exports / "other.parquet")
     return {"project": project, "files": files, "ids": ids, "data": data}
 
 
@@ -159,7 +165,7 @@ def test_the_dry_run_lists_exactly_the_planted_files(world: dict[str, Any], with
     assert {a["asset_id"] for a in fp.assets} == planted
     assert set(fp.rows["labels"]) == {"la", "lgold"}  # the gold label only through lineage
     assert set(fp.rows["embeddings"]) == {"emb-a_clip"} and set(fp.rows["predictions"]) == {"p-a_clip"}
-    assert [p.name for p in fp.files] == ["a.jsonl"]
+    assert sorted(p.name for p in fp.files) == ["a.jsonl", "a.parquet"]  # the Parquet read decoded
     assert fp.runs_flagged == ["train-a"]
     assert sorted(Path(s).name for s in fp.source_files) == sorted(
         world["files"][k].name for k in ("a_photo", "a_clip", "a_memo", "a_memo_srt", "group"))
@@ -211,6 +217,24 @@ def test_reingest_refuses_the_withdrawn_files_and_subject(world: dict[str, Any],
         withdraw(project, "nobody-here")
 
 
+def test_a_lost_key_stops_ingest_and_an_unknown_pseudonym_proves_nothing(
+        world: dict[str, Any], withdrawn: dict[str, Any]) -> None:
+    from syncline.govern.keys import KEY_FILE, KeyMissingError
+
+    project: Project = world["project"]
+    unknown = verify(project, "person-zz")
+    assert not unknown.clean and "no withdrawal of 'person-zz' is recorded" in unknown.hits[0]
+    key = project.root / KEY_FILE
+    key.rename(project.root / "key.bak")
+    try:
+        with pytest.raises(KeyMissingError, match="restore it from a backup"):
+            ingest(project, [world["data"]], manifest_path=world["data"] / "manifest.json")
+    finally:
+        (project.root / "key.bak").rename(key)
+    quarantine = project.catalog().read("quarantine").to_pylist()
+    assert not [q for q in quarantine if q["kind"] == "withdrawn" and "a_" in q["path"]]  # names not kept
+
+
 def test_the_cli_proves_it_with_an_exit_code(world: dict[str, Any], withdrawn: dict[str, Any]) -> None:
     root = str(world["project"].root)
 
@@ -238,6 +262,8 @@ def test_verify_finds_a_withdrawn_id_left_anywhere(world: dict[str, Any], withdr
     stale.write_bytes(b"\x00" + (b_id + a_id + b_id).encode() + b"\x00")
     report = verify(project, A)
     assert report.hits == ["exports/stale.bin: 1 ID(s) of withdrawn files"], report.hits
+    stale.write_bytes(b"label 1" + a_id.encode() + b"cafe")  # next to hex-looking text: not aligned
+    assert verify(project, A).hits == ["exports/stale.bin: 1 ID(s) of withdrawn files"]
     stale.unlink()
     project.catalog().upsert("labels", [{"label_id": "late", "target_type": "asset", "target_id": "x",
                                          "field": "note", "kind": "perception", "asset_ids": [a_id]}])
@@ -245,9 +271,9 @@ def test_verify_finds_a_withdrawn_id_left_anywhere(world: dict[str, Any], withdr
 
 
 def test_a_withdrawal_killed_half_way_finishes_on_the_next_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Killed after the tombstones and files but before any row went: the rows still name the
-    subject, so the next run finds them and finishes; killed after the rows but before the old
-    versions were cleaned: the next run recognises the tombstoned subject and cleans up."""
+    """Killed after the tombstones and files but before any row went, then killed again while
+    dropping old versions: the next run finishes both (runs flagged, versions dropped, the end
+    logged) and nothing of the subject is left."""
     from syncline.govern import purge as P
 
     data = tmp_path / "data"
@@ -262,16 +288,14 @@ def test_a_withdrawal_killed_half_way_finishes_on_the_next_run(tmp_path: Path, m
     def boom(*_: Any, **__: Any) -> None:
         raise KeyboardInterrupt("killed")
 
-    monkeypatch.setattr(P, "_delete_rows", boom)
-    with pytest.raises(KeyboardInterrupt):
-        withdraw(project, "person-z")
-    assert not verify(project, "person-z").clean
-    monkeypatch.undo()
-    monkeypatch.setattr(P, "_cleanup_all", boom)
-    with pytest.raises(KeyboardInterrupt):
-        withdraw(project, "person-z")
-    assert not verify(project, "person-z").clean  # old versions still hold the rows
-    monkeypatch.undo()
-    report = withdraw(project, "person-z")
-    assert report.finished_earlier and report.tables_cleaned
+    for step in ("_delete_rows", "_cleanup_all"):
+        monkeypatch.setattr(P, step, boom)
+        with pytest.raises(KeyboardInterrupt):
+            withdraw(project, "person-z")
+        monkeypatch.undo()
+        assert not verify(project, "person-z").clean
+    withdraw(project, "person-z")
     assert verify(project, "person-z").clean
+    assert P.finish_pending(project) == []  # every started purge has its end entry
+    log = [r["action"] for r in project.catalog().read("audit_log").to_pylist()]
+    assert log.count("consent.withdraw.started") == log.count("consent.withdraw") >= 1

@@ -70,7 +70,8 @@ def test_vectors_per_second_with_provenance_and_a_versioned_representation(kept:
     assert len(by_asset[low["asset_id"]]) == 3 and len(by_asset[kept["assets"]["cam.mp4"]["asset_id"]]) == 2
     assert len(by_asset[kept["assets"]["face.png"]["asset_id"]]) == 1
     reps = {r["representation_id"]: r for r in cat.read("representations").to_pylist()}
-    assert set(reps) == {"logmel-1s@1", "grid-colour-edges@1"} and reps["logmel-1s@1"]["dim"] == 40
+    assert set(reps) == {"logmel-1s@1", "grid-colour-edges@1", "grid-colour-edges-1s@1"}
+    assert reps["logmel-1s@1"]["dim"] == 40 and reps["grid-colour-edges-1s@1"]["modality"] == "video"
     fb = mel_filterbank(16000, LOGMEL.config["n_fft"], LOGMEL.config["bands"], LOGMEL.config["fmax"])
     freqs = np.arange(fb.shape[1]) * 16000 / LOGMEL.config["n_fft"]
     for asset, hz in ((low, 300.0), (high, 3000.0)):

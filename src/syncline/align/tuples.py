@@ -95,7 +95,7 @@ def build_tuples(project: Project, *, segmenter: str | None = None, entity: str 
     """Aligned tuples; with ``stage``, only of the assets whose consent and jurisdiction allow
     that stage (``govern.consent.blocked_for``): the others are not in the tuples at all."""
     cat = project.catalog()
-    where = f"entity_id = '{entity}'" if entity else None
+    where = "entity_id = '" + entity.replace("'", "''") + "'" if entity else None
     table = cat.read("assets", where=where)
     if stage is not None:
         from syncline.govern.consent import blocked_for

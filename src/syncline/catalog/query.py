@@ -287,16 +287,21 @@ def _lit(value: str) -> str:
 # ---------------------------------------------------------------- governance
 
 
-def mention_pattern(tokens: list[str], words: list[str]) -> str:
-    """An RE2 pattern that matches any of ``tokens`` as a substring (hex IDs, hashes) or any of
-    ``words`` as a whole token (a pseudonym: ``caretaker-01`` but not ``caretaker-010``)."""
+def mention_pattern(tokens: list[str], words: list[str], *, engine: str = "re2") -> str:
+    """A pattern that matches any of ``tokens`` as a substring (hex IDs, hashes) or any of
+    ``words`` as a whole token (a pseudonym: ``caretaker-01`` but not ``caretaker-010`` or
+    ``josé`` for ``jos``; ``p-1.`` at the end of a sentence is a match). Word characters are
+    Unicode letters and digits, ``_`` and ``-``. ``engine``: ``re2`` (DuckDB) or ``python``
+    (bytes patterns of ``re``, for files: ASCII classes there, so a non-ASCII neighbour never
+    hides a match)."""
     import re
 
     parts = [re.escape(t) for t in tokens]
     if words:
         alt = "|".join(re.escape(w) for w in words)
-        parts.append(rf"(?:^|[^\w.-])(?:{alt})(?:$|[^\w.-])")
-    return "|".join(parts) if parts else "(?!)"
+        word = r"[^\pL\pN_-]" if engine == "re2" else r"[^A-Za-z0-9_-]"
+        parts.append(rf"(?:^|{word})(?:{alt})(?:$|{word})")
+    return "|".join(parts) if parts else ("(?!)" if engine == "python" else "a^")
 
 
 def subject_assets(con: duckdb.DuckDBPyConnection, subject_id: str) -> list[dict[str, Any]]:
@@ -426,3 +431,31 @@ def events_without(con: duckdb.DuckDBPyConnection, asset_ids: list[str]) -> pa.T
     """The events table less the rows read from any of ``asset_ids``."""
     return con.sql("SELECT * FROM events WHERE NOT list_has_any(coalesce(asset_ids, []::VARCHAR[]), ?::VARCHAR[])",
                    params=[asset_ids]).to_arrow_table()
+
+
+def assets_by_ids(con: duckdb.DuckDBPyConnection, asset_ids: list[str]) -> list[dict[str, Any]]:
+    """Asset rows (the columns ``subject_assets`` returns) by ID."""
+    rel = con.execute(
+        "SELECT asset_id, sha256, managed_sha256, managed_path, source_path, duplicate_paths, modality, entity_id "
+        "FROM assets WHERE list_contains(?, asset_id) ORDER BY asset_id", [asset_ids])
+    cols = [d[0] for d in rel.description]
+    return [dict(zip(cols, row, strict=True)) for row in rel.fetchall()]
+
+
+REFERENCE_SKIP = ("entity_id", "run_id", "subject_id")  # an entity, a run or a person is not derived from a row
+
+
+def rows_referencing(con: duckdb.DuckDBPyConnection, table: str, keys: list[str]) -> list[str]:
+    """Keys of the rows of ``table`` whose ``*_id`` columns (not its own key, not entity, run or
+    subject) hold one of ``keys``: a grade of a removed label, a label of a removed segment, a
+    lineage edge touching a removed row."""
+    import pyarrow as pa
+
+    ts = TABLES[table]
+    cols = [f.name for f in ts.schema if pa.types.is_string(f.type) and f.name.endswith("_id")
+            and f.name != ts.key and f.name not in REFERENCE_SKIP]
+    if not cols or not keys:
+        return []
+    con.register("_removed", pa.table({"k": keys}))
+    preds = " OR ".join(f'"{c}" IN (SELECT k FROM _removed)' for c in cols)
+    return [str(k) for (k,) in con.sql(f'SELECT "{ts.key}" FROM {table} WHERE {preds}').fetchall()]

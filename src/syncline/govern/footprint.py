@@ -21,6 +21,7 @@ from typing import Any
 
 from syncline.catalog import query as Q
 from syncline.catalog.schema import TABLES
+from syncline.govern.scan import UndecodableFile, readable_blocks
 from syncline.project import Project
 
 KEEP_TABLES = ("withdrawn",)  # tombstones hold keyed hashes only
@@ -71,19 +72,21 @@ def _project_files(root: Path, folder: str) -> Iterator[Path]:
 
 def files_mentioning(paths: Iterator[Path], tokens: list[str], words: list[str],
                      chunk: int = 1 << 22) -> list[Path]:
-    """The files whose bytes contain a token, or a word as a whole token (UTF-8), streamed."""
-    pattern = Q.mention_pattern(tokens, words).encode("utf-8")
-    rx = re.compile(pattern)
-    overlap = max([len(t) for t in tokens + words] + [1]) + 2
+    """The files whose bytes — or decoded text, for Parquet and gzip (``govern.scan``) — contain a
+    token, or a word as a whole token; a file that cannot be decoded counts (it cannot be cleared)."""
+    rx = re.compile(Q.mention_pattern(tokens, words, engine="python").encode("utf-8"))
+    overlap = max([len(t.encode()) for t in tokens + words] + [1]) + 8
     hits = []
     for path in paths:
         tail = b""
-        with open(path, "rb") as f:
-            while block := f.read(chunk):
+        try:
+            for block in readable_blocks(path, chunk):
                 if rx.search(tail + block):
                     hits.append(path)
                     break
                 tail = block[-overlap:]
+        except UndecodableFile:
+            hits.append(path)
     return hits
 
 
@@ -99,34 +102,28 @@ def find(project: Project, subject_id: str) -> Footprint:
 
 
 def collect(project: Project, assets: list[dict[str, Any]], *, words: list[str], label: str) -> Footprint:
-    """Everything of ``assets`` (rows from ``Q.subject_assets``-like queries) and of ``words``."""
+    """Everything of ``assets`` (rows from ``Q.subject_assets``-like queries) and of ``words``.
+
+    An asset row that only *mentions* a needle (an event log naming the subject as an actor)
+    joins the footprint's assets, so that its copy is removed and its content tombstoned too —
+    otherwise the next ingest would bring it back; the search then runs again with its IDs."""
     cat = project.catalog()
-    fp = Footprint(label, assets=assets, words=list(words))
-    tokens, words = fp.needles
-    if not tokens and not words:
-        return fp
+    fp = Footprint(label, assets=list(assets), words=list(words))
     with cat.connect() as con:
-        pattern = Q.mention_pattern(tokens, words)
-        for table in TABLES:
-            if table not in KEEP_TABLES:
-                keys = Q.rows_mentioning(con, table, pattern)
-                if keys:
-                    fp.rows[table] = keys
-        frontier = {t: list(k) for t, k in fp.rows.items()}
-        while frontier:  # rows derived from removed rows, to any depth
-            children = Q.lineage_children(con, frontier)
-            frontier = {}
-            for t, keys in children.items():
-                new = sorted(set(keys) - set(fp.rows.get(t, [])))
-                if new:
-                    fp.rows.setdefault(t, []).extend(new)
-                    frontier[t] = new
+        for _ in range(10):
+            tokens, words = fp.needles
+            fp.rows = _rows(con, Q.mention_pattern(tokens, words)) if tokens or words else {}
+            extra = sorted(set(fp.rows.get("assets", [])) - {a["asset_id"] for a in fp.assets})
+            if not extra:
+                break
+            fp.assets += Q.assets_by_ids(con, extra)
         removed_runs = set(fp.rows.get("runs", []))
         run_ids: set[str] = set()
         for t, keys in fp.rows.items():
             if t != "runs" and "run_id" in TABLES[t].schema.names and keys:
                 run_ids |= set(Q.run_ids_of(con, t, keys))
     fp.runs_flagged = sorted(run_ids - removed_runs)
+    tokens, words = fp.needles
     for a in fp.assets:
         if a.get("managed_path"):
             copy = project.media_dir / str(a["managed_path"])
@@ -135,3 +132,30 @@ def collect(project: Project, assets: list[dict[str, Any]], *, words: list[str],
     for folder in SCANNED_FOLDERS:
         fp.files += files_mentioning(_project_files(project.root, folder), tokens, words)
     return fp
+
+
+def _rows(con: Any, pattern: str) -> dict[str, list[str]]:
+    """Rows that mention the pattern, then — to any depth — rows derived from them (``lineage``)
+    or referring to them by key (a grade of a removed label, an edge touching a removed row)."""
+    rows: dict[str, list[str]] = {}
+    for table in TABLES:
+        if table not in KEEP_TABLES:
+            keys = Q.rows_mentioning(con, table, pattern)
+            if keys:
+                rows[table] = keys
+    frontier = {t: list(k) for t, k in rows.items()}
+    while frontier:
+        found = Q.lineage_children(con, frontier)
+        removed = sorted({k for keys in frontier.values() for k in keys})
+        for table in TABLES:
+            if table not in KEEP_TABLES:
+                refs = Q.rows_referencing(con, table, removed)
+                if refs:
+                    found.setdefault(table, []).extend(refs)
+        frontier = {}
+        for t, keys in found.items():
+            new = sorted(set(keys) - set(rows.get(t, [])))
+            if new:
+                rows.setdefault(t, []).extend(new)
+                frontier[t] = new
+    return rows

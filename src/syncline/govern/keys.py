@@ -19,12 +19,22 @@ KEY_FILE = ".syncline-key"
 KEY_BYTES = 32
 
 
-def project_key(root: Path) -> bytes:
-    """The project's key, created (randomly, owner-only) on first use."""
+class KeyMissingError(RuntimeError):
+    """Tombstones exist but the key that made them is gone: refuse, never start a new key."""
+
+
+def project_key(root: Path, *, must_exist: bool = False) -> bytes:
+    """The project's key, created (randomly, owner-only) on first use. ``must_exist``: there
+    are tombstones made with it, so a missing key is an error — a new key would silently stop
+    recognising every withdrawn file and subject."""
     path = Path(root) / KEY_FILE
     try:
         key = path.read_bytes()
     except FileNotFoundError:
+        if must_exist:
+            raise KeyMissingError(f"{path} is missing but the project has withdrawal tombstones made with it; "
+                                  "restore it from a backup (without it, withdrawn files would be ingested "
+                                  "again)") from None
         key = os.urandom(KEY_BYTES)
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -54,7 +64,7 @@ class Tombstones:
     @classmethod
     def load(cls, root: Path, hashes: list[str], actions: list[str | None]) -> Tombstones:
         """From the ``withdrawn`` table's hashes and actions (the key is only read when there are some)."""
-        return cls(project_key(root) if hashes else None,
+        return cls(project_key(root, must_exist=True) if hashes else None,
                    {h: a or "consent.withdraw" for h, a in zip(hashes, actions, strict=True)})
 
     def __bool__(self) -> bool:

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from syncline.catalog import Catalog
+from syncline.catalog import query as Q
 from syncline.catalog.schema import TABLES
 from syncline.govern.footprint import Footprint, GovernError, find
 from syncline.govern.keys import keyed_hash, project_key
@@ -68,6 +69,31 @@ def _delete_rows(cat: Catalog, rows: dict[str, list[str]]) -> None:
         for i in range(0, len(keys), CHUNK):  # by row ID: the committed predicate must not name the rows
             cat.delete_by_row_id(table, f"{key} IN ({_quote(keys[i:i + CHUNK])})")
         cat.compact(table)
+
+
+def _redact_entities(cat: Catalog, keys: list[str], pattern: str) -> list[str]:
+    """Entities are not anyone's data: drop the attributes and metadata fields that mention the
+    subject instead of the entity (which every stream of it hangs on). Returns the keys that
+    could not be redacted (the entity ID itself names the subject) and must go."""
+    import re
+
+    rx = re.compile(pattern)
+    rows = cat.read("entities", where=f"entity_id IN ({_quote(keys)})").to_pylist()
+    fixed, doomed = [], []
+    for r in rows:
+        if rx.search(str(r["entity_id"])):
+            doomed.append(str(r["entity_id"]))
+            continue
+        for col in ("attrs_json", "metadata_json"):
+            data = json.loads(r.get(col) or "null")
+            if isinstance(data, dict):
+                r[col] = json.dumps({k: v for k, v in data.items()
+                                     if not rx.search(k) and not rx.search(json.dumps(v))}, sort_keys=True)
+            elif r.get(col) and rx.search(str(r[col])):
+                r[col] = None
+        fixed.append(r)
+    cat.upsert("entities", fixed)
+    return doomed
 
 
 def _remove_files(paths: list[Path], root: Path) -> None:
@@ -127,8 +153,10 @@ def withdraw(project: Project, subject_id: str, *, dry_run: bool = False) -> Wit
     """Find (and unless ``dry_run``, purge) everything of ``subject_id``."""
     started = time.monotonic()
     cat = project.catalog()
-    key = project_key(project.root)
+    key = project_key(project.root, must_exist=cat.count("withdrawn") > 0)
     subject_hash = keyed_hash(key, subject_id)
+    if not dry_run:
+        finish_pending(project)
     try:
         fp = find(project, subject_id)
     except GovernError:
@@ -150,29 +178,67 @@ def withdraw(project: Project, subject_id: str, *, dry_run: bool = False) -> Wit
 
 def purge(project: Project, fp: Footprint, *, group_hash: str, action: str) -> list[str]:
     """Steps 1-5 of the module docstring for one footprint; returns the tables cleaned.
-    ``group_hash`` ties the tombstones together (a subject's keyed hash, or a retention run's)."""
+    ``group_hash`` ties the tombstones together (a subject's keyed hash, or a retention run's).
+    A ``<action>.started`` audit entry goes first and names the runs to flag, so a run killed
+    part way is finished by the next call (``finish_pending``)."""
     cat = project.catalog()
-    key = project_key(project.root)
+    key = project_key(project.root, must_exist=cat.count("withdrawn") > 0)
     now = time.time_ns()
     tokens, words = fp.needles
     tokens = sorted(set(tokens) | {t[:32] for t in tokens})  # verify looks at 32-digit windows
+    details = {"purge_id": stable_id(action, group_hash, now), "group_hash": group_hash,
+               "subject_hash": group_hash if words else None, "assets": len(fp.assets),
+               "rows": {t: len(k) for t, k in sorted(fp.rows.items())}, "media_files": len(fp.media_files),
+               "files": len(fp.files), "runs_flagged": fp.runs_flagged}
+    _log(cat, f"{action}.started", group_hash, details)
     cat.upsert("withdrawn", [{"hash": keyed_hash(key, w), "kind": "subject", "subject_hash": group_hash,
                               "at_utc_ns": now, "action": action} for w in words]
                + [{"hash": keyed_hash(key, t), "kind": "content", "subject_hash": group_hash, "at_utc_ns": now,
                    "action": action} for t in tokens])
     _remove_files(fp.media_files + fp.files, project.root)
-    _delete_rows(cat, fp.rows)
-    _flag_runs(cat, fp.runs_flagged, group_hash, action)
+    rows = dict(fp.rows)
+    if rows.get("entities"):
+        doomed = _redact_entities(cat, rows.pop("entities"), Q.mention_pattern(tokens, words, engine="python"))
+        cat.compact("entities")  # the redacted rows' old bytes go with the rewrite
+        if doomed:
+            rows["entities"] = doomed
+    _delete_rows(cat, rows)
+    return _finish(project, action, group_hash, details)
+
+
+def _log(cat: Catalog, action: str, group_hash: str, details: dict[str, Any]) -> None:
+    now = time.time_ns()
+    cat.upsert("audit_log", [{"log_id": stable_id(action, group_hash, now), "at_utc_ns": now,
+                              "actor": os.environ.get("USER", "unknown"), "action": action,
+                              "details_json": json.dumps(details, sort_keys=True)}])
+
+
+def _finish(project: Project, action: str, group_hash: str, details: dict[str, Any]) -> list[str]:
+    """Steps 4-5 (idempotent): flag runs, drop old versions, rebuild the report, log the end."""
+    cat = project.catalog()
+    _flag_runs(cat, list(details.get("runs_flagged") or []), group_hash, action)
     cleaned = _cleanup_all(cat)
-    if fp.files or fp.assets:
-        _rebuild_reports(project)
-    cat.upsert("audit_log", [{
-        "log_id": stable_id(action, group_hash, now), "at_utc_ns": now,
-        "actor": os.environ.get("USER", "unknown"), "action": action,
-        "details_json": json.dumps({
-            "group_hash": group_hash, "subject_hash": group_hash if words else None, "assets": len(fp.assets),
-            "rows": {t: len(k) for t, k in sorted(fp.rows.items())}, "media_files": len(fp.media_files),
-            "files": len(fp.files), "runs_flagged": fp.runs_flagged,
-        }, sort_keys=True),
-    }])
+    _rebuild_reports(project)
+    _log(cat, action, group_hash, details)
     return cleaned
+
+
+def finish_pending(project: Project) -> list[str]:
+    """Finish every purge whose ``.started`` entry has no end entry (a run killed part way);
+    returns the group hashes finished."""
+    cat = project.catalog()
+    log = cat.read("audit_log", columns=["action", "details_json"]).to_pylist()
+    ended = {json.loads(r["details_json"] or "{}").get("purge_id") for r in log
+             if not str(r["action"]).endswith(".started")}
+    done = []
+    for r in log:
+        if not str(r["action"]).endswith(".started"):
+            continue
+        action = str(r["action"]).removesuffix(".started")
+        details = json.loads(r["details_json"] or "{}")
+        if details.get("purge_id") and details["purge_id"] not in ended:
+            _remove_files(_leftover_media(project, project_key(project.root, must_exist=True),
+                                          _tombstoned(cat, str(details["group_hash"]))), project.root)
+            _finish(project, action, str(details["group_hash"]), details | {"resumed": True})
+            done.append(str(details["group_hash"]))
+    return done

@@ -18,7 +18,7 @@ from typing import Any
 from syncline.catalog import query as Q
 from syncline.govern.footprint import Footprint, collect
 from syncline.govern.keys import keyed_hash, project_key
-from syncline.govern.purge import purge
+from syncline.govern.purge import finish_pending, purge
 from syncline.project import Project
 
 NS_PER_DAY = 86_400 * 1_000_000_000
@@ -47,6 +47,8 @@ class RetentionReport:
 
 def apply(project: Project, *, now: datetime | None = None, dry_run: bool = False) -> RetentionReport:
     started = time.monotonic()
+    if not dry_run:
+        finish_pending(project)  # a purge killed part way (old versions may still hold expired rows)
     now = now or datetime.now(UTC)
     now_ns = int(now.timestamp() * 1e9)
     policy = project.settings.retention
@@ -61,7 +63,8 @@ def apply(project: Project, *, now: datetime | None = None, dry_run: bool = Fals
     if report.expired:
         report.footprint = collect(project, report.expired, words=[], label="retention")
         if not dry_run:
-            group = keyed_hash(project_key(project.root), f"retention:{now.isoformat()}")
+            key = project_key(project.root, must_exist=project.catalog().count("withdrawn") > 0)
+            group = keyed_hash(key, f"retention:{now.isoformat()}")
             purge(project, report.footprint, group_hash=group, action="retention.apply")
     report.elapsed_s = round(time.monotonic() - started, 3)
     return report

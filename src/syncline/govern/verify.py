@@ -22,12 +22,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from syncline.catalog.schema import TABLES
 from syncline.govern.keys import KEY_FILE, keyed_hash, project_key
+from syncline.govern.scan import UndecodableFile, readable_blocks
 from syncline.project import Project
 
 _HEX = re.compile(rb"[0-9a-f]{32,}")
+LONG_RUN = 4096  # hex digits; longer runs are columnar IDs stored back to back
 _CHUNK = 1 << 22
 
 
@@ -48,20 +51,15 @@ class VerifyReport:
                 "bytes_scanned": self.bytes_scanned, "versions_read": self.versions_read, "hits": self.hits}
 
 
-def _word_patterns(words: list[str]) -> list[tuple[str, re.Pattern[bytes]]]:
-    out = []
-    for i, w in enumerate(words):
-        label = "the pseudonym" if i == 0 else f"needle {i}"
-        for enc in ("utf-8", "utf-16-le"):  # a plain substring: columnar files store strings back to back
-            out.append((f"{label} ({enc})", re.compile(re.escape(w.encode(enc)))))
-    return out
-
-
 def _windows(run: bytes) -> set[bytes]:
-    """32-digit windows of a run of hex digits, aligned to its start and to its end: a columnar
-    file stores IDs back to back, so one run holds many of them (a 64-digit hash is caught by
-    its first half, which is tombstoned too)."""
+    """32-digit windows of a run of hex digits: at every offset for a run up to ``LONG_RUN``
+    digits (an ID next to other hex-looking text), and for longer runs — a columnar file's IDs
+    stored back to back — aligned to the run's start and to its end. A 64-digit hash is caught
+    by its first half, which is tombstoned too. (Table values are also read one by one, at
+    every offset, by ``_read_versions``.)"""
     n = len(run)
+    if n <= LONG_RUN:
+        return {run[i:i + 32] for i in range(n - 31)}
     return {run[i:i + 32] for i in range(0, n - 31, 32)} | {run[j - 32:j] for j in range(n, 31, -32)}
 
 
@@ -78,71 +76,113 @@ def _hex_hits(data: bytes, key: bytes, tombstones: set[str], seen: dict[bytes, b
     return n
 
 
-def _scan_files(project: Project, report: VerifyReport, words: list[tuple[str, re.Pattern[bytes]]], key: bytes,
+@dataclass(frozen=True)
+class _Needle:
+    label: str
+    raw: bytes  # as it appears in files
+    excuses: tuple[tuple[int, bytes], ...]  # (offset of the needle inside, other subject's pseudonym)
+
+    def count(self, data: bytes) -> int:
+        """Occurrences, less those that are part of another known subject's pseudonym
+        (``p-1`` inside ``p-10``): files store strings back to back, so a byte scan cannot use
+        word boundaries, but it can tell a longer known pseudonym apart."""
+        n = 0
+        start = data.find(self.raw)
+        while start >= 0:
+            if not any(data[start - k:start - k + len(o)] == o for k, o in self.excuses if start >= k):
+                n += 1
+            start = data.find(self.raw, start + 1)
+        return n
+
+
+def _needles(words: list[str], others: list[str]) -> list[_Needle]:
+    out = []
+    for i, w in enumerate(words):
+        label = "the pseudonym" if i == 0 else f"needle {i}"
+        for enc in ("utf-8", "utf-16-le"):
+            raw = w.encode(enc)
+            excuses = tuple((o.encode(enc).find(raw), o.encode(enc)) for o in others
+                            if o != w and raw in o.encode(enc))
+            out.append(_Needle(f"{label} ({enc})", raw, excuses))
+    return out
+
+
+def _scan_files(project: Project, report: VerifyReport, needles: list[_Needle], key: bytes,
                 tombstones: set[str]) -> None:
     seen: dict[bytes, bool] = {}
-    overlap = 160
+    overlap = max([len(n.raw) + max([len(o) for _, o in n.excuses] + [0]) for n in needles] + [LONG_RUN]) + 64
     for path in sorted(p for p in project.root.rglob("*") if p.is_file() and p.name != KEY_FILE):
         report.files_scanned += 1
         found: set[str] = set()
         n_hex = 0
         tail = b""
-        with open(path, "rb") as f:
-            while block := f.read(_CHUNK):
+        rel = path.relative_to(project.root).as_posix()
+        try:
+            for block in readable_blocks(path, _CHUNK):
                 data = tail + block
                 report.bytes_scanned += len(block)
-                found |= {label for label, rx in words if rx.search(data)}
+                found |= {n.label for n in needles if n.count(data)}
                 n_hex += _hex_hits(data, key, tombstones, seen)
                 tail = block[-overlap:]
-        rel = path.relative_to(project.root).as_posix()
+        except UndecodableFile as e:
+            report.hits.append(f"{rel}: not verified: {e}")
         report.hits += [f"{rel}: {label}" for label in sorted(found)]
         if n_hex:
             report.hits.append(f"{rel}: {n_hex} ID(s) of withdrawn files")
 
 
-def _value_bytes(table: pa.Table) -> list[bytes]:
-    """The raw UTF-8 bytes of every text and list-of-text column (Arrow's data buffers: no
-    Python string per value)."""
-    out = []
+def _distinct_values(table: pa.Table) -> list[str]:
+    """Every distinct text value of the table's text and list-of-text columns."""
+    out: set[str] = set()
     for f, col in zip(table.schema, table.columns, strict=True):
-        for chunk in col.chunks:
-            arr = chunk
-            if pa.types.is_list(f.type) and pa.types.is_string(f.type.value_type):
-                arr = chunk.values
-            elif not pa.types.is_string(f.type):
-                continue
-            data = arr.buffers()[2]
-            if data is not None and data.size:
-                out.append(data.to_pybytes())
-    return out
+        if pa.types.is_list(f.type) and pa.types.is_string(f.type.value_type):
+            col = pc.list_flatten(col)
+        elif not pa.types.is_string(f.type):
+            continue
+        out.update(v for v in pc.unique(col).to_pylist() if v)
+    return sorted(out)
 
 
-def _read_versions(project: Project, report: VerifyReport, words: list[tuple[str, re.Pattern[bytes]]],
-                   key: bytes, tombstones: set[str]) -> None:
+def _read_versions(project: Project, report: VerifyReport, words: list[str], key: bytes,
+                   tombstones: set[str]) -> None:
+    """Each retained version's values one by one: the needles as whole tokens (the footprint's
+    rule, ``catalog.query.mention_pattern``), and hex tokens at every offset."""
     cat = project.catalog()
-    seen: dict[bytes, bool] = {}  # keyed hashes computed once per distinct ID across all versions
+    word_rx = [re.compile(r"(?<![\w-])" + re.escape(w) + r"(?![\w-])") for w in words]
+    hex_rx = re.compile(r"[0-9a-f]{32,}")
+    seen: dict[str, bool] = {}
     for table in TABLES:
         for version in cat.versions(table):
             report.versions_read += 1
-            found: set[str] = set()
-            n_hex = 0
-            for data in _value_bytes(cat.read(table, version=version)):
-                found |= {label for label, rx in words if rx.search(data)}
-                n_hex += _hex_hits(data, key, tombstones, seen)
-            if found or n_hex:
-                report.hits.append(f"table {table} version {version}: {', '.join(sorted(found)) or 'no needle'}; "
+            n_words = n_hex = 0
+            for value in _distinct_values(cat.read(table, version=version)):
+                n_words += sum(1 for rx in word_rx if rx.search(value))
+                if tombstones:
+                    for m in hex_rx.finditer(value):
+                        tok = m.group()
+                        for i in range(len(tok) - 31):
+                            w = tok[i:i + 32]
+                            hit = seen.get(w)
+                            if hit is None:
+                                hit = seen[w] = keyed_hash(key, w) in tombstones
+                            n_hex += hit
+            if n_words or n_hex:
+                report.hits.append(f"table {table} version {version}: {n_words} value(s) with a needle, "
                                    f"{n_hex} withdrawn ID(s)")
 
 
 def verify(project: Project, subject_id: str, *, needles: list[str] | None = None) -> VerifyReport:
-    key = project_key(project.root)
-    subject_hash = keyed_hash(key, subject_id)
     cat = project.catalog()
+    key = project_key(project.root, must_exist=cat.count("withdrawn") > 0)
+    subject_hash = keyed_hash(key, subject_id)
     rows = cat.read("withdrawn", columns=["hash"], where=f"subject_hash = '{subject_hash}'")
     tombstones = {str(h) for h in rows.column("hash").to_pylist()} - {subject_hash}
+    others = [str(x) for x in cat.read("subjects", columns=["subject_id"]).column("subject_id").to_pylist()]
     words = [subject_id, *(needles or [])]
     report = VerifyReport(subject_hash)
-    patterns = _word_patterns(words)
-    _scan_files(project, report, patterns, key, tombstones)
-    _read_versions(project, report, patterns, key, tombstones)
+    if subject_hash not in set(rows.column("hash").to_pylist()):
+        report.hits.append(f"no withdrawal of {subject_id!r} is recorded in this project: nothing to prove "
+                           "(check the pseudonym; before a withdrawal, the hits below show where the subject is)")
+    _scan_files(project, report, _needles(words, others), key, tombstones)
+    _read_versions(project, report, words, key, tombstones)
     return report

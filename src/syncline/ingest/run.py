@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from syncline.catalog import Catalog
-from syncline.govern.keys import Tombstones
+from syncline.govern.keys import Tombstones, keyed_hash
 from syncline.ids import asset_id_from_sha256, entity_id_from_path, sha256_file, stable_id
 from syncline.ingest import rows as R
 from syncline.ingest.discover import Found, Rejected, discover
@@ -89,6 +89,14 @@ def _hash_all(files: list[_File], cat: Catalog, pool: Executor, progress: Progre
         if progress:
             progress("hash", i, len(files))
     return out
+
+
+def _stored_path(q: QuarantinedFile, withdrawn: Tombstones) -> str:
+    """A refused withdrawn file is recorded without its name (it may name the person): the
+    ingest output showed the path once; the catalog keeps a keyed hash of it."""
+    if q.kind != "withdrawn" or withdrawn.key is None:
+        return q.path
+    return f"(withdrawn file {keyed_hash(withdrawn.key, q.path)[:16]})"
 
 
 def _refuse_withdrawn(files: list[_File], by_path: dict[str, AssetSpec], withdrawn: Tombstones,
@@ -276,8 +284,8 @@ def ingest(project: Project, paths: list[Path], *, manifest_path: Path | None = 
             pool.shutdown(cancel_futures=True)
 
     summary.events = finalize(cat)
-    q = [{"quarantine_id": stable_id(b.path, b.kind), "path": b.path, "kind": b.kind, "reason": b.reason}
-         for b in summary.quarantined]
+    q = [{"quarantine_id": stable_id(b.path, b.kind), "path": _stored_path(b, withdrawn), "kind": b.kind,
+          "reason": b.reason} for b in summary.quarantined]
     if ingested_paths and cat.count("quarantine"):
         for chunk in _batches(ingested_paths, 500):  # files fixed since an earlier run leave quarantine
             where = f"path IN ({_quote(chunk)})"

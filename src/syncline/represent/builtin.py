@@ -7,8 +7,8 @@ or recognised from them, rich enough for event detection, retrieval by similarit
 * ``logmel-1s@1`` (audio): 40 log-mel band energies (0-8 kHz, 25 ms frames) averaged over each
   second — a second-long average keeps what sounds (a call, rain, a voice is present) and loses
   the phonetic detail that makes speech intelligible.
-* ``grid-colour-edges@1`` (image, and video once per second on the frame nearest the middle of
-  the second): on a 4 x 4 grid, the mean colour and an 8-bin histogram of gradient
+* ``grid-colour-edges@1`` (image) and ``grid-colour-edges-1s@1`` (video, once per second on the
+  frame nearest the middle of the second): on a 4 x 4 grid, the mean colour and an 8-bin histogram of gradient
   orientations per cell — a layout and texture summary from which a face cannot be redrawn.
 """
 
@@ -54,7 +54,7 @@ class Representation:
 LOGMEL = Representation("logmel-1s", "1", "audio", 40,
                         {"rate": 16000, "n_fft": 400, "hop": 160, "bands": 40, "fmax": 8000, "window_s": 1.0})
 GRID = Representation("grid-colour-edges", "1", "image", 4 * 4 * 11, {"grid": 4, "orientation_bins": 8})
-GRID_VIDEO = Representation("grid-colour-edges", "1", "video", 4 * 4 * 11,
+GRID_VIDEO = Representation("grid-colour-edges-1s", "1", "video", 4 * 4 * 11,
                             {"grid": 4, "orientation_bins": 8, "per_second": True})
 BY_MODALITY = {"audio": LOGMEL, "image": GRID, "video": GRID_VIDEO}
 
