@@ -77,6 +77,7 @@ def test_audio_from_another_recording_is_never_aligned_and_raises_a_finding(alig
     assert stray["clock_offset_ns"] == 0 and not stray["clock_source"].startswith("estimated:")
     findings = project.catalog().read("findings", where=f"target_id = '{stray['asset_id']}'").to_pylist()
     assert len(findings) == 1 and findings[0]["check"] == "align.audio_video"
+    assert stray["asset_id"] in findings[0]["asset_ids"] and len(findings[0]["asset_ids"]) == 2  # provenance
 
 
 def test_the_transcript_moves_onto_its_speech_and_gets_word_timings(aligned) -> None:  # type: ignore[no-untyped-def]
@@ -98,6 +99,7 @@ def test_every_verdict_is_a_clocks_row_and_the_run_is_pinned(aligned) -> None:  
     cat = project.catalog()
     rows = cat.read("clocks", where=f"run_id = '{report.run_id}'").to_pylist()
     assert len(rows) == len(report.results)
+    assert all({r["asset_id"], r["reference_asset_id"]} == set(r["asset_ids"]) for r in rows)  # provenance
     assert sum(1 for r in rows if r["applied"]) == sum(1 for r in report.results if r.applied)
     run = cat.read("runs", where=f"run_id = '{report.run_id}'").to_pylist()[0]
     assert run["kind"] == "align" and json.loads(run["table_versions_json"]) == before

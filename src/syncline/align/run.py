@@ -202,7 +202,8 @@ def align(project: Project, *, apply: bool = False, entity: str | None = None,
     pairs = [(e, p) for e in sorted(by_entity) for p in plan_pairs(by_entity[e])]
     with decode_once():
         _detect_all(project, report, pairs, max_lag_ns, progress)
-    _record(project, report, snapshot, started, max_lag_ns)
+    subjects = {a["asset_id"]: list(a.get("subject_ids") or []) for a in assets}
+    _record(project, report, snapshot, started, max_lag_ns, subjects)
     if apply:
         _apply(project, report, by_entity)
         _refine_words(project, report, by_entity)
@@ -214,11 +215,15 @@ def align(project: Project, *, apply: bool = False, entity: str | None = None,
     return report
 
 
-def _record(project: Project, report: AlignReport, snapshot: dict[str, int], started: int, max_lag_ns: int) -> None:
+def _record(project: Project, report: AlignReport, snapshot: dict[str, int], started: int, max_lag_ns: int,
+            subjects: dict[str, list[str]]) -> None:
     cat = project.catalog()
     clocks, findings = [], []
     for r in report.results:
         est = r.estimate
+        provenance = {"asset_ids": sorted({r.reference_id, r.target_id}),
+                      "subject_ids": sorted(set(subjects.get(r.reference_id, []) + subjects.get(r.target_id, [])))
+                      or None}
         clocks.append({
             "clock_id": stable_id(report.run_id, r.kind, r.reference_id, r.target_id), "run_id": report.run_id,
             "entity_id": r.entity_id, "asset_id": r.moved_id,
@@ -231,6 +236,7 @@ def _record(project: Project, report: AlignReport, snapshot: dict[str, int], sta
             "new_drift_ppm": r.new_clock.drift_ppm if r.new_clock else None, "applied": r.applied,
             "details_json": json.dumps({"kind": r.kind, "candidates": [asdict(c) for c in est.candidates],
                                         **est.details}, default=str, sort_keys=True),
+            **provenance,
         })
         if est.verdict is not Verdict.ALIGNED:
             severity = {"no_plausible_alignment": "error", "ambiguous": "warning"}.get(str(est.verdict), "info")
@@ -243,6 +249,7 @@ def _record(project: Project, report: AlignReport, snapshot: dict[str, int], sta
                 "entity_id": r.entity_id, "message": message, "run_id": report.run_id,
                 "details_json": json.dumps({"verdict": str(est.verdict), "reference": r.reference_id,
                                             "target": r.target_id}, sort_keys=True),
+                **provenance,
             })
     cat.upsert("clocks", clocks)
     cat.upsert("findings", findings)

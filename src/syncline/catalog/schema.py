@@ -214,6 +214,7 @@ _table("clocks", "clock_id", "alignment estimates and clock corrections, one row
     _f("new_drift_ppm", _f64),
     _f("applied", _bool),
     _f("details_json", _str),
+    *_PROVENANCE,
 ])
 
 _table("words", "word_id", "word timings refined by forced alignment, on the transcript's own time", [
@@ -265,6 +266,7 @@ _table("findings", "finding_id", "what audits found, where, how bad", [
     _f("message", _str),
     _f("details_json", _str),
     _f("run_id", _str),
+    *_PROVENANCE,
 ])
 
 _table("quarantine", "quarantine_id", "files ingest refused, with a one-line reason", [
