@@ -299,3 +299,27 @@ def test_a_withdrawal_killed_half_way_finishes_on_the_next_run(tmp_path: Path, m
     assert P.finish_pending(project) == []  # every started purge has its end entry
     log = [r["action"] for r in project.catalog().read("audit_log").to_pylist()]
     assert log.count("consent.withdraw.started") == log.count("consent.withdraw") >= 1
+
+
+def test_manifest_attributes_naming_the_subject_are_redacted_and_never_come_back(tmp_path: Path) -> None:
+    """An entity attribute names the caretaker: the withdrawal redacts that attribute (the
+    entity stays), and re-ingesting the same manifest does not bring it back."""
+    data = tmp_path / "data"
+    data.mkdir()
+    _srt(data / "memo.srt", "all calm")
+    _srt(data / "other.srt", "fan is on")
+    manifest = {"version": 1,
+                "entities": [{"entity_id": "e1", "attrs": {"caretaker": "person-q", "barn": "north"}}],
+                "subjects": [{"subject_id": "person-q"}],
+                "assets": [{"path": "memo.srt", "entity_id": "e1", "subjects": ["person-q"]},
+                           {"path": "other.srt", "entity_id": "e1"}]}
+    (data / "m.json").write_text(json.dumps(manifest), encoding="utf-8")
+    project = init_project(tmp_path / "p")
+    ingest(project, [data], manifest_path=data / "m.json")
+    withdraw(project, "person-q")
+    assert verify(project, "person-q").clean
+    ingest(project, [data], manifest_path=data / "m.json")
+    assert verify(project, "person-q").clean
+    entity = project.catalog().read("entities", where="entity_id = 'e1'").to_pylist()[0]
+    assert json.loads(entity["attrs_json"]) == {"barn": "north"}
+    assert [Path(str(a["source_path"])).name for a in project.catalog().read("assets").to_pylist()] == ["other.srt"]

@@ -12,10 +12,14 @@ against a guessed pseudonym. The key lives in the project folder, readable by it
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import re
 from pathlib import Path
+from typing import Any
 
 KEY_FILE = ".syncline-key"
+_TOKEN = re.compile(r"[\w-]+")
 KEY_BYTES = 32
 
 
@@ -76,3 +80,19 @@ class Tombstones:
     def why(self, value: str) -> str | None:
         """The action that purged ``value`` (consent.withdraw, retention.apply), or None."""
         return None if self.key is None else self.actions.get(keyed_hash(self.key, value))
+
+    def names_withdrawn(self, text: str) -> bool:
+        """Whether any whole token of ``text`` (letters, digits, ``_``, ``-``) is a withdrawn
+        pseudonym: how a manifest attribute like ``caretaker: caretaker-02`` is recognised
+        without the pseudonym being stored."""
+        return self.key is not None and any(self.has(tok) for tok in _TOKEN.findall(text))
+
+    def scrub(self, value: Any) -> Any:
+        """``value`` (JSON-like) without the dict entries and list items that name a withdrawn
+        pseudonym."""
+        if isinstance(value, dict):
+            return {k: self.scrub(v) for k, v in value.items()
+                    if not self.names_withdrawn(str(k)) and not self.names_withdrawn(json.dumps(v, default=str))}
+        if isinstance(value, list):
+            return [self.scrub(v) for v in value if not self.names_withdrawn(json.dumps(v, default=str))]
+        return value

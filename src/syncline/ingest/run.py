@@ -213,9 +213,11 @@ def ingest(project: Project, paths: list[Path], *, manifest_path: Path | None = 
     manifest_root = manifest_path.parent if manifest_path else Path(".")
     gone = cat.read("withdrawn", columns=["hash", "action"])
     withdrawn = Tombstones.load(project.root, gone.column("hash").to_pylist(), gone.column("action").to_pylist())
-    if withdrawn:  # a subject who withdrew consent is never registered again
-        manifest = manifest.model_copy(update={"subjects": [s for s in manifest.subjects
-                                                            if not withdrawn.has(s.subject_id)]})
+    if withdrawn:  # a subject who withdrew consent is never registered again, nor named in attributes
+        manifest = manifest.model_copy(update={
+            "subjects": [s for s in manifest.subjects if not withdrawn.has(s.subject_id)],
+            "entities": [e.model_copy(update={"attrs": withdrawn.scrub(e.attrs)}) for e in manifest.entities],
+            "assets": [a.model_copy(update={"context": withdrawn.scrub(a.context)}) for a in manifest.assets]})
     by_path = manifest.by_resolved_path(manifest_root)
     register_manifest(cat, manifest)
 
