@@ -325,6 +325,41 @@ def retention_apply(
 
 
 @app.command()
+def agreement(
+    field_name: Annotated[str, typer.Argument(metavar="FIELD", help="the label field, e.g. animal_state")],
+    project: ProjectOpt = Path("."),
+    level: Annotated[str, typer.Option(help="nominal, ordinal, interval or ratio")] = "nominal",
+    json_out: JsonOpt = False,
+) -> None:
+    """Agreement on a label field: Krippendorff's alpha and each annotator's kappa, with intervals."""
+    from dataclasses import asdict
+
+    from syncline.annotate.report import field_agreement
+    from syncline.report_text import print_agreement
+
+    p = _open(project)
+    order = None
+    if level == "ordinal":
+        from syncline.task import TaskSpecError, load_task
+
+        try:
+            spec = load_task(p.task_path)
+            order = list(spec.labels[field_name].values) if field_name in spec.labels else None
+        except (TaskSpecError, OSError):
+            order = None
+    if level not in ("nominal", "ordinal", "interval", "ratio"):
+        _fail(f"--level {level!r}: choose nominal, ordinal, interval or ratio")
+    try:
+        report = field_agreement(p, field_name, level=level, order=order)  # type: ignore[arg-type]
+    except ValueError as e:
+        _fail(str(e))
+    if json_out:
+        _print_json(asdict(report) | {"targets": report.targets})
+    else:
+        print_agreement(console, report)
+
+
+@app.command()
 def demo(
     path: Annotated[Path, typer.Argument(help="folder for the demo world and its project")] = Path("demo-world"),
     seed: Annotated[int, typer.Option(help="random seed")] = 7,

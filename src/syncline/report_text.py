@@ -180,3 +180,14 @@ def print_stage_blocks(console: Console, stage: str, rows: list[dict[str, Any]])
     for r in rows:
         who = f" ({escape(str(r['subject_id']))})" if r["subject_id"] else ""
         console.print(f"  {r['asset_id'][:12]}{who}: {escape(r['reason'])}", highlight=False)
+
+
+def print_agreement(console: Console, report: Any) -> None:
+    lo, hi = report.alpha_interval
+    console.print(f"[bold]{escape(report.field_name)}[/bold] ({report.level}): {report.targets} target(s), "
+                  f"{len(report.annotators)} annotator(s); Krippendorff's alpha {report.alpha:.3f} "
+                  f"[95% {lo:.3f}, {hi:.3f}]")
+    for r in sorted(report.per_annotator, key=lambda r: r["kappa"] if r["kappa"] == r["kappa"] else -9):
+        klo, khi = r["interval"]
+        console.print(f"  {escape(r['annotator']):<16} kappa vs the others' majority {r['kappa']:.3f} "
+                      f"[95% {klo:.3f}, {khi:.3f}] on {r['targets']} target(s)", highlight=False)

@@ -459,3 +459,14 @@ def rows_referencing(con: duckdb.DuckDBPyConnection, table: str, keys: list[str]
     con.register("_removed", pa.table({"k": keys}))
     preds = " OR ".join(f'"{c}" IN (SELECT k FROM _removed)' for c in cols)
     return [str(k) for (k,) in con.sql(f'SELECT "{ts.key}" FROM {table} WHERE {preds}').fetchall()]
+
+
+def field_labels(con: duckdb.DuckDBPyConnection, field: str, kind: str | None = None) -> list[tuple[str, str, str]]:
+    """(target_id, annotator, value) of every label of ``field`` (the latest per target and
+    annotator when one relabelled), optionally only of one ``kind`` (perception | judgment)."""
+    rows = con.execute("""
+        SELECT target_id, annotator, value FROM labels
+        WHERE field = $field AND annotator IS NOT NULL AND value IS NOT NULL
+          AND ($kind IS NULL OR kind = $kind)
+        ORDER BY target_id, annotator""", {"field": field, "kind": kind}).fetchall()
+    return [(str(t), str(a), str(v)) for t, a, v in rows]

@@ -1,0 +1,1 @@
+"""Annotation: label schemas, guidelines, annotators, grading, agreement, interop."""
