@@ -24,6 +24,10 @@ task_app = typer.Typer(no_args_is_help=True, help="Work with the task spec.")
 app.add_typer(task_app, name="task")
 consent_app = typer.Typer(no_args_is_help=True, help="Consent: list subjects, withdraw one, prove it.")
 app.add_typer(consent_app, name="consent")
+schema_app = typer.Typer(no_args_is_help=True, help="The label schema (labels.yaml): fields, kinds, annotators.")
+app.add_typer(schema_app, name="schema")
+labels_app = typer.Typer(no_args_is_help=True, help="Labels: import them, checked against the schema.")
+app.add_typer(labels_app, name="labels")
 retention_app = typer.Typer(no_args_is_help=True, help="Retention: purge what has outlived its period.")
 app.add_typer(retention_app, name="retention")
 console = Console() if sys.stdout.isatty() else Console(width=120)
@@ -322,6 +326,50 @@ def retention_apply(
         _print_json(data)
     else:
         print_retention(console, data)
+
+
+@schema_app.command("check")
+def schema_check(project: ProjectOpt = Path("."), json_out: JsonOpt = False) -> None:
+    """Validate labels.yaml; every problem is listed with its field and what is allowed."""
+    from syncline.annotate.schema import SCHEMA_FILE, SchemaError, load_schema
+
+    p = _open(project)
+    try:
+        schema = load_schema(p.root / SCHEMA_FILE)
+    except SchemaError as e:
+        if json_out:
+            _print_json({"valid": False, "problems": e.problems})
+            raise typer.Exit(1) from None
+        _fail(str(e), code=1)
+    if json_out:
+        _print_json({"valid": True, "version": schema.content_hash(), "fields": list(schema.fields)})
+    else:
+        console.print(f"[green]valid[/green] {p.root / SCHEMA_FILE} (version {schema.content_hash()}): "
+                      f"{len(schema.fields)} field(s), {len(schema.annotators)} annotator(s)")
+
+
+@labels_app.command("import")
+def labels_import(
+    path: Annotated[Path, typer.Argument(help="a JSON Lines file, one label per line")],
+    project: ProjectOpt = Path("."),
+    json_out: JsonOpt = False,
+) -> None:
+    """Import labels; the valid ones are written in one commit, the others refused with a reason."""
+    from syncline.annotate.labels import import_jsonl
+    from syncline.annotate.schema import SchemaError
+
+    p = _open(project)
+    try:
+        res = import_jsonl(p, path)
+    except (SchemaError, OSError) as e:
+        _fail(str(e).splitlines()[0])
+    if json_out:
+        _print_json({"written": res.written, "refused": [{"line": r.index + 1, "reason": r.reason}
+                                                         for r in res.refused]})
+    else:
+        console.print(f"{res.written} label(s) written, {len(res.refused)} refused")
+        for r in res.refused:
+            console.print(f"  {path}:{r.index + 1}: {r.reason}", highlight=False)
 
 
 @app.command()

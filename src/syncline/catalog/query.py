@@ -470,3 +470,23 @@ def field_labels(con: duckdb.DuckDBPyConnection, field: str, kind: str | None = 
           AND ($kind IS NULL OR kind = $kind)
         ORDER BY target_id, annotator""", {"field": field, "kind": kind}).fetchall()
     return [(str(t), str(a), str(v)) for t, a, v in rows]
+
+
+TARGET_TABLES = {"entity": ("entities", "entity_id"), "segment": ("segments", "segment_id"),
+                 "event": ("events", "event_id"), "region": ("assets", "asset_id"),
+                 "sequence": ("entities", "entity_id")}
+
+
+def label_targets(con: duckdb.DuckDBPyConnection, granularity: str, ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The rows a label of ``granularity`` may be attached to, by ID, with what validation and
+    provenance need: a span (segments), provenance lists (segments, events, assets)."""
+    import pyarrow as pa
+
+    table, key = TARGET_TABLES[granularity]
+    con.register("_ids", pa.table({"k": ids}))
+    cols = {"segments": "t0_ns, t1_ns, asset_ids, subject_ids", "events": "t_ns AS t0_ns, t_ns AS t1_ns, "
+            "asset_ids, subject_ids", "assets": "NULL AS t0_ns, NULL AS t1_ns, [asset_id] AS asset_ids, subject_ids",
+            "entities": "NULL AS t0_ns, NULL AS t1_ns, NULL AS asset_ids, NULL AS subject_ids"}[table]
+    rel = con.sql(f"SELECT {key} AS id, {cols} FROM {table} WHERE {key} IN (SELECT k FROM _ids)")
+    names = [d[0] for d in rel.description]
+    return {str(r[0]): dict(zip(names, r, strict=True)) for r in rel.fetchall()}

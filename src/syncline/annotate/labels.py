@@ -1,0 +1,170 @@
+"""Writing labels: every label checked against the schema, the annotator's qualification and
+the catalog before anything is written; the valid ones in one commit, the others refused with
+a one-line reason naming the record.
+
+The writer never chooses a label's kind: it comes from the schema, so a field is perception or
+judgment everywhere (stored, exported and evaluated apart). Values are stored as text: class and
+ordinal values as they are, numbers as decimals, and lists, boxes, polygons and time spans as
+JSON. A label's ID is stable per (field, target, annotator): relabelling replaces, and
+``labels`` keeps one current value per annotator.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from syncline.annotate.schema import SCHEMA_FILE, FieldSpec, LabelSchema, load_schema
+from syncline.catalog import query as Q
+from syncline.ids import stable_id
+from syncline.project import Project
+
+
+@dataclass(frozen=True)
+class Refused:
+    index: int  # position in the input (0-based)
+    reason: str
+
+
+@dataclass
+class LabelWrite:
+    written: int = 0
+    refused: list[Refused] = field(default_factory=list)
+
+
+def _number(x: Any) -> float:
+    if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(float(x)):
+        raise ValueError(f"{x!r} is not a finite number")
+    return float(x)
+
+
+def _value(spec: FieldSpec, value: Any) -> str:
+    """The value as stored, or ValueError saying what the field accepts."""
+    t = spec.type
+    if t in ("class", "ordinal"):
+        if value not in spec.values:
+            raise ValueError(f"value {value!r} is not one of {spec.values}")
+        return str(value)
+    if t == "multi_label":
+        if not isinstance(value, list) or not value or any(v not in spec.values for v in value):
+            raise ValueError(f"value {value!r} must be a non-empty list of {spec.values}")
+        return json.dumps(sorted(set(value)))
+    if t == "number":
+        v = _number(value)
+        if (spec.min is not None and v < spec.min) or (spec.max is not None and v > spec.max):
+            raise ValueError(f"value {v} is outside [{spec.min}, {spec.max}]")
+        return repr(v)
+    if t == "box":
+        if not isinstance(value, list) or len(value) != 4:
+            raise ValueError(f"a box is [x0, y0, x1, y1], got {value!r}")
+        x0, y0, x1, y1 = (_number(v) for v in value)
+        if not (0 <= x0 < x1 and 0 <= y0 < y1):
+            raise ValueError(f"box {value!r} needs 0 <= x0 < x1 and 0 <= y0 < y1")
+        return json.dumps([x0, y0, x1, y1])
+    if t == "polygon":
+        if not isinstance(value, list) or len(value) < 3 or any(not isinstance(p, list) or len(p) != 2 for p in value):
+            raise ValueError(f"a polygon is three or more [x, y] points, got {value!r}")
+        return json.dumps([[_number(x), _number(y)] for x, y in value])
+    if t == "time_span":
+        if not isinstance(value, list) or len(value) != 2 or any(isinstance(v, bool) or not isinstance(v, int)
+                                                                  for v in value) or value[0] >= value[1]:
+            raise ValueError(f"a time span is [t0_ns, t1_ns] with integer t0 < t1, got {value!r}")
+        return json.dumps(value)
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("a text value must be a non-empty string")
+    return value
+
+
+def write_labels(project: Project, labels: list[dict[str, Any]], *, schema: LabelSchema | None = None) -> LabelWrite:
+    """Validate every label, write the valid ones in one commit, refuse the rest with reasons."""
+    schema = schema or load_schema(project.root / SCHEMA_FILE)
+    version = schema.content_hash()
+    out = LabelWrite()
+    checked: list[tuple[int, dict[str, Any], FieldSpec]] = []
+    for i, lab in enumerate(labels):
+        try:
+            checked.append((i, lab, _check(schema, lab)))
+        except ValueError as e:
+            out.refused.append(Refused(i, str(e)))
+    targets: dict[str, dict[str, dict[str, Any]]] = {}
+    with project.catalog().connect() as con:
+        for gran in {spec.granularity for _, _, spec in checked}:
+            ids = sorted({str(lab["target_id"]) for _, lab, spec in checked if spec.granularity == gran})
+            targets[gran] = Q.label_targets(con, gran, ids)
+    rows = []
+    for i, lab, spec in checked:
+        target = targets[spec.granularity].get(str(lab["target_id"]))
+        if target is None:
+            table = Q.TARGET_TABLES[spec.granularity][0]
+            out.refused.append(Refused(i, f"target {lab['target_id']!r}: no such {spec.granularity} in {table}"))
+            continue
+        try:
+            value = _value(spec, lab.get("value"))
+        except ValueError as e:
+            out.refused.append(Refused(i, f"field {lab['field']!r}: {e}"))
+            continue
+        if spec.type == "time_span" and target["t0_ns"] is not None:
+            t0, t1 = json.loads(value)
+            if t0 < target["t0_ns"] or t1 > target["t1_ns"]:
+                out.refused.append(Refused(i, f"field {lab['field']!r}: span [{t0}, {t1}) is outside its "
+                                              f"{spec.granularity} [{target['t0_ns']}, {target['t1_ns']})"))
+                continue
+        who = str(lab["annotator"])
+        rows.append({
+            "label_id": stable_id("label", lab["field"], lab["target_id"], who), "target_type": spec.granularity,
+            "target_id": str(lab["target_id"]), "field": lab["field"], "value": value, "kind": spec.kind,
+            "annotator": who, "annotator_tier": schema.annotators[who].tier,
+            "guideline_version": str(lab.get("guideline_version") or f"schema:{version}"),
+            "confidence": lab.get("confidence"), "asset_ids": target["asset_ids"],
+            "subject_ids": target["subject_ids"],
+        })
+    if rows:
+        project.catalog().upsert("labels", rows)
+    out.written = len(rows)
+    out.refused.sort(key=lambda r: r.index)
+    return out
+
+
+def _check(schema: LabelSchema, lab: dict[str, Any]) -> FieldSpec:
+    missing = [k for k in ("field", "target_id", "annotator") if not lab.get(k)]
+    if missing:
+        raise ValueError(f"missing {', '.join(missing)}")
+    name, who = str(lab["field"]), str(lab["annotator"])
+    spec = schema.fields.get(name)
+    if spec is None:
+        raise ValueError(f"unknown field {name!r}; fields: {', '.join(schema.fields)}")
+    if "kind" in lab and lab["kind"] != spec.kind:
+        raise ValueError(f"field {name!r} is a {spec.kind} field; a label cannot make it {lab['kind']}")
+    annotator = schema.annotators.get(who)
+    if annotator is None:
+        raise ValueError(f"unknown annotator {who!r}; register them under annotators in {SCHEMA_FILE}")
+    if name not in annotator.fields:
+        raise ValueError(f"annotator {who!r} ({annotator.tier}) is not qualified to label {name!r}; "
+                         f"qualified for: {', '.join(annotator.fields) or 'nothing'}")
+    return spec
+
+
+def import_jsonl(project: Project, path: Any) -> LabelWrite:
+    """Labels from a JSON Lines file (one label object per line); a line that is not a JSON
+    object is refused like an invalid label. ``Refused.index`` is the 0-based line number."""
+    from pathlib import Path
+
+    parsed: list[tuple[int, dict[str, Any]]] = []
+    bad: list[Refused] = []
+    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines()):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            bad.append(Refused(n, f"not JSON ({e.msg} at column {e.colno})"))
+            continue
+        if not isinstance(obj, dict):
+            bad.append(Refused(n, "not a JSON object"))
+            continue
+        parsed.append((n, obj))
+    res = write_labels(project, [obj for _, obj in parsed])
+    res.refused = sorted([Refused(parsed[r.index][0], r.reason) for r in res.refused] + bad, key=lambda r: r.index)
+    return res

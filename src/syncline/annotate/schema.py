@@ -1,0 +1,100 @@
+"""The label schema (``labels.yaml`` in the project): what may be labelled, how, and by whom.
+
+Every field has a *kind* — ``perception`` (what is in the frame or the audio) or ``judgment``
+(what to do) — and a field is one or the other, never both; a granularity (what a label is
+attached to); a value type; and, for context fields (machine, nearby tools, operator hands),
+``context: true``: over-labelling is first class, not an afterthought. Annotators are listed
+with a tier (expert, trained, crowd) and the fields they are qualified to label::
+
+    version: 1
+    fields:
+      animal_state: {kind: perception, granularity: segment, type: ordinal,
+                     values: [calm, restless, distressed]}
+      injury:       {kind: perception, granularity: region, type: box}
+      action:       {kind: judgment, granularity: segment, type: class, values: [alert_vet, watch, ignore]}
+      nearby:       {kind: perception, granularity: segment, type: multi_label, context: true,
+                     values: [feed_cart, tractor, person]}
+    annotators:
+      vet-a:   {tier: expert, fields: [animal_state, injury, action, nearby]}
+      crowd-c: {tier: crowd, fields: [animal_state, nearby]}
+
+``load_schema`` reports every problem at once, one line each (field path, bad value, what is
+allowed), like the task spec. ``content_hash`` versions it: labels record the schema version
+they were written under.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, ValidationError, model_validator
+
+from syncline.task._base import Name, _Strict
+from syncline.task.errors import TaskSpecError, _describe, read_yaml
+
+SCHEMA_FILE = "labels.yaml"
+Granularity = Literal["entity", "segment", "event", "region", "sequence"]
+ValueType = Literal["class", "multi_label", "ordinal", "number", "box", "polygon", "time_span", "text"]
+WITH_VALUES = ("class", "multi_label", "ordinal")
+
+
+class SchemaError(TaskSpecError):
+    """``labels.yaml`` is invalid; ``problems`` holds one line per problem."""
+
+
+class FieldSpec(_Strict):
+    kind: Literal["perception", "judgment"]
+    granularity: Granularity = "segment"
+    type: ValueType = "class"
+    values: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list)
+    context: bool = False
+    description: str = ""
+    min: float | None = None  # number fields
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _values_fit_the_type(self) -> FieldSpec:
+        if self.type in WITH_VALUES and len(self.values) < 2:
+            raise ValueError(f"a {self.type} field needs at least two values")
+        if self.type not in WITH_VALUES and self.values:
+            raise ValueError(f"a {self.type} field takes no list of values")
+        if len(set(self.values)) != len(self.values):
+            raise ValueError("values must be distinct")
+        return self
+
+
+class AnnotatorSpec(_Strict):
+    tier: Literal["expert", "trained", "crowd"]
+    fields: list[Name] = Field(default_factory=list)
+
+
+class LabelSchema(_Strict):
+    version: Literal[1] = 1
+    fields: dict[Name, FieldSpec] = Field(min_length=1)
+    annotators: dict[Name, AnnotatorSpec] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _qualifications_name_fields(self) -> LabelSchema:
+        problems = [f"annotators.{who}.fields: unknown field {f!r}; fields: {', '.join(self.fields)}"
+                    for who, a in self.annotators.items() for f in a.fields if f not in self.fields]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def content_hash(self) -> str:
+        return hashlib.sha256(json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def load_schema(path: Path) -> LabelSchema:
+    """``labels.yaml`` validated; every problem listed with its path (``SchemaError``)."""
+    try:
+        raw = read_yaml(Path(path))
+    except TaskSpecError as e:
+        raise SchemaError([p.replace("task spec", "label schema") for p in e.problems]) from None
+    try:
+        return LabelSchema.model_validate(raw)
+    except ValidationError as e:
+        raise SchemaError([_describe(err, str(path), LabelSchema) for err in e.errors()]) from None
