@@ -373,6 +373,63 @@ def labels_import(
 
 
 @app.command()
+def grade(
+    path: Annotated[Path, typer.Argument(help="JSON Lines: {label_id, grader, verdict, value?, score?}")],
+    project: ProjectOpt = Path("."),
+    json_out: JsonOpt = False,
+) -> None:
+    """Second-tier grades (accept / fix / reject, 1-5 score); the valid ones written, the rest refused."""
+    from syncline.annotate.grading import import_grades
+    from syncline.annotate.schema import SchemaError
+
+    p = _open(project)
+    try:
+        res = import_grades(p, path)
+    except (SchemaError, OSError) as e:
+        _fail(str(e).splitlines()[0])
+    if json_out:
+        _print_json({"written": res.written, "refused": [{"line": r.index + 1, "reason": r.reason}
+                                                         for r in res.refused]})
+    else:
+        console.print(f"{res.written} grade(s) written, {len(res.refused)} refused")
+        for r in res.refused:
+            console.print(f"  {path}:{r.index + 1}: {r.reason}", highlight=False)
+
+
+@app.command()
+def gold(
+    field_name: Annotated[str, typer.Argument(metavar="FIELD", help="a class or ordinal label field")],
+    project: ProjectOpt = Path("."),
+    best: Annotated[Path | None, typer.Option(help="write the best data (Parquet) here")] = None,
+    min_confidence: Annotated[float, typer.Option(help="best data: lowest gold confidence kept")] = 0.9,
+    min_score: Annotated[float | None, typer.Option(help="best data: lowest grade score kept")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Gold values by Dawid-Skene over graded labels; optionally the best data to train on."""
+    from syncline.annotate.grading import best_data, write_best
+    from syncline.annotate.grading import gold as gold_values
+    from syncline.annotate.schema import SchemaError
+
+    p = _open(project)
+    try:
+        g = gold_values(p, field_name)
+    except (SchemaError, ValueError) as e:
+        _fail(str(e).splitlines()[0])
+    chosen = best_data(g, min_confidence=min_confidence, min_score=min_score)
+    if best is not None:
+        write_best(chosen, best)
+    per_value = {v: sum(1 for r in g.rows if r["value"] == v) for v in g.values}
+    if json_out:
+        _print_json({"field": field_name, "targets": len(g.rows), "best": len(chosen), "gold": per_value,
+                     "rows": g.rows})
+    else:
+        console.print(f"{field_name}: gold values for {len(g.rows)} target(s) "
+                      + ", ".join(f"{v} {n}" for v, n in per_value.items())
+                      + f"; best data {len(chosen)} (confidence >= {min_confidence})"
+                      + (f", written to {best}" if best else ""))
+
+
+@app.command()
 def agreement(
     field_name: Annotated[str, typer.Argument(metavar="FIELD", help="the label field, e.g. animal_state")],
     project: ProjectOpt = Path("."),

@@ -146,13 +146,11 @@ def _check(schema: LabelSchema, lab: dict[str, Any]) -> FieldSpec:
     return spec
 
 
-def import_jsonl(project: Project, path: Any) -> LabelWrite:
-    """Labels from a JSON Lines file (one label object per line); a line that is not a JSON
-    object is refused like an invalid label. ``Refused.index`` is the 0-based line number."""
+def read_jsonl(path: Any) -> tuple[list[dict[str, Any]], list[Refused], list[int]]:
+    """(objects, refusals for lines that are not JSON objects, the line number of each object)."""
     from pathlib import Path
 
-    parsed: list[tuple[int, dict[str, Any]]] = []
-    bad: list[Refused] = []
+    objs, bad, lines = [], [], []
     for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines()):
         if not line.strip():
             continue
@@ -164,7 +162,15 @@ def import_jsonl(project: Project, path: Any) -> LabelWrite:
         if not isinstance(obj, dict):
             bad.append(Refused(n, "not a JSON object"))
             continue
-        parsed.append((n, obj))
-    res = write_labels(project, [obj for _, obj in parsed])
-    res.refused = sorted([Refused(parsed[r.index][0], r.reason) for r in res.refused] + bad, key=lambda r: r.index)
+        objs.append(obj)
+        lines.append(n)
+    return objs, bad, lines
+
+
+def import_jsonl(project: Project, path: Any) -> LabelWrite:
+    """Labels from a JSON Lines file (one label object per line); a line that is not a JSON
+    object is refused like an invalid label. ``Refused.index`` is the 0-based line number."""
+    objs, bad, lines = read_jsonl(path)
+    res = write_labels(project, objs)
+    res.refused = sorted([Refused(lines[r.index], r.reason) for r in res.refused] + bad, key=lambda r: r.index)
     return res

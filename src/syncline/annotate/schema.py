@@ -15,7 +15,7 @@ with a tier (expert, trained, crowd) and the fields they are qualified to label:
       nearby:       {kind: perception, granularity: segment, type: multi_label, context: true,
                      values: [feed_cart, tractor, person]}
     annotators:
-      vet-a:   {tier: expert, fields: [animal_state, injury, action, nearby]}
+      vet-a:   {tier: expert, fields: [animal_state, injury, action, nearby], grades: [animal_state]}
       crowd-c: {tier: crowd, fields: [animal_state, nearby]}
 
 ``load_schema`` reports every problem at once, one line each (field path, bad value, what is
@@ -69,6 +69,13 @@ class FieldSpec(_Strict):
 class AnnotatorSpec(_Strict):
     tier: Literal["expert", "trained", "crowd"]
     fields: list[Name] = Field(default_factory=list)
+    grades: list[Name] = Field(default_factory=list)  # fields whose labels they may grade (not crowd)
+
+    @model_validator(mode="after")
+    def _crowd_does_not_grade(self) -> AnnotatorSpec:
+        if self.grades and self.tier == "crowd":
+            raise ValueError("the grader layer is a second tier: a crowd annotator cannot grade")
+        return self
 
 
 class LabelSchema(_Strict):
@@ -78,8 +85,9 @@ class LabelSchema(_Strict):
 
     @model_validator(mode="after")
     def _qualifications_name_fields(self) -> LabelSchema:
-        problems = [f"annotators.{who}.fields: unknown field {f!r}; fields: {', '.join(self.fields)}"
-                    for who, a in self.annotators.items() for f in a.fields if f not in self.fields]
+        problems = [f"annotators.{who}.{key}: unknown field {f!r}; fields: {', '.join(self.fields)}"
+                    for who, a in self.annotators.items() for key, names in (("fields", a.fields), ("grades", a.grades))
+                    for f in names if f not in self.fields]
         if problems:
             raise ValueError("; ".join(problems))
         return self

@@ -490,3 +490,27 @@ def label_targets(con: duckdb.DuckDBPyConnection, granularity: str, ids: list[st
     rel = con.sql(f"SELECT {key} AS id, {cols} FROM {table} WHERE {key} IN (SELECT k FROM _ids)")
     names = [d[0] for d in rel.description]
     return {str(r[0]): dict(zip(names, r, strict=True)) for r in rel.fetchall()}
+
+
+def labels_by_id(con: duckdb.DuckDBPyConnection, label_ids: list[str]) -> dict[str, dict[str, Any]]:
+    rel = con.execute("SELECT label_id, field, target_id, annotator, value, guideline_version, asset_ids, subject_ids "
+                      "FROM labels WHERE list_contains(?, label_id)", [label_ids])
+    cols = [d[0] for d in rel.description]
+    return {str(r[0]): dict(zip(cols, r, strict=True)) for r in rel.fetchall()}
+
+
+def graded_labels(con: duckdb.DuckDBPyConnection, field: str) -> list[dict[str, Any]]:
+    """Labels of ``field`` with their grades folded in: verdict ``reject`` if any grader rejected,
+    ``fix`` if any fixed (the fix is a label of its own), else ``accept`` or null; mean score."""
+    rel = con.execute("""
+        WITH g AS (SELECT label_id, bool_or(verdict = 'reject') AS rejected, bool_or(verdict = 'fix') AS fixed,
+                          bool_or(verdict = 'accept') AS accepted, avg(score) AS score
+                   FROM grades GROUP BY label_id)
+        SELECT l.label_id, l.target_id, l.annotator, l.value,
+               CASE WHEN g.rejected THEN 'reject' WHEN g.fixed THEN 'fix' WHEN g.accepted THEN 'accept' END AS verdict,
+               g.score
+        FROM labels l LEFT JOIN g USING (label_id)
+        WHERE l.field = ? AND l.annotator IS NOT NULL AND l.value IS NOT NULL
+        ORDER BY l.target_id, l.annotator""", [field])
+    cols = [d[0] for d in rel.description]
+    return [dict(zip(cols, r, strict=True)) for r in rel.fetchall()]

@@ -140,7 +140,8 @@ _table("grades", "grade_id", "second-tier reviews of labels or demonstrations", 
     _f("grade_id", _str, False),
     _f("label_id", _str, False),
     _f("grader", _str),
-    _f("score", _f64),
+    _f("verdict", _str),               # accept | fix | reject
+    _f("score", _f64),                 # 1-5 expertness of a demonstration (optional)
     _f("accepted", _bool),
     _f("corrected_value", _str),
     _f("guideline_version", _str),
