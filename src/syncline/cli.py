@@ -26,6 +26,8 @@ consent_app = typer.Typer(no_args_is_help=True, help="Consent: list subjects, wi
 app.add_typer(consent_app, name="consent")
 schema_app = typer.Typer(no_args_is_help=True, help="The label schema (labels.yaml): fields, kinds, annotators.")
 app.add_typer(schema_app, name="schema")
+guidelines_app = typer.Typer(no_args_is_help=True, help="Guidelines: pilot, freeze, diff (guidelines.md).")
+app.add_typer(guidelines_app, name="guidelines")
 labels_app = typer.Typer(no_args_is_help=True, help="Labels: import them, checked against the schema.")
 app.add_typer(labels_app, name="labels")
 retention_app = typer.Typer(no_args_is_help=True, help="Retention: purge what has outlived its period.")
@@ -346,6 +348,56 @@ def schema_check(project: ProjectOpt = Path("."), json_out: JsonOpt = False) -> 
     else:
         console.print(f"[green]valid[/green] {p.root / SCHEMA_FILE} (version {schema.content_hash()}): "
                       f"{len(schema.fields)} field(s), {len(schema.annotators)} annotator(s)")
+
+
+@guidelines_app.command("pilot")
+def guidelines_pilot(
+    project: ProjectOpt = Path("."),
+    n: Annotated[int, typer.Option("--n", help="segments in the pilot slice")] = 20,
+    json_out: JsonOpt = False,
+) -> None:
+    """Register guidelines.md as a pilot and choose a slice covering the capture conditions."""
+    from syncline.annotate.guidelines import GuidelineError, current, pilot
+    from syncline.annotate.schema import SchemaError
+
+    p = _open(project)
+    try:
+        chosen = pilot(p, n)
+        version = current(p).version
+    except (GuidelineError, SchemaError) as e:
+        _fail(str(e).splitlines()[0])
+    if json_out:
+        _print_json({"version": version, "pilot_target_ids": chosen})
+    else:
+        console.print(f"pilot {version}: {len(chosen)} segment(s) for the experts to label first")
+
+
+@guidelines_app.command("freeze")
+def guidelines_freeze(project: ProjectOpt = Path("."), json_out: JsonOpt = False) -> None:
+    """Freeze the piloted guidelines; labels of a superseded version are flagged for review."""
+    from syncline.annotate.guidelines import GuidelineError, freeze
+    from syncline.annotate.schema import SchemaError
+
+    p = _open(project)
+    try:
+        version, flagged = freeze(p)
+    except (GuidelineError, SchemaError) as e:
+        _fail(str(e).splitlines()[0])
+    if json_out:
+        _print_json({"version": version, "flagged": flagged})
+    else:
+        console.print(f"frozen {version}; {flagged} label(s) of the superseded version flagged for review")
+
+
+@guidelines_app.command("diff")
+def guidelines_diff(project: ProjectOpt = Path(".")) -> None:
+    """What changed in guidelines.md since the frozen version."""
+    from syncline.annotate.guidelines import GuidelineError, diff
+
+    try:
+        sys.stdout.write(diff(_open(project)) or "no change since the frozen version\n")
+    except GuidelineError as e:
+        _fail(str(e))
 
 
 @labels_app.command("import")

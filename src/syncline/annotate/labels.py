@@ -79,9 +79,16 @@ def _value(spec: FieldSpec, value: Any) -> str:
 
 def write_labels(project: Project, labels: list[dict[str, Any]], *, schema: LabelSchema | None = None) -> LabelWrite:
     """Validate every label, write the valid ones in one commit, refuse the rest with reasons."""
+    from syncline.annotate.guidelines import GuidelineError, label_version
+
     schema = schema or load_schema(project.root / SCHEMA_FILE)
     version = schema.content_hash()
     out = LabelWrite()
+    try:
+        guideline = label_version(project)
+    except GuidelineError as e:  # a change after the freeze: nothing is written under an unknown version
+        out.refused = [Refused(i, str(e)) for i in range(len(labels))]
+        return out
     checked: list[tuple[int, dict[str, Any], FieldSpec]] = []
     for i, lab in enumerate(labels):
         try:
@@ -116,7 +123,7 @@ def write_labels(project: Project, labels: list[dict[str, Any]], *, schema: Labe
             "label_id": stable_id("label", lab["field"], lab["target_id"], who), "target_type": spec.granularity,
             "target_id": str(lab["target_id"]), "field": lab["field"], "value": value, "kind": spec.kind,
             "annotator": who, "annotator_tier": schema.annotators[who].tier,
-            "guideline_version": str(lab.get("guideline_version") or f"schema:{version}"),
+            "guideline_version": guideline or str(lab.get("guideline_version") or f"schema:{version}"),
             "confidence": lab.get("confidence"), "asset_ids": target["asset_ids"],
             "subject_ids": target["subject_ids"],
         })

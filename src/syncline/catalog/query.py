@@ -514,3 +514,17 @@ def graded_labels(con: duckdb.DuckDBPyConnection, field: str) -> list[dict[str, 
         ORDER BY l.target_id, l.annotator""", [field])
     cols = [d[0] for d in rel.description]
     return [dict(zip(cols, r, strict=True)) for r in rel.fetchall()]
+
+
+def pilot_candidates(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
+    """(segment_id, capture-condition signature) of every segment: the signature joins the
+    capture context of the segment's source assets (lighting, weather, camera...), so a pilot
+    can cover every condition."""
+    rows = con.sql("""
+        WITH s AS (SELECT segment_id, unnest(coalesce(asset_ids, [])) AS asset_id FROM segments)
+        SELECT s.segment_id,
+               string_agg(DISTINCT coalesce(a.context_json, '') || '|' || coalesce(a.camera, '') || '|'
+                          || coalesce(a.device, ''), ';' ORDER BY coalesce(a.context_json, '') || '|'
+                          || coalesce(a.camera, '') || '|' || coalesce(a.device, '')) AS signature
+        FROM s JOIN assets a USING (asset_id) GROUP BY s.segment_id ORDER BY s.segment_id""").fetchall()
+    return [(str(sid), str(sig or "")) for sid, sig in rows]

@@ -136,6 +136,16 @@ _table("labels", "label_id", "values of schema fields, perception or judgment", 
     *_PROVENANCE,
 ])
 
+_table("guidelines", "version", "annotation guideline versions: pilot, frozen, superseded", [
+    _f("version", _str, False),          # g-<hash of the Markdown and the label schema>
+    _f("status", _str, False),           # pilot | frozen | superseded
+    _f("schema_hash", _str, False),
+    _f("text", _str),                    # the Markdown, for diffs
+    _f("created_utc_ns", _i64),
+    _f("frozen_utc_ns", _i64),
+    _f("pilot_target_ids", _strs),       # the pilot slice, chosen to cover capture conditions
+])
+
 _table("grades", "grade_id", "second-tier reviews of labels or demonstrations", [
     _f("grade_id", _str, False),
     _f("label_id", _str, False),
