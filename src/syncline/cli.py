@@ -48,6 +48,17 @@ def _print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
 
 
+def _report_lines(res: Any, path: Path, noun: str, json_out: bool) -> None:
+    """What a JSON Lines import wrote and refused, line by line."""
+    if json_out:
+        _print_json({"written": res.written, "refused": [{"line": r.index + 1, "reason": r.reason}
+                                                         for r in res.refused]})
+        return
+    console.print(f"{res.written} {noun}(s) written, {len(res.refused)} refused")
+    for r in res.refused:
+        console.print(f"  {path}:{r.index + 1}: {r.reason}", highlight=False)
+
+
 def _open(project: Path) -> Any:
     from syncline.project import Project
 
@@ -415,13 +426,7 @@ def labels_import(
         res = import_jsonl(p, path)
     except (SchemaError, OSError) as e:
         _fail(str(e).splitlines()[0])
-    if json_out:
-        _print_json({"written": res.written, "refused": [{"line": r.index + 1, "reason": r.reason}
-                                                         for r in res.refused]})
-    else:
-        console.print(f"{res.written} label(s) written, {len(res.refused)} refused")
-        for r in res.refused:
-            console.print(f"  {path}:{r.index + 1}: {r.reason}", highlight=False)
+    _report_lines(res, path, "label", json_out)
 
 
 @app.command()
@@ -439,13 +444,7 @@ def grade(
         res = import_grades(p, path)
     except (SchemaError, OSError) as e:
         _fail(str(e).splitlines()[0])
-    if json_out:
-        _print_json({"written": res.written, "refused": [{"line": r.index + 1, "reason": r.reason}
-                                                         for r in res.refused]})
-    else:
-        console.print(f"{res.written} grade(s) written, {len(res.refused)} refused")
-        for r in res.refused:
-            console.print(f"  {path}:{r.index + 1}: {r.reason}", highlight=False)
+    _report_lines(res, path, "grade", json_out)
 
 
 @app.command()

@@ -14,25 +14,20 @@ not by volume.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from syncline.annotate.consensus import dawid_skene
-from syncline.annotate.labels import Refused, read_jsonl, write_labels
+from syncline.annotate.labels import LabelWrite as GradeWrite  # same shape: written, refused
+from syncline.annotate.labels import Refused, on_lines, read_jsonl, write_labels
 from syncline.annotate.schema import SCHEMA_FILE, LabelSchema, load_schema
 from syncline.catalog import query as Q
 from syncline.ids import stable_id
 from syncline.project import Project
 
 VERDICTS = ("accept", "fix", "reject")
-
-
-@dataclass
-class GradeWrite:
-    written: int = 0
-    refused: list[Refused] = field(default_factory=list)
 
 
 def grade_labels(project: Project, grades: list[dict[str, Any]], *, schema: LabelSchema | None = None) -> GradeWrite:
@@ -153,9 +148,7 @@ def best_data(g: Gold, *, min_confidence: float = 0.9, min_score: float | None =
 def import_grades(project: Project, path: Any) -> GradeWrite:
     """Grades from a JSON Lines file; ``Refused.index`` is the 0-based line number."""
     objs, bad, lines = read_jsonl(path)
-    res = grade_labels(project, objs)
-    res.refused = sorted([Refused(lines[r.index], r.reason) for r in res.refused] + bad, key=lambda r: r.index)
-    return res
+    return on_lines(grade_labels(project, objs), bad, lines)
 
 
 def write_best(rows: list[dict[str, Any]], path: Any) -> None:

@@ -178,6 +178,11 @@ def import_jsonl(project: Project, path: Any) -> LabelWrite:
     """Labels from a JSON Lines file (one label object per line); a line that is not a JSON
     object is refused like an invalid label. ``Refused.index`` is the 0-based line number."""
     objs, bad, lines = read_jsonl(path)
-    res = write_labels(project, objs)
+    return on_lines(write_labels(project, objs), bad, lines)
+
+
+def on_lines(res: LabelWrite, bad: list[Refused], lines: list[int]) -> LabelWrite:
+    """``res`` of writing the objects of a JSON Lines file, its refusals renumbered by line and
+    merged with the lines that were not objects."""
     res.refused = sorted([Refused(lines[r.index], r.reason) for r in res.refused] + bad, key=lambda r: r.index)
     return res

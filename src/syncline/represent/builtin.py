@@ -56,7 +56,6 @@ LOGMEL = Representation("logmel-1s", "1", "audio", 40,
 GRID = Representation("grid-colour-edges", "1", "image", 4 * 4 * 11, {"grid": 4, "orientation_bins": 8})
 GRID_VIDEO = Representation("grid-colour-edges-1s", "1", "video", 4 * 4 * 11,
                             {"grid": 4, "orientation_bins": 8, "per_second": True})
-BY_MODALITY = {"audio": LOGMEL, "image": GRID, "video": GRID_VIDEO}
 
 
 @dataclass(frozen=True)
