@@ -28,7 +28,8 @@ schema_app = typer.Typer(no_args_is_help=True, help="The label schema (labels.ya
 app.add_typer(schema_app, name="schema")
 guidelines_app = typer.Typer(no_args_is_help=True, help="Guidelines: pilot, freeze, diff (guidelines.md).")
 app.add_typer(guidelines_app, name="guidelines")
-labels_app = typer.Typer(no_args_is_help=True, help="Labels: import them, checked against the schema.")
+labels_app = typer.Typer(no_args_is_help=True, help="Labels: import and export them (JSON Lines, Label "
+                         "Studio, COCO, SRT/VTT), checked against the schema.")
 app.add_typer(labels_app, name="labels")
 retention_app = typer.Typer(no_args_is_help=True, help="Retention: purge what has outlived its period.")
 app.add_typer(retention_app, name="retention")
@@ -411,22 +412,67 @@ def guidelines_diff(project: ProjectOpt = Path(".")) -> None:
         _fail(str(e))
 
 
+AnnotatorMapOpt = Annotated[list[str] | None, typer.Option(
+    "--annotator-map", help="Label Studio completed_by=ANNOTATOR (repeatable)")]
+FieldOpt = Annotated[list[str] | None, typer.Option("--field", help="label field (repeatable)")]
+AnnotatorOpt = Annotated[str | None, typer.Option(help="annotator (COCO without annotator keys; SRT/VTT)")]
+AssetOpt = Annotated[str | None, typer.Option(help="SRT/VTT: the media (ID or file name) whose time the cues use")]
+FormatOpt = Annotated[str | None, typer.Option("--format", help="jsonl, label-studio, coco, srt or vtt")]
+
+
 @labels_app.command("import")
 def labels_import(
-    path: Annotated[Path, typer.Argument(help="a JSON Lines file, one label per line")],
+    path: Annotated[Path, typer.Argument(help="a label file: JSON Lines, Label Studio JSON, COCO, SRT or WebVTT")],
     project: ProjectOpt = Path("."),
+    fmt: FormatOpt = None,
+    annotator_map: AnnotatorMapOpt = None,
+    field: FieldOpt = None,
+    annotator: AnnotatorOpt = None,
+    target: Annotated[str | None, typer.Option(help="SRT/VTT: what the spans label (an entity ID)")] = None,
+    asset: AssetOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Import labels; the valid ones are written in one commit, the others refused with a reason."""
-    from syncline.annotate.labels import import_jsonl
+    from syncline.annotate.interop.files import SpanOptions, import_file
+    from syncline.annotate.schema import SchemaError
+
+    p = _open(project)
+    people = dict(m.split("=", 1) for m in annotator_map or [] if "=" in m)
+    if len(people) != len(annotator_map or []):
+        _fail("--annotator-map takes COMPLETED_BY=ANNOTATOR, e.g. --annotator-map 12=vet-a")
+    spans = SpanOptions(field=field[0] if field else None, annotator=annotator, target=target, asset=asset)
+    try:
+        res = import_file(p, path, fmt, annotator_map=people, spans=spans)
+    except (SchemaError, OSError, ValueError) as e:
+        _fail(str(e).splitlines()[0])
+    if json_out:
+        _print_json(res.to_json())
+        return
+    console.print(f"{res.written} label(s) written, {len(res.refused)} refused")
+    for where, why in res.refused:
+        console.print(f"  {where}: {why}", highlight=False)
+
+
+@labels_app.command("export")
+def labels_export(
+    path: Annotated[Path, typer.Argument(help="the file to write (.jsonl, .json, .srt, .vtt)")],
+    project: ProjectOpt = Path("."),
+    fmt: FormatOpt = None,
+    field: FieldOpt = None,
+    annotator: AnnotatorOpt = None,
+    entity: Annotated[str | None, typer.Option(help="SRT/VTT: the entity whose spans to write")] = None,
+    asset: AssetOpt = None,
+) -> None:
+    """Export the current labels (perception and judgment fields as the schema says)."""
+    from syncline.annotate.interop.files import SpanOptions, export_file
     from syncline.annotate.schema import SchemaError
 
     p = _open(project)
     try:
-        res = import_jsonl(p, path)
-    except (SchemaError, OSError) as e:
+        n = export_file(p, path, fmt, fields=field, spans=SpanOptions(annotator=annotator, entity=entity, asset=asset))
+    except (SchemaError, OSError, ValueError) as e:
         _fail(str(e).splitlines()[0])
-    _report_lines(res, path, "label", json_out)
+    console.print(f"wrote {n} record(s) to {path}")
 
 
 @app.command()
@@ -484,33 +530,28 @@ def gold(
 def agreement(
     field_name: Annotated[str, typer.Argument(metavar="FIELD", help="the label field, e.g. animal_state")],
     project: ProjectOpt = Path("."),
-    level: Annotated[str, typer.Option(help="nominal, ordinal, interval or ratio")] = "nominal",
+    by: Annotated[str | None, typer.Option(help="slice by a capture condition: lighting, camera, entity...")] = None,
+    level: Annotated[str | None, typer.Option(help="nominal, ordinal, interval or ratio (default: the field's type)")]
+    = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Agreement on a label field: Krippendorff's alpha and each annotator's kappa, with intervals."""
+    """Agreement on a label field, overall, per annotator and per slice, with intervals."""
     from dataclasses import asdict
 
-    from syncline.annotate.report import field_agreement
+    from syncline.annotate.report import field_agreement, level_of
+    from syncline.annotate.schema import SCHEMA_FILE, SchemaError, load_schema
     from syncline.report_text import print_agreement
 
     p = _open(project)
-    order = None
-    if level == "ordinal":
-        from syncline.task import TaskSpecError, load_task
-
-        try:
-            spec = load_task(p.task_path)
-            order = list(spec.labels[field_name].values) if field_name in spec.labels else None
-        except (TaskSpecError, OSError):
-            order = None
-    if level not in ("nominal", "ordinal", "interval", "ratio"):
-        _fail(f"--level {level!r}: choose nominal, ordinal, interval or ratio")
     try:
-        report = field_agreement(p, field_name, level=level, order=order)  # type: ignore[arg-type]
-    except ValueError as e:
-        _fail(str(e))
+        schema = p.root / SCHEMA_FILE
+        spec = load_schema(schema).fields.get(field_name) if schema.exists() else None
+        how, order = level_of(spec, level)
+        report = field_agreement(p, field_name, level=how, order=order, by=by)
+    except (ValueError, SchemaError, OSError) as e:
+        _fail(str(e).splitlines()[0])
     if json_out:
-        _print_json(asdict(report) | {"targets": report.targets})
+        _print_json(asdict(report))
     else:
         print_agreement(console, report)
 

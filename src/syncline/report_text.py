@@ -183,11 +183,15 @@ def print_stage_blocks(console: Console, stage: str, rows: list[dict[str, Any]])
 
 
 def print_agreement(console: Console, report: Any) -> None:
-    lo, hi = report.alpha_interval
-    console.print(f"[bold]{escape(report.field_name)}[/bold] ({report.level}): {report.targets} target(s), "
-                  f"{len(report.annotators)} annotator(s); Krippendorff's alpha {report.alpha:.3f} "
-                  f"[95% {lo:.3f}, {hi:.3f}]")
-    for r in sorted(report.per_annotator, key=lambda r: r["kappa"] if r["kappa"] == r["kappa"] else -9):
-        klo, khi = r["interval"]
-        console.print(f"  {escape(r['annotator']):<16} kappa vs the others' majority {r['kappa']:.3f} "
-                      f"[95% {klo:.3f}, {khi:.3f}] on {r['targets']} target(s)", highlight=False)
+    """The field's agreement overall, then per slice; per annotator under each."""
+    for part in [report, *report.slices]:
+        lo, hi = part.interval
+        what = "Krippendorff's alpha" if part.measure == "krippendorff_alpha" else "matched F1 (IoU >= 0.5)"
+        where = f" [cyan]{escape(part.slice)}[/cyan]" if part.slice else ""
+        console.print(f"[bold]{escape(part.field_name)}[/bold]{where} ({part.level}): {part.targets} target(s), "
+                      f"{len(part.annotators)} annotator(s); {what} {part.value:.3f} [95% {lo:.3f}, {hi:.3f}]")
+        for r in sorted(part.per_annotator, key=lambda r: r["score"] if r["score"] == r["score"] else -9):
+            klo, khi = r["interval"]
+            vs = "kappa vs the others' majority" if r["measure"].startswith("kappa") else "F1 vs the others"
+            console.print(f"  {escape(r['annotator']):<16} {vs} {r['score']:.3f} "
+                          f"[95% {klo:.3f}, {khi:.3f}] on {r['targets']} target(s)", highlight=False)

@@ -47,14 +47,14 @@ def test_overall_alpha_equals_the_reference_with_an_interval(labelled: tuple[Pro
     keep = ~np.all(np.isnan(matrix), axis=0)
     assert report.targets == int(keep.sum()) and report.annotators == ["crowd-c", "vet-a", "vet-b"]
     ref = krippendorff.alpha(reliability_data=matrix[[2, 0, 1]][:, keep], level_of_measurement="ordinal")
-    assert report.alpha == pytest.approx(ref, abs=1e-9)
-    assert report.alpha_interval[0] < report.alpha < report.alpha_interval[1]
+    assert report.value == pytest.approx(ref, abs=1e-9)
+    assert report.interval[0] < report.value < report.interval[1]
 
 
 def test_the_guessing_annotator_stands_out(labelled: tuple[Project, np.ndarray]) -> None:
     project, _ = labelled
     per = {r["annotator"]: r for r in field_agreement(project, "animal_state", n_boot=200).per_annotator}
-    assert per["crowd-c"]["kappa"] < 0.4 < min(per["vet-a"]["kappa"], per["vet-b"]["kappa"])
+    assert per["crowd-c"]["score"] < 0.4 < min(per["vet-a"]["score"], per["vet-b"]["score"])
     assert per["crowd-c"]["interval"][1] < min(per["vet-a"]["interval"][0], per["vet-b"]["interval"][0])
     assert all(r["targets"] > 50 for r in per.values())  # ties among the others are no majority
 

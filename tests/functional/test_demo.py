@@ -104,3 +104,23 @@ def test_demo_inventory_shows_consent_and_the_privacy_register(demo) -> None:  #
     withdrawn = [s for s, v in truth["subjects"].items() if v["consent"] == "withdrawn"]
     assert [n for n in inv["notes"] if "is withdrawn but" in n and withdrawn[0] in n]
     assert {tuple(r["signals"]) for r in inv["privacy_register"] if r["open"]} == {("video", "sensor", "events")}
+
+
+def test_demo_annotation_finds_the_planted_night_confusion(demo) -> None:  # type: ignore[no-untyped-def]
+    result, truth = demo
+    ann = result["annotation"]
+    planted = truth["annotation"]
+    assert ann["labels"] == planted["labels"] and ann["refused"] == 0  # every window addressed by entity and span
+    by_slice = {s["slice"]: s for s in ann["agreement"]["slices"]}
+    assert set(by_slice) == {"lighting=day", "lighting=night"}
+    night = {r["annotator"]: r for r in by_slice["lighting=night"]["per_annotator"]}
+    day = {r["annotator"]: r for r in by_slice["lighting=day"]["per_annotator"]}
+    worst = min(night, key=lambda a: night[a]["score"])
+    assert worst == planted["planted"]["annotator"] == "crowd-c"
+    assert night["crowd-c"]["interval"][1] < day["crowd-c"]["interval"][0]  # fine by day, wrong at night
+    card = ann["scorecard"]
+    confusion = card["crowd_c_night_lying_as_struggling"]
+    assert abs(confusion["dawid_skene_estimate"] - confusion["true_rate"]) < 0.15
+    night_acc = card["accuracy"]["night"]
+    assert night_acc["gold (Dawid-Skene)"] >= max(night_acc[a] for a in ("crowd-c", "crowd-d", "crowd-e"))
+    assert night_acc["crowd-c"] < 0.75 < night_acc["gold (Dawid-Skene)"]

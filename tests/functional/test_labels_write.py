@@ -123,13 +123,14 @@ def test_a_jsonl_file_imports_the_valid_lines_and_names_the_bad_ones(
     assert res.written == 1 and [r.index for r in res.refused] == [1, 2, 4]
     cli = subprocess.run([sys.executable, "-m", "syncline.cli", "labels", "import", str(path), "-p", str(p.root),
                           "--json"], capture_output=True, text=True)
-    assert cli.returncode == 0 and [r["line"] for r in json.loads(cli.stdout)["refused"]] == [2, 3, 5]
+    assert cli.returncode == 0 and [r["record"] for r in json.loads(cli.stdout)["refused"]] == ["line 2", "line 3",
+                                                                                               "line 5"]
 
 
 def test_the_schema_reports_every_problem_at_once(tmp_path: Path) -> None:
     bad = json.loads(json.dumps(SCHEMA))
     bad["fields"]["action"]["kind"] = "both"
-    bad["fields"]["injury"]["values"] = ["a", "b"]
+    bad["fields"]["temperature"]["values"] = ["a", "b"]
     bad["annotators"]["crowd-c"]["fields"].append("ghost")
     path = tmp_path / "labels.yaml"
     path.write_text(yaml.safe_dump(bad), encoding="utf-8")
@@ -141,3 +142,26 @@ def test_the_schema_reports_every_problem_at_once(tmp_path: Path) -> None:
     assert len(info.value.problems) >= 2
     path.write_text(yaml.safe_dump(SCHEMA), encoding="utf-8")
     assert load_schema(path).fields["nearby"].context
+
+
+def test_segments_by_entity_and_span_and_several_shapes_per_target(
+        project: tuple[Project, list[dict[str, Any]], str]) -> None:
+    p, segs, asset = project
+    s1 = segs[1]
+    where = {"entity_id": s1["entity_id"], "t0_ns": s1["t0_ns"], "t1_ns": s1["t1_ns"]}
+    res = write_labels(p, [
+        {"field": "animal_state", **where, "annotator": "vet-a", "value": "calm"},
+        {"field": "animal_state", **where | {"t1_ns": s1["t1_ns"] - 1}, "annotator": "vet-a", "value": "calm"},
+        {"field": "animal_state", **where | {"t0_ns": 1.5}, "annotator": "vet-a", "value": "calm"},
+        {"field": "injury", "target_id": asset, "annotator": "vet-a", "value": [1, 1, 5, 5], "instance": "a"},
+        {"field": "injury", "target_id": asset, "annotator": "vet-a", "value": [6, 6, 9, 9], "instance": "b"},
+        {"field": "animal_state", **where, "annotator": "crowd-c", "value": "calm", "instance": "x"},
+    ])
+    assert res.written == 3
+    reasons = {r.index: r.reason for r in res.refused}
+    assert "no segment has exactly that span" in reasons[1]
+    assert "must be integers" in reasons[2]
+    assert "only boxes, polygons and time spans have instances" in reasons[5]
+    rows = p.catalog().read("labels").to_pylist()
+    assert {r["target_id"] for r in rows if r["field"] == "animal_state"} == {s1["segment_id"]}
+    assert sorted(r["instance"] for r in rows if r["field"] == "injury") == ["a", "b"]

@@ -52,7 +52,10 @@ def span_on_entity(asset: Row) -> tuple[int, int] | None:
 
 
 def fixed_windows(assets: list[Row], *, window_ns: int) -> list[Row]:
-    """Windows of ``window_ns`` tiling each entity from its first to its last recorded instant."""
+    """Windows of ``window_ns`` on a grid anchored at the entity's time 0, covering its first to
+    its last recorded instant (the first and last window cut there). The grid does not move when
+    a clock correction moves the first file by a few milliseconds, so the IDs of inner segments
+    — and the labels attached to them — survive ``align --apply``."""
     name = f"fixed-{window_ns / NS_PER_S:g}s@1"
     by_entity: dict[str, list[Row]] = {}
     for a in assets:
@@ -62,9 +65,9 @@ def fixed_windows(assets: list[Row], *, window_ns: int) -> list[Row]:
     for entity, group in sorted(by_entity.items()):
         spans = np.array([span_on_entity(a) for a in group], dtype=np.int64)
         lo, hi = int(spans[:, 0].min()), int(spans[:, 1].max())
-        starts = np.arange(lo, hi, window_ns, dtype=np.int64)
-        for t0 in starts:
-            t1 = min(int(t0) + window_ns, hi)
+        starts = np.arange(lo // window_ns * window_ns, hi, window_ns, dtype=np.int64)
+        for grid in starts:
+            t0, t1 = max(int(grid), lo), min(int(grid) + window_ns, hi)
             overlapping = [a for a, (s0, s1) in zip(group, spans, strict=True) if s0 < t1 and s1 > t0]
             rows.append(_row(entity, int(t0), t1, name, overlapping))
     return rows

@@ -9,6 +9,7 @@
 * ``box_iou`` — intersection over union of boxes; ``temporal_iou`` of time spans;
   ``match_events`` — one-to-one matching of event times within a tolerance (optimal, by
   ``scipy.optimize.linear_sum_assignment``), with precision, recall and F1.
+* ``match_shapes`` — the same for boxes or spans of two annotators, by IoU above a threshold.
 * ``bootstrap_interval`` — a percentile interval for any of them by resampling *units*
   (items), the unit of independence for agreement.
 
@@ -155,6 +156,21 @@ def match_events(reference: ArrayLike, hypothesis: ArrayLike, tolerance: float) 
     recall = tp / len(r) if len(r) else float("nan")
     f1 = 2 * tp / (len(r) + len(h)) if len(r) + len(h) else float("nan")
     return EventMatch(sorted(pairs), precision, recall, f1)
+
+
+def match_shapes(iou: ArrayLike, threshold: float = 0.5) -> tuple[list[tuple[int, int]], float]:
+    """One-to-one matching of two annotators' shapes on one target from their pairwise IoU
+    (``n × m``; set an entry to 0 where the classes differ), maximising total IoU among pairs at
+    or above ``threshold``: (pairs, F1 = 2·matches / (n + m))."""
+    m = np.asarray(iou, np.float64)
+    n_a, n_b = m.shape
+    if not n_a + n_b:
+        return [], float("nan")
+    pairs: list[tuple[int, int]] = []
+    if n_a and n_b:
+        rows, cols = linear_sum_assignment(np.where(m >= threshold, -m - 1.0, 0.0))
+        pairs = [(int(i), int(j)) for i, j in zip(rows, cols, strict=True) if m[i, j] >= threshold]
+    return sorted(pairs), 2 * len(pairs) / (n_a + n_b)
 
 
 def bootstrap_interval(data: ArrayLike, statistic: Callable[[F64], float], *, n: int = 1000,

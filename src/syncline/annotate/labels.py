@@ -5,8 +5,10 @@ a one-line reason naming the record.
 The writer never chooses a label's kind: it comes from the schema, so a field is perception or
 judgment everywhere (stored, exported and evaluated apart). Values are stored as text: class and
 ordinal values as they are, numbers as decimals, and lists, boxes, polygons and time spans as
-JSON. A label's ID is stable per (field, target, annotator): relabelling replaces, and
-``labels`` keeps one current value per annotator.
+JSON. A label's ID is stable per (field, target, annotator) — plus an ``instance`` key for shapes,
+of which an annotator may draw several on one target: relabelling replaces, and ``labels`` keeps
+one current value per annotator (and instance). A segment may be named by its ID or by its
+entity and exact span (``entity_id``, ``t0_ns``, ``t1_ns``), as tools that label windows by time do.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from syncline.annotate.schema import SCHEMA_FILE, FieldSpec, LabelSchema, load_schema
+from syncline.annotate.schema import SCHEMA_FILE, SHAPES, FieldSpec, LabelSchema, load_schema
 from syncline.catalog import query as Q
 from syncline.ids import stable_id
 from syncline.project import Project
@@ -41,7 +43,19 @@ def _number(x: Any) -> float:
 
 
 def _value(spec: FieldSpec, value: Any) -> str:
-    """The value as stored, or ValueError saying what the field accepts."""
+    """The value as stored, or ValueError saying what the field accepts. A shape of a field
+    with classes ends with its class: ``[x0, y0, x1, y1, "cow"]``, ``[t0_ns, t1_ns, "lying"]``."""
+    if spec.type in SHAPES and spec.values:
+        if not isinstance(value, list) or len(value) < 2 or not isinstance(value[-1], str):
+            raise ValueError(f"a {spec.type} of this field ends with its class, one of {spec.values}; got {value!r}")
+        if value[-1] not in spec.values:
+            raise ValueError(f"class {value[-1]!r} is not one of {spec.values}")
+        shape = json.loads(_shape(spec.type, value[:-1]))
+        return json.dumps([*shape, value[-1]])
+    return _shape(spec.type, value) if spec.type in SHAPES else _plain(spec, value)
+
+
+def _plain(spec: FieldSpec, value: Any) -> str:
     t = spec.type
     if t in ("class", "ordinal"):
         if value not in spec.values:
@@ -56,6 +70,12 @@ def _value(spec: FieldSpec, value: Any) -> str:
         if (spec.min is not None and v < spec.min) or (spec.max is not None and v > spec.max):
             raise ValueError(f"value {v} is outside [{spec.min}, {spec.max}]")
         return repr(v)
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("a text value must be a non-empty string")
+    return value
+
+
+def _shape(t: str, value: Any) -> str:
     if t == "box":
         if not isinstance(value, list) or len(value) != 4:
             raise ValueError(f"a box is [x0, y0, x1, y1], got {value!r}")
@@ -72,9 +92,7 @@ def _value(spec: FieldSpec, value: Any) -> str:
                                                                   for v in value) or value[0] >= value[1]:
             raise ValueError(f"a time span is [t0_ns, t1_ns] with integer t0 < t1, got {value!r}")
         return json.dumps(value)
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError("a text value must be a non-empty string")
-    return value
+    raise ValueError(f"{t} is not a shape type")
 
 
 def write_labels(project: Project, labels: list[dict[str, Any]], *, schema: LabelSchema | None = None) -> LabelWrite:
@@ -97,15 +115,20 @@ def write_labels(project: Project, labels: list[dict[str, Any]], *, schema: Labe
             out.refused.append(Refused(i, str(e)))
     targets: dict[str, dict[str, dict[str, Any]]] = {}
     with project.catalog().connect() as con:
+        by_span = Q.segments_by_span(con, [(str(lab["entity_id"]), int(lab["t0_ns"]), int(lab["t1_ns"]))
+                                           for _, lab, _ in checked if not lab.get("target_id")])
         for gran in {spec.granularity for _, _, spec in checked}:
-            ids = sorted({str(lab["target_id"]) for _, lab, spec in checked if spec.granularity == gran})
+            ids = sorted({_target_id(lab, by_span) for _, lab, spec in checked if spec.granularity == gran})
             targets[gran] = Q.label_targets(con, gran, ids)
     rows = []
     for i, lab, spec in checked:
-        target = targets[spec.granularity].get(str(lab["target_id"]))
+        tid = _target_id(lab, by_span)
+        target = targets[spec.granularity].get(tid)
         if target is None:
             table = Q.TARGET_TABLES[spec.granularity][0]
-            out.refused.append(Refused(i, f"target {lab['target_id']!r}: no such {spec.granularity} in {table}"))
+            where = repr(tid) if lab.get("target_id") else (
+                f"entity {lab['entity_id']!r} [{lab['t0_ns']}, {lab['t1_ns']}) (no segment has exactly that span)")
+            out.refused.append(Refused(i, f"target {where}: no such {spec.granularity} in {table}"))
             continue
         try:
             value = _value(spec, lab.get("value"))
@@ -113,16 +136,25 @@ def write_labels(project: Project, labels: list[dict[str, Any]], *, schema: Labe
             out.refused.append(Refused(i, f"field {lab['field']!r}: {e}"))
             continue
         if spec.type == "time_span" and target["t0_ns"] is not None:
-            t0, t1 = json.loads(value)
+            t0, t1 = json.loads(value)[:2]
             if t0 < target["t0_ns"] or t1 > target["t1_ns"]:
                 out.refused.append(Refused(i, f"field {lab['field']!r}: span [{t0}, {t1}) is outside its "
                                               f"{spec.granularity} [{target['t0_ns']}, {target['t1_ns']})"))
                 continue
+        if spec.type in ("box", "polygon") and target["width"] and target["height"]:
+            shape = json.loads(value)
+            xs = shape[0:4:2] if spec.type == "box" else [p[0] for p in shape if isinstance(p, list)]
+            ys = shape[1:4:2] if spec.type == "box" else [p[1] for p in shape if isinstance(p, list)]
+            if min(xs) < 0 or min(ys) < 0 or max(xs) > target["width"] or max(ys) > target["height"]:
+                out.refused.append(Refused(i, f"field {lab['field']!r}: {spec.type} {shape} is outside its "
+                                              f"{target['width']}x{target['height']} frame"))
+                continue
         who = str(lab["annotator"])
+        instance = None if lab.get("instance") is None else str(lab["instance"])
         rows.append({
-            "label_id": stable_id("label", lab["field"], lab["target_id"], who), "target_type": spec.granularity,
-            "target_id": str(lab["target_id"]), "field": lab["field"], "value": value, "kind": spec.kind,
-            "annotator": who, "annotator_tier": schema.annotators[who].tier,
+            "label_id": stable_id("label", lab["field"], tid, who, *([instance] if instance is not None else [])),
+            "target_type": spec.granularity, "target_id": tid, "field": lab["field"], "value": value,
+            "kind": spec.kind, "annotator": who, "annotator_tier": schema.annotators[who].tier, "instance": instance,
             "guideline_version": guideline or str(lab.get("guideline_version") or f"schema:{version}"),
             "confidence": lab.get("confidence"), "asset_ids": target["asset_ids"],
             "subject_ids": target["subject_ids"],
@@ -134,14 +166,29 @@ def write_labels(project: Project, labels: list[dict[str, Any]], *, schema: Labe
     return out
 
 
+def _target_id(lab: dict[str, Any], by_span: dict[tuple[str, int, int], str]) -> str:
+    if lab.get("target_id"):
+        return str(lab["target_id"])
+    return by_span.get((str(lab["entity_id"]), int(lab["t0_ns"]), int(lab["t1_ns"])), "")
+
+
 def _check(schema: LabelSchema, lab: dict[str, Any]) -> FieldSpec:
-    missing = [k for k in ("field", "target_id", "annotator") if not lab.get(k)]
+    missing = [k for k in ("field", "annotator") if not lab.get(k)]
     if missing:
         raise ValueError(f"missing {', '.join(missing)}")
     name, who = str(lab["field"]), str(lab["annotator"])
     spec = schema.fields.get(name)
     if spec is None:
         raise ValueError(f"unknown field {name!r}; fields: {', '.join(schema.fields)}")
+    if not lab.get("target_id"):
+        by_span = spec.granularity == "segment" and all(k in lab for k in ("entity_id", "t0_ns", "t1_ns"))
+        if not by_span:
+            raise ValueError("missing target_id" + (" (or entity_id, t0_ns and t1_ns of the segment)"
+                                                    if spec.granularity == "segment" else ""))
+        if any(isinstance(lab[k], bool) or not isinstance(lab[k], int) for k in ("t0_ns", "t1_ns")):
+            raise ValueError(f"t0_ns and t1_ns must be integers (nanoseconds), got {lab['t0_ns']!r}, {lab['t1_ns']!r}")
+    if lab.get("instance") is not None and spec.type not in SHAPES:
+        raise ValueError(f"field {name!r} ({spec.type}): only boxes, polygons and time spans have instances")
     if "kind" in lab and lab["kind"] != spec.kind:
         raise ValueError(f"field {name!r} is a {spec.kind} field; a label cannot make it {lab['kind']}")
     annotator = schema.annotators.get(who)

@@ -11,12 +11,17 @@ with a tier (expert, trained, crowd) and the fields they are qualified to label:
       animal_state: {kind: perception, granularity: segment, type: ordinal,
                      values: [calm, restless, distressed]}
       injury:       {kind: perception, granularity: region, type: box}
+      posture_span: {kind: perception, granularity: entity, type: time_span,
+                     values: [standing, lying, down_struggling]}
       action:       {kind: judgment, granularity: segment, type: class, values: [alert_vet, watch, ignore]}
       nearby:       {kind: perception, granularity: segment, type: multi_label, context: true,
                      values: [feed_cart, tractor, person]}
     annotators:
       vet-a:   {tier: expert, fields: [animal_state, injury, action, nearby], grades: [animal_state]}
       crowd-c: {tier: crowd, fields: [animal_state, nearby]}
+
+Boxes, polygons and time spans are *shapes*: an annotator may draw several on one target (each
+label then has an ``instance`` key), and a shape field with ``values`` gives each shape a class.
 
 ``load_schema`` reports every problem at once, one line each (field path, bad value, what is
 allowed), like the task spec. ``content_hash`` versions it: labels record the schema version
@@ -39,6 +44,7 @@ SCHEMA_FILE = "labels.yaml"
 Granularity = Literal["entity", "segment", "event", "region", "sequence"]
 ValueType = Literal["class", "multi_label", "ordinal", "number", "box", "polygon", "time_span", "text"]
 WITH_VALUES = ("class", "multi_label", "ordinal")
+SHAPES = ("box", "polygon", "time_span")  # may carry a class each (``values``), several per target
 
 
 class SchemaError(TaskSpecError):
@@ -59,7 +65,9 @@ class FieldSpec(_Strict):
     def _values_fit_the_type(self) -> FieldSpec:
         if self.type in WITH_VALUES and len(self.values) < 2:
             raise ValueError(f"a {self.type} field needs at least two values")
-        if self.type not in WITH_VALUES and self.values:
+        if self.type in SHAPES and len(self.values) == 1:
+            raise ValueError(f"a {self.type} field with classes needs at least two values (or none)")
+        if self.type not in WITH_VALUES + SHAPES and self.values:
             raise ValueError(f"a {self.type} field takes no list of values")
         if len(set(self.values)) != len(self.values):
             raise ValueError("values must be distinct")

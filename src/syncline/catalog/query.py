@@ -479,17 +479,99 @@ TARGET_TABLES = {"entity": ("entities", "entity_id"), "segment": ("segments", "s
 
 def label_targets(con: duckdb.DuckDBPyConnection, granularity: str, ids: list[str]) -> dict[str, dict[str, Any]]:
     """The rows a label of ``granularity`` may be attached to, by ID, with what validation and
-    provenance need: a span (segments), provenance lists (segments, events, assets)."""
+    provenance need: a span (segments, events, an entity's recorded extent), a frame size
+    (assets), provenance lists (segments, events, assets)."""
     import pyarrow as pa
 
     table, key = TARGET_TABLES[granularity]
     con.register("_ids", pa.table({"k": ids}))
-    cols = {"segments": "t0_ns, t1_ns, asset_ids, subject_ids", "events": "t_ns AS t0_ns, t_ns AS t1_ns, "
-            "asset_ids, subject_ids", "assets": "NULL AS t0_ns, NULL AS t1_ns, [asset_id] AS asset_ids, subject_ids",
-            "entities": "NULL AS t0_ns, NULL AS t1_ns, NULL AS asset_ids, NULL AS subject_ids"}[table]
-    rel = con.sql(f"SELECT {key} AS id, {cols} FROM {table} WHERE {key} IN (SELECT k FROM _ids)")
+    no_size = "NULL::BIGINT AS width, NULL::BIGINT AS height"
+    cols = {"segments": f"t0_ns, t1_ns, asset_ids, subject_ids, {no_size}",
+            "events": f"t_ns AS t0_ns, t_ns AS t1_ns, asset_ids, subject_ids, {no_size}",
+            "assets": "NULL AS t0_ns, NULL AS t1_ns, [asset_id] AS asset_ids, subject_ids, width, height",
+            "entities": f"x.t0_ns, x.t1_ns, NULL AS asset_ids, NULL AS subject_ids, {no_size}"}[table]
+    extent = (f"LEFT JOIN (SELECT entity_id, min(t0_ns) AS t0_ns, max(t1_ns) AS t1_ns FROM ({ASSET_SPANS}) "
+              "GROUP BY entity_id) x USING (entity_id)") if table == "entities" else ""
+    rel = con.sql(f"SELECT {key} AS id, {cols} FROM {table} {extent} WHERE {key} IN (SELECT k FROM _ids)")
     names = [d[0] for d in rel.description]
     return {str(r[0]): dict(zip(names, r, strict=True)) for r in rel.fetchall()}
+
+
+def segments_by_span(con: duckdb.DuckDBPyConnection,
+                     spans: list[tuple[str, int, int]]) -> dict[tuple[str, int, int], str]:
+    """Segment IDs by (entity_id, t0_ns, t1_ns); a span several segmenters cut alike goes to the
+    first segmenter by name, so the answer does not depend on storage order."""
+    import pyarrow as pa
+
+    if not spans:
+        return {}
+    con.register("_spans", pa.table({"e": [s[0] for s in spans], "t0": [s[1] for s in spans],
+                                     "t1": [s[2] for s in spans]}))
+    rows = con.sql("""SELECT e, t0, t1, arg_min(segment_id, segmenter || segment_id) FROM _spans
+                      JOIN segments s ON s.entity_id = e AND s.t0_ns = t0 AND s.t1_ns = t1
+                      GROUP BY ALL""").fetchall()
+    return {(str(e), int(t0), int(t1)): str(sid) for e, t0, t1, sid in rows}
+
+
+ASSET_COLUMNS = ("device", "camera", "mic", "channel", "modality", "jurisdiction")
+
+
+def target_slices(con: duckdb.DuckDBPyConnection, field: str, key: str) -> dict[str, str]:
+    """Per labelled target of ``field``, its value of a capture condition ``key``: an asset
+    column (camera, device...), an asset ``context_json`` key (lighting...), an entity
+    attribute, or ``entity``. The target's assets (a segment's or event's sources, a region's
+    asset, an entity's files) and its entity are consulted; several distinct values make
+    ``mixed``, none ``unknown``."""
+    path = '$."' + key.replace('"', '') + '"'
+    asset_value = key if key in ASSET_COLUMNS else f"json_extract_string(a.context_json, '{path}')"
+    entity_value = "te.entity_id" if key == "entity" else f"json_extract_string(en.attrs_json, '{path}')"
+    rows = con.execute(f"""
+        WITH t AS (SELECT DISTINCT target_type, target_id FROM labels WHERE field = $field),
+        te AS (SELECT t.target_id, coalesce(s.entity_id, e.entity_id, a.entity_id,
+                      CASE WHEN t.target_type IN ('entity', 'sequence') THEN t.target_id END) AS entity_id
+               FROM t LEFT JOIN segments s ON t.target_type = 'segment' AND s.segment_id = t.target_id
+                      LEFT JOIN events e ON t.target_type = 'event' AND e.event_id = t.target_id
+                      LEFT JOIN assets a ON t.target_type = 'region' AND a.asset_id = t.target_id),
+        ta AS (SELECT t.target_id, unnest(s.asset_ids) AS asset_id FROM t
+                   JOIN segments s ON t.target_type = 'segment' AND s.segment_id = t.target_id
+               UNION ALL SELECT t.target_id, unnest(e.asset_ids) FROM t
+                   JOIN events e ON t.target_type = 'event' AND e.event_id = t.target_id
+               UNION ALL SELECT target_id, target_id FROM t WHERE target_type = 'region'
+               UNION ALL SELECT t.target_id, a.asset_id FROM t
+                   JOIN assets a ON t.target_type IN ('entity', 'sequence') AND a.entity_id = t.target_id),
+        v AS (SELECT ta.target_id, {asset_value} AS v FROM ta JOIN assets a USING (asset_id)
+              UNION ALL SELECT te.target_id, {entity_value} FROM te LEFT JOIN entities en USING (entity_id))
+        SELECT t.target_id, CASE WHEN count(DISTINCT v.v) = 1 THEN min(v.v)
+                                 WHEN count(DISTINCT v.v) > 1 THEN 'mixed' ELSE 'unknown' END
+        FROM t LEFT JOIN v USING (target_id) GROUP BY t.target_id""", {"field": field}).fetchall()
+    return {str(t): str(v) for t, v in rows}
+
+
+def media_rows(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """What a labelling tool needs of every asset: name, size, rate, first presentation, clock."""
+    rel = con.sql("SELECT asset_id, entity_id, source_path, modality, width, height, fps, start_ns, duration_ns, "
+                  "clock_offset_ns, clock_drift_ppm, clock_source FROM assets ORDER BY asset_id")
+    cols = [d[0] for d in rel.description]
+    return [dict(zip(cols, r, strict=True)) for r in rel.fetchall()]
+
+
+def labels_with_targets(con: duckdb.DuckDBPyConnection, fields: list[str] | None) -> list[dict[str, Any]]:
+    """Labels with an annotator and a value (optionally of some fields) and the entity of each
+    target: the segment's, the event's, the asset's, or the entity itself."""
+    rel = con.execute("""
+        SELECT l.label_id, l.target_type, l.target_id, l.field, l.value, l.kind, l.annotator, l.annotator_tier,
+               l.instance, l.guideline_version, l.confidence,
+               coalesce(s.entity_id, e.entity_id, a.entity_id,
+                        CASE WHEN l.target_type IN ('entity', 'sequence') THEN l.target_id END) AS entity_id,
+               s.t0_ns AS segment_t0_ns, s.t1_ns AS segment_t1_ns
+        FROM labels l
+        LEFT JOIN segments s ON l.target_type = 'segment' AND s.segment_id = l.target_id
+        LEFT JOIN events e ON l.target_type = 'event' AND e.event_id = l.target_id
+        LEFT JOIN assets a ON l.target_type = 'region' AND a.asset_id = l.target_id
+        WHERE l.annotator IS NOT NULL AND l.value IS NOT NULL AND ($fields IS NULL OR list_contains($fields, l.field))
+        ORDER BY l.field, entity_id, l.target_id, l.annotator, l.instance""", {"fields": fields})
+    cols = [d[0] for d in rel.description]
+    return [dict(zip(cols, r, strict=True)) for r in rel.fetchall()]
 
 
 def labels_by_id(con: duckdb.DuckDBPyConnection, label_ids: list[str]) -> dict[str, dict[str, Any]]:

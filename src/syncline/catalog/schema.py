@@ -133,6 +133,7 @@ _table("labels", "label_id", "values of schema fields, perception or judgment", 
     _f("annotator_tier", _str),
     _f("guideline_version", _str),
     _f("confidence", _f64),
+    _f("instance", _str),              # which of an annotator's shapes on the target (boxes, spans)
     *_PROVENANCE,
 ])
 

@@ -33,26 +33,26 @@ def run_demo(path: Path, *, seed: int = 7, console: Console | None = None) -> di
     t0 = time.monotonic()
     path = Path(path)
     world_dir = path / "world"
-    say(f"[bold]1/7[/bold] generating the farm world (seed {seed}) in {world_dir} …")
+    say(f"[bold]1/8[/bold] generating the farm world (seed {seed}) in {world_dir} …")
     world = generate_world(world_dir, seed=seed)
     t_world = time.monotonic() - t0
     say(f"      done in {t_world:.1f} s")
 
     project_dir = path / "project"
-    say(f"[bold]2/7[/bold] syncline init {project_dir} --template farm")
+    say(f"[bold]2/8[/bold] syncline init {project_dir} --template farm")
     project = init_project(project_dir, template="farm")
 
-    say(f"[bold]3/7[/bold] syncline ingest {world.out_dir / 'data'} --manifest {world.manifest_path}")
+    say(f"[bold]3/8[/bold] syncline ingest {world.out_dir / 'data'} --manifest {world.manifest_path}")
     summary = ingest(project, [world.out_dir / "data"], manifest_path=world.manifest_path)
     if console:
         print_ingest(console, summary)
 
-    say("[bold]4/7[/bold] syncline inventory")
+    say("[bold]4/8[/bold] syncline inventory")
     inv = build_inventory(project)
     if console:
         print_inventory(console, inv)
 
-    say("[bold]5/7[/bold] syncline align --apply   (offsets and drift; abstains when unsure)")
+    say("[bold]5/8[/bold] syncline align --apply   (offsets and drift; abstains when unsure)")
     report = align(project, apply=True)
     if console:
         print_align(console, report)
@@ -60,7 +60,7 @@ def run_demo(path: Path, *, seed: int = 7, console: Console | None = None) -> di
     if console:
         print_scorecard(console, card)
 
-    say("[bold]6/7[/bold] syncline segment --by fixed --by cues --by events; syncline tuples --format webdataset")
+    say("[bold]6/8[/bold] syncline segment --by fixed --by cues --by events; syncline tuples --format webdataset")
     segments = run_segmenters(project, ["fixed", "cues", "events"], window_s=10.0)
     tuples = build_tuples(project, segmenter="fixed-10s@1")
     shards = export_webdataset(tuples, project.root / "exports" / "tuples")
@@ -68,9 +68,14 @@ def run_demo(path: Path, *, seed: int = 7, console: Console | None = None) -> di
     say(f"      segments {segments}; {tuples.num_rows} ten-second tuples, {in_sync} in sync; "
         f"wrote {len(shards)} shard(s) to {shards[0].parent}")
 
+    say("[bold]7/8[/bold] annotation: labels.yaml + guidelines.md from the team; syncline guidelines pilot, "
+        "freeze; syncline segment --by fixed --window 2; syncline labels import; syncline agreement posture "
+        "--by lighting; syncline gold posture --best")
+    annotation = annotate_step(project, world.out_dir, world.ground_truth_path, console)
+
     withdrawals = []
     for subject in [r["subject_id"] for r in list_subjects(project) if r.get("status") == "withdrawn"]:
-        say(f"[bold]7/7[/bold] the consent registry says {subject} withdrew: syncline consent withdraw {subject} "
+        say(f"[bold]8/8[/bold] the consent registry says {subject} withdrew: syncline consent withdraw {subject} "
             "--dry-run, then for real, then syncline consent verify")
         dry = withdraw(project, subject, dry_run=True).to_json(project.root)
         if console:
@@ -96,5 +101,44 @@ def run_demo(path: Path, *, seed: int = 7, console: Console | None = None) -> di
         "world_s": round(t_world, 2), "ingest": summary.to_json(), "inventory": inv.to_json(),
         "align": report.to_json(), "scorecard": card, "segments": segments,
         "tuples": {"count": tuples.num_rows, "in_sync": in_sync, "shards": [str(s) for s in shards]},
-        "withdrawals": withdrawals,
+        "annotation": annotation, "withdrawals": withdrawals,
     }
+
+
+def annotate_step(project: Any, world_dir: Path, truth_path: Path, console: Console | None) -> dict[str, Any]:
+    """The team's schema and guidelines go in, a pilot and a freeze, five annotators' labels,
+    agreement per lighting slice, Dawid–Skene gold and a best-data export; then the scorecard."""
+    import shutil
+    from dataclasses import asdict
+
+    from syncline.align.segment import run_segmenters
+    from syncline.annotate.grading import best_data, gold, write_best
+    from syncline.annotate.guidelines import freeze, pilot
+    from syncline.annotate.labels import import_jsonl
+    from syncline.annotate.report import field_agreement
+    from syncline.demo.annotation_card import annotation_card, print_annotation_card
+    from syncline.report_text import print_agreement
+
+    say = console.print if console else (lambda *a, **k: None)
+    for name in ("labels.yaml", "guidelines.md"):
+        shutil.copyfile(world_dir / "annotation" / name, project.root / name)
+    run_segmenters(project, ["fixed"], window_s=2.0)
+    chosen = pilot(project, n=12)
+    version, _ = freeze(project)
+    say(f"      pilot of {len(chosen)} windows covering the capture conditions; froze guidelines {version}")
+    res = import_jsonl(project, world_dir / "annotation" / "labels.jsonl")
+    say(f"      {res.written} labels written, {len(res.refused)} refused")
+    agreement = field_agreement(project, "posture", level="nominal", by="lighting")
+    if console:
+        print_agreement(console, agreement)
+    g = gold(project, "posture")
+    best = best_data(g, min_confidence=0.9)
+    out = project.root / "exports" / "best_posture.parquet"
+    write_best(best, out)
+    say(f"      gold posture for {len(g.rows)} windows (Dawid-Skene); {len(best)} with confidence >= 0.9 "
+        f"written to {out}")
+    card = annotation_card(project, agreement, g, truth_path)
+    if console:
+        print_annotation_card(console, card)
+    return {"labels": res.written, "refused": len(res.refused), "guideline_version": version,
+            "agreement": asdict(agreement), "gold": len(g.rows), "best": len(best), "scorecard": card}

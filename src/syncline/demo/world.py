@@ -15,6 +15,9 @@
       data/events/           # {entity}.jsonl            door/feed/water/vet events
       data/metadata/stalls.csv                          # keyed by entity_id
       data/incoming/         # 3 deliberately bad files (ingest scans the folder)
+      annotation/            # labels.yaml, guidelines.md, labels.jsonl: five annotators of three
+                             # tiers label two-second windows; crowd-c confuses lying with
+                             # down_struggling at night (``world_labels``)
 
 Entities are stall-days (3 stalls x 2 days); two are night sessions under infrared (noisier
 video and audio).
@@ -101,6 +104,8 @@ reads it); the metadata table has no entity and no clock. The mis-attached micro
     misattached: [{path, modality, claimed_entity_id, true_entity_id}]
     bad_files: [{path, kind: truncated|empty|wrong_extension, detail}]
     counts: {by_modality: {modality: n}, assets: n, bad_files: n}
+    annotation: {window_ns, labels (count), windows [{entity_id, t0_ns, t1_ns, lighting, posture,
+                 action}], annotators {name: {tier, accuracy, ...}}, planted {annotator, slice, confuses}}
 """
 
 from __future__ import annotations
@@ -120,6 +125,7 @@ import yaml
 from syncline.demo.world_audio import make_mic_audio
 from syncline.demo.world_bad import BAD_FILE, make_bad_files
 from syncline.demo.world_encode import require_tools
+from syncline.demo.world_labels import make_annotations
 from syncline.demo.world_people import MEMOS, PHOTOS, make_memo, make_photo
 from syncline.demo.world_plan import ENTITIES, JURISDICTION, SUBJECTS, AssetOut
 from syncline.demo.world_records import make_events, make_metadata
@@ -213,6 +219,7 @@ def generate_world(out_dir: Path, *, seed: int = 7) -> WorldSummary:
         encoding="utf-8",
     )
     truth = summarise(seed, assets, bad)
+    truth["annotation"] = make_annotations(root, seed, truth)
     truth_path = root / "ground_truth.json"
     truth_path.write_text(json.dumps(truth, indent=1, sort_keys=True) + "\n", encoding="utf-8")
 

@@ -1,0 +1,115 @@
+"""The demo world's annotation: a label schema, annotators of three tiers and their labels,
+with one planted systematic error.
+
+What is labelled: every two-second window of the entity timeline that lies wholly inside the
+stall camera's clip (``[k·2 s, (k+1)·2 s)``, the grid of ``syncline segment --by fixed
+--window 2``), addressed by entity and span. ``posture`` (perception: standing, lying,
+down_struggling) and ``action`` (judgment: ignore, watch, alert_vet) are the two kinds the
+issue keeps apart.
+
+Truth: a window holding a distress call's onset is ``down_struggling``; otherwise ``lying``
+with probability 0.7 at night and 0.3 by day, else ``standing``. Action follows posture
+(alert_vet / watch at night, or ignore / ignore). Annotators (accuracy = chance of the true
+value, otherwise a uniformly wrong one)::
+
+    vet-a    expert   posture, action; grades posture   0.97
+    tech-b   trained  posture, action                   0.90
+    crowd-c  crowd    posture                           0.92 by day; at night calls 70 % of
+                                                        lying animals down_struggling (planted)
+    crowd-d  crowd    posture                           0.80
+    crowd-e  crowd    posture                           0.88
+
+Files: ``annotation/labels.yaml`` (the schema), ``annotation/guidelines.md`` and
+``annotation/labels.jsonl`` (one label per line). The truth goes to ``ground_truth.json``
+under ``annotation``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+WINDOW_NS = 2_000_000_000
+POSTURES = ("standing", "lying", "down_struggling")
+ACTIONS = ("ignore", "watch", "alert_vet")
+ANNOTATORS: dict[str, dict[str, Any]] = {
+    "vet-a": {"tier": "expert", "fields": ["posture", "action"], "grades": ["posture"], "accuracy": 0.97},
+    "tech-b": {"tier": "trained", "fields": ["posture", "action"], "accuracy": 0.90},
+    "crowd-c": {"tier": "crowd", "fields": ["posture"], "accuracy": 0.92, "night_lying_as_struggling": 0.7},
+    "crowd-d": {"tier": "crowd", "fields": ["posture"], "accuracy": 0.80},
+    "crowd-e": {"tier": "crowd", "fields": ["posture"], "accuracy": 0.88},
+}
+SCHEMA = {
+    "version": 1,
+    "fields": {
+        "posture": {"kind": "perception", "granularity": "segment", "type": "class", "values": list(POSTURES),
+                    "description": "what the animal's body does in the window"},
+        "action": {"kind": "judgment", "granularity": "segment", "type": "class", "values": list(ACTIONS),
+                   "description": "what the farm should do about it"},
+    },
+    "annotators": {name: {k: v for k, v in a.items() if k in ("tier", "fields", "grades")}
+                   for name, a in ANNOTATORS.items()},
+}
+GUIDELINES = """# Stall camera windows: posture and action
+
+**posture** (perception) — what the animal's body does in the two seconds: *standing*; *lying*
+(resting on its side or chest, calm); *down_struggling* (down and trying to rise, legs moving,
+often with a distress call). Judge the body, not the sound alone. Infrared night video is
+grainy: a calm lying animal is still *lying*.
+
+**action** (judgment, vets and trained staff only) — *alert_vet* for a struggling animal,
+*watch* for an animal lying at night, otherwise *ignore*.
+"""
+
+
+def _truth(rng: np.random.Generator, distress: bool, night: bool) -> tuple[str, str]:
+    if distress:
+        return "down_struggling", "alert_vet"
+    if rng.random() < (0.7 if night else 0.3):
+        return "lying", "watch" if night else "ignore"
+    return "standing", "ignore"
+
+
+def _say(rng: np.random.Generator, truth: str, values: tuple[str, ...], accuracy: float) -> str:
+    if rng.random() < accuracy:
+        return truth
+    return str(rng.choice([v for v in values if v != truth]))
+
+
+def make_annotations(root: Path, seed: int, truth: dict[str, Any]) -> dict[str, Any]:
+    """Write the annotation files; return their ground truth."""
+    rng = np.random.default_rng([seed, 4242])
+    windows: list[dict[str, Any]] = []
+    labels: list[dict[str, Any]] = []
+    for entity, sync in sorted(truth["sync"].items()):
+        cam1 = truth["assets"][sync["reference"]]
+        t0 = int(cam1["clock"]["true_offset_ns"])
+        t1 = t0 + int(cam1["video"]["duration_ns"])
+        night = truth["entities"][entity]["lighting"] == "night"
+        onsets = [c["onset_ns"] for c in truth["scenes"][entity]["cues"] if c["kind"] == "distress"]
+        for k in range(-(-t0 // WINDOW_NS), t1 // WINDOW_NS):
+            w0, w1 = k * WINDOW_NS, (k + 1) * WINDOW_NS
+            posture, action = _truth(rng, any(w0 <= t < w1 for t in onsets), night)
+            windows.append({"entity_id": entity, "t0_ns": w0, "t1_ns": w1, "lighting": "night" if night else "day",
+                            "posture": posture, "action": action})
+            for who, a in ANNOTATORS.items():
+                said = _say(rng, posture, POSTURES, a["accuracy"])
+                if night and posture == "lying" and rng.random() < a.get("night_lying_as_struggling", 0.0):
+                    said = "down_struggling"
+                where = {"entity_id": entity, "t0_ns": w0, "t1_ns": w1, "annotator": who}
+                labels.append({"field": "posture", **where, "value": said})
+                if "action" in a["fields"]:
+                    labels.append({"field": "action", **where, "value": _say(rng, action, ACTIONS, a["accuracy"])})
+    out = root / "annotation"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "labels.yaml").write_text("# the demo farm's label schema (generated)\n" +
+                                     yaml.safe_dump(SCHEMA, sort_keys=False), encoding="utf-8")
+    (out / "guidelines.md").write_text(GUIDELINES, encoding="utf-8")
+    (out / "labels.jsonl").write_text("".join(json.dumps(r) + "\n" for r in labels), encoding="utf-8")
+    return {"window_ns": WINDOW_NS, "windows": windows, "labels": len(labels),
+            "annotators": {n: {k: v for k, v in a.items() if k != "fields"} for n, a in ANNOTATORS.items()},
+            "planted": {"annotator": "crowd-c", "slice": "lighting=night", "confuses": ["lying", "down_struggling"]}}
