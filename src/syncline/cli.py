@@ -186,7 +186,7 @@ def segment(
 @app.command()
 def tuples(
     project: ProjectOpt = Path("."),
-    segmenter: Annotated[str | None, typer.Option(help="only segments of this segmenter, e.g. fixed-10s@1")] = None,
+    segmenter: Annotated[str | None, typer.Option(help="only segments of this segmenter, e.g. fixed-10s@2")] = None,
     entity: Annotated[str | None, typer.Option(help="only this entity")] = None,
     out: Annotated[Path | None, typer.Option(help="export folder")] = None,
     fmt: Annotated[str, typer.Option("--format", help="parquet or webdataset")] = "parquet",
@@ -469,10 +469,13 @@ def labels_export(
 
     p = _open(project)
     try:
-        n = export_file(p, path, fmt, fields=field, spans=SpanOptions(annotator=annotator, entity=entity, asset=asset))
+        n, skipped = export_file(p, path, fmt, fields=field,
+                                 spans=SpanOptions(annotator=annotator, entity=entity, asset=asset))
     except (SchemaError, OSError, ValueError) as e:
         _fail(str(e).splitlines()[0])
-    console.print(f"wrote {n} record(s) to {path}")
+    console.print(f"wrote {n} record(s) to {path}" + (f"; {len(skipped)} label(s) left out:" if skipped else ""))
+    for why in skipped:
+        console.print(f"  {why}", highlight=False)
 
 
 @app.command()

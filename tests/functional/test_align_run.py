@@ -109,7 +109,7 @@ def test_every_verdict_is_a_clocks_row_and_the_run_is_pinned(aligned) -> None:  
 def test_tuples_over_verified_clocks_are_in_sync(aligned) -> None:  # type: ignore[no-untyped-def]
     project, _, _ = aligned
     run_segmenters(project, ["fixed"], window_s=5.0)
-    rows = build_tuples(project, segmenter="fixed-5s@1").to_pylist()
+    rows = build_tuples(project, segmenter="fixed-5s@2").to_pylist()
     both = [r for r in rows if {"audio", "video"} <= set(r["synced_modalities"])]
     assert both, "no tuple has verified audio and video after alignment"
     stray = [r for r in rows if r["t1_ns"] > 0]  # the stray mic (from entity time 0 on) is not verified

@@ -41,7 +41,7 @@ def test_fixed_windows_give_stable_ids_and_exact_frame_sample_and_row_ranges(pro
     first = run_segmenters(project, ["fixed"], window_s=1.0)
     again = run_segmenters(project, ["fixed"], window_s=1.0)
     assert first == again and project.catalog().count("segments") == first["fixed"]
-    rows = {r["t0_ns"]: r for r in build_tuples(project, segmenter="fixed-1s@1").to_pylist()}
+    rows = {r["t0_ns"]: r for r in build_tuples(project, segmenter="fixed-1s@2").to_pylist()}
     win = rows[2_000_000_000]                              # entity [2 s, 3 s)
     assert win["video"][0]["frame_start"] == 20 and win["video"][0]["frame_end"] == 30
     sr = project.catalog().read("assets", where="modality = 'audio'").to_pylist()[0]["sample_rate"]
@@ -65,7 +65,7 @@ def test_exports_write_parquet_and_webdataset_shards(project: Project, tmp_path:
 
     import pyarrow.parquet as pq
 
-    table = build_tuples(project, segmenter="fixed-1s@1")
+    table = build_tuples(project, segmenter="fixed-1s@2")
     path = export_parquet(table, tmp_path / "pq")
     assert pq.read_table(path).num_rows == table.num_rows
     shards = export_webdataset(table, tmp_path / "wds", per_shard=2)

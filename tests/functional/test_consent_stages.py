@@ -88,8 +88,8 @@ def test_each_stage_blocks_exactly_what_consent_and_jurisdiction_forbid(
 def test_a_stage_export_leaves_out_the_blocked_files_and_their_events(project: tuple[Project, dict[str, str]]) -> None:
     p, ids = project
     run_segmenters(p, ["fixed"], window_s=10.0)
-    everything = build_tuples(p, segmenter="fixed-10s@1").to_pylist()
-    training = build_tuples(p, segmenter="fixed-10s@1", stage="training").to_pylist()
+    everything = build_tuples(p, segmenter="fixed-10s@2").to_pylist()
+    training = build_tuples(p, segmenter="fixed-10s@2", stage="training").to_pylist()
 
     def audio(rows: list[dict[str, Any]]) -> set[str]:
         return {a["asset_id"] for r in rows for a in (r["audio"] or [])}

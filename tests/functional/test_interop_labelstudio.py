@@ -90,8 +90,7 @@ def _labels(p: Project) -> list[dict[str, Any]]:
          "instance": "r1"},
         {"field": "injury", "target_id": photo, "annotator": "vet-a", "value": [100, 30, 159, 119, "swelling"],
          "instance": "r2"},
-        {"field": "injury", "target_id": photo, "annotator": "crowd-c", "value": [11, 19, 52, 61, "cut"],
-         "instance": "c1"},
+        {"field": "injury", "target_id": photo, "annotator": "crowd-c", "value": [11, 19, 52, 61, "cut"]},
         {"field": "outline", "target_id": photo, "annotator": "vet-a", "value": [[5, 5], [80, 10], [40, 90.25]],
          "instance": "o1"},
         # frame-aligned spans on the 10 fps video; arbitrary nanoseconds on the audio
@@ -161,23 +160,32 @@ def test_bad_records_are_refused_by_name_and_the_rest_written(world: tuple[Path,
             {"id": 3, "completed_by": 13, "result": [region("unq", start=0.1, end=0.2, labels=["call"])]},
         ]},
         {"id": 2, "data": {"audio": "nowhere.wav"}, "annotations": []},
+        {"id": 4, "data": {"audio": "mic.wav"}, "annotations": 1},
+        {"id": 5, "data": {"audio": "mic.wav"}, "annotations": [{"id": 1, "completed_by": 12, "result": [
+            region("inf", start=1.0, end=float("inf"), labels=["call"]),
+            {"from_name": "call", "type": "labels", "value": {"start": 2.0, "end": 3.0, "labels": ["call"]}},
+            {"from_name": "call", "type": "labels", "value": {"start": 3.0, "end": 4.0, "labels": ["call"]}}]}]},
         {"id": 3, "data": {"syncline_target_id": "no-such-segment"}, "annotations": [
             {"id": 1, "syncline_annotator": "vet-a", "result": [
                 {"id": "s", "from_name": "state", "type": "choices", "value": {"choices": ["calm"]}}]}]},
     ]
     res = import_label_studio(q, tasks, annotator_map={"12": "vet-a", "13": "crowd-c"})
-    assert res.written == 1
+    assert res.written == 2
     why = dict(res.refused)
     assert set(why) == {"task 1 annotation 1 result late", "task 1 annotation 1 result back",
                         "task 1 annotation 1 result f", "task 1 annotation 2", "task 1 annotation 3 result unq",
-                        "task 2", "task 3 annotation 1 result s"}
+                        "task 2", "task 3 annotation 1 result s", "task 4", "task 5 annotation 1 result inf",
+                        "task 5 annotation 1 result 3"}
+    assert "same label as record" in why["task 5 annotation 1 result 3"]  # two id-less regions: one label each
+    assert "must be a list" in why["task 4"]
     assert "inside mic.wav" in why["task 1 annotation 1 result late"]
     assert "--annotator-map 99=NAME" in why["task 1 annotation 2"]
     assert "not qualified" in why["task 1 annotation 3 result unq"]
     assert "no asset named 'nowhere.wav'" in why["task 2"]
     assert "no such segment" in why["task 3 annotation 1 result s"]
-    (row,) = q.catalog().read("labels").to_pylist()
-    assert row["target_id"] == entity and json.loads(row["value"]) == [500_000_000, 1_500_000_000]
+    rows = q.catalog().read("labels").to_pylist()
+    assert {r["target_id"] for r in rows} == {entity}
+    assert sorted(json.loads(r["value"]) for r in rows) == [[500_000_000, 1_500_000_000], [2 * NS, 3 * NS]]
 
     path = tmp_path / "ls.json"
     path.write_text(json.dumps(tasks), encoding="utf-8")
@@ -187,4 +195,4 @@ def test_bad_records_are_refused_by_name_and_the_rest_written(world: tuple[Path,
     assert cli.returncode == 0, cli.stderr
     out = json.loads(cli.stdout)
     records = {r["record"] for r in out["refused"]}  # 13 is unmapped now: its whole annotation goes
-    assert out["written"] == 1 and records == set(why) - {"task 1 annotation 3 result unq"} | {"task 1 annotation 3"}
+    assert out["written"] == 2 and records == set(why) - {"task 1 annotation 3 result unq"} | {"task 1 annotation 3"}

@@ -1,6 +1,6 @@
 """Segmenters: turn entity timelines into segments with stable IDs.
 
-Every segmenter is named with a version (``fixed-10s@1``, ``cues@1``, ``events@1``,
+Every segmenter is named with a version (``fixed-10s@2``, ``cues@1``, ``events@1``,
 ``speech@1``, ``shots@1``) because the name is part of ``segment_id`` (entity, t0, t1,
 segmenter): re-running a segmenter gives the same IDs, and a new version gives new ones
 instead of silently changing old segments. Segments carry the assets (and so the subjects)
@@ -56,7 +56,7 @@ def fixed_windows(assets: list[Row], *, window_ns: int) -> list[Row]:
     its last recorded instant (the first and last window cut there). The grid does not move when
     a clock correction moves the first file by a few milliseconds, so the IDs of inner segments
     — and the labels attached to them — survive ``align --apply``."""
-    name = f"fixed-{window_ns / NS_PER_S:g}s@1"
+    name = f"fixed-{window_ns / NS_PER_S:g}s@2"  # @2: on the entity-time grid (@1 started at the first file)
     by_entity: dict[str, list[Row]] = {}
     for a in assets:
         if span_on_entity(a) is not None:

@@ -120,7 +120,8 @@ def write_labels(project: Project, labels: list[dict[str, Any]], *, schema: Labe
         for gran in {spec.granularity for _, _, spec in checked}:
             ids = sorted({_target_id(lab, by_span) for _, lab, spec in checked if spec.granularity == gran})
             targets[gran] = Q.label_targets(con, gran, ids)
-    rows = []
+    rows: list[dict[str, Any]] = []
+    seen: dict[str, int] = {}
     for i, lab, spec in checked:
         tid = _target_id(lab, by_span)
         target = targets[spec.granularity].get(tid)
@@ -151,8 +152,14 @@ def write_labels(project: Project, labels: list[dict[str, Any]], *, schema: Labe
                 continue
         who = str(lab["annotator"])
         instance = None if lab.get("instance") is None else str(lab["instance"])
+        label_id = stable_id("label", lab["field"], tid, who, *([instance] if instance is not None else []))
+        if label_id in seen:
+            out.refused.append(Refused(i, f"field {lab['field']!r}: the same label as record {seen[label_id] + 1} "
+                                          "(same target and annotator); give each shape its own instance"))
+            continue
+        seen[label_id] = i
         rows.append({
-            "label_id": stable_id("label", lab["field"], tid, who, *([instance] if instance is not None else [])),
+            "label_id": label_id,
             "target_type": spec.granularity, "target_id": tid, "field": lab["field"], "value": value,
             "kind": spec.kind, "annotator": who, "annotator_tier": schema.annotators[who].tier, "instance": instance,
             "guideline_version": guideline or str(lab.get("guideline_version") or f"schema:{version}"),
@@ -185,8 +192,10 @@ def _check(schema: LabelSchema, lab: dict[str, Any]) -> FieldSpec:
         if not by_span:
             raise ValueError("missing target_id" + (" (or entity_id, t0_ns and t1_ns of the segment)"
                                                     if spec.granularity == "segment" else ""))
-        if any(isinstance(lab[k], bool) or not isinstance(lab[k], int) for k in ("t0_ns", "t1_ns")):
-            raise ValueError(f"t0_ns and t1_ns must be integers (nanoseconds), got {lab['t0_ns']!r}, {lab['t1_ns']!r}")
+        if any(isinstance(lab[k], bool) or not isinstance(lab[k], int) or abs(lab[k]) >= 2**63
+               for k in ("t0_ns", "t1_ns")) or lab["t0_ns"] >= lab["t1_ns"]:
+            raise ValueError(f"t0_ns and t1_ns must be integers (nanoseconds) with t0 < t1, got "
+                             f"{lab['t0_ns']!r}, {lab['t1_ns']!r}")
     if lab.get("instance") is not None and spec.type not in SHAPES:
         raise ValueError(f"field {name!r} ({spec.type}): only boxes, polygons and time spans have instances")
     if "kind" in lab and lab["kind"] != spec.kind:

@@ -66,6 +66,8 @@ def level_of(spec: FieldSpec | None, level: str | None = None) -> tuple[Any, lis
     how = level or default
     if how is None:
         raise ValueError(f"agreement on {spec.type} fields is not computed (class, ordinal, number, box, time span)")
+    if (how in ("box", "time_span") or spec.type in ("box", "time_span")) and how != spec.type:
+        raise ValueError(f"a {spec.type} field's agreement is measured as {default}, not {how}")
     if how not in ("nominal", "ordinal", "interval", "ratio", "box", "time_span"):
         raise ValueError(f"--level {how!r}: choose nominal, ordinal, interval or ratio")
     return how, (list(spec.values) if how == "ordinal" else None)

@@ -54,8 +54,10 @@ def event_assets_without_events(con: duckdb.DuckDBPyConnection) -> list[str]:
 # Asset spans on their entity timeline: [offset + start, offset + start + duration).
 ASSET_SPANS = """
     SELECT entity_id, modality, asset_id,
-           coalesce(clock_offset_ns, 0) + coalesce(start_ns, 0) AS t0_ns,
-           coalesce(clock_offset_ns, 0) + coalesce(start_ns, 0) + duration_ns AS t1_ns
+           coalesce(clock_offset_ns, 0) + coalesce(start_ns, 0)
+               + round(coalesce(start_ns, 0) * coalesce(clock_drift_ppm, 0) * 1e-6)::BIGINT AS t0_ns,
+           coalesce(clock_offset_ns, 0) + coalesce(start_ns, 0) + duration_ns
+               + round((coalesce(start_ns, 0) + duration_ns) * coalesce(clock_drift_ppm, 0) * 1e-6)::BIGINT AS t1_ns
     FROM assets WHERE duration_ns IS NOT NULL AND duration_ns > 0 AND entity_id NOT LIKE '\\_%' ESCAPE '\\'
 """
 
@@ -522,9 +524,8 @@ def target_slices(con: duckdb.DuckDBPyConnection, field: str, key: str) -> dict[
     attribute, or ``entity``. The target's assets (a segment's or event's sources, a region's
     asset, an entity's files) and its entity are consulted; several distinct values make
     ``mixed``, none ``unknown``."""
-    path = '$."' + key.replace('"', '') + '"'
-    asset_value = key if key in ASSET_COLUMNS else f"json_extract_string(a.context_json, '{path}')"
-    entity_value = "te.entity_id" if key == "entity" else f"json_extract_string(en.attrs_json, '{path}')"
+    asset_value = key if key in ASSET_COLUMNS else "json_extract_string(a.context_json, $path)"
+    entity_value = "te.entity_id" if key == "entity" else "json_extract_string(en.attrs_json, $path)"
     rows = con.execute(f"""
         WITH t AS (SELECT DISTINCT target_type, target_id FROM labels WHERE field = $field),
         te AS (SELECT t.target_id, coalesce(s.entity_id, e.entity_id, a.entity_id,
@@ -543,7 +544,8 @@ def target_slices(con: duckdb.DuckDBPyConnection, field: str, key: str) -> dict[
               UNION ALL SELECT te.target_id, {entity_value} FROM te LEFT JOIN entities en USING (entity_id))
         SELECT t.target_id, CASE WHEN count(DISTINCT v.v) = 1 THEN min(v.v)
                                  WHEN count(DISTINCT v.v) > 1 THEN 'mixed' ELSE 'unknown' END
-        FROM t LEFT JOIN v USING (target_id) GROUP BY t.target_id""", {"field": field}).fetchall()
+        FROM t LEFT JOIN v USING (target_id) GROUP BY t.target_id""",
+                       {"field": field, "path": '$."' + key.replace('"', '') + '"'}).fetchall()
     return {str(t): str(v) for t, v in rows}
 
 

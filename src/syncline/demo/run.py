@@ -62,7 +62,7 @@ def run_demo(path: Path, *, seed: int = 7, console: Console | None = None) -> di
 
     say("[bold]6/8[/bold] syncline segment --by fixed --by cues --by events; syncline tuples --format webdataset")
     segments = run_segmenters(project, ["fixed", "cues", "events"], window_s=10.0)
-    tuples = build_tuples(project, segmenter="fixed-10s@1")
+    tuples = build_tuples(project, segmenter="fixed-10s@2")
     shards = export_webdataset(tuples, project.root / "exports" / "tuples")
     in_sync = sum(1 for v in tuples.column("in_sync").to_pylist() if v)
     say(f"      segments {segments}; {tuples.num_rows} ten-second tuples, {in_sync} in sync; "
@@ -93,7 +93,7 @@ def run_demo(path: Path, *, seed: int = 7, console: Console | None = None) -> di
     say(f"  • coverage plot:       {inv.png}")
     say(f"  • the catalog:         syncline inventory -p {project_dir} --json")
     say(f"  • alignment verdicts:  syncline align -p {project_dir} --json  (clocks and findings tables)")
-    say(f"  • aligned tuples:      syncline tuples -p {project_dir} --segmenter fixed-10s@1 --json")
+    say(f"  • aligned tuples:      syncline tuples -p {project_dir} --segmenter fixed-10s@2 --json")
     say(f"  • the task spec:       {project.task_path}  (syncline task check -p {project_dir})")
     say(f"  • quarantined files:   {len(summary.quarantined)} — each with its reason above")
     return {

@@ -98,6 +98,8 @@ def export_rows(project: Project, fields: list[str] | None = None) -> list[dict[
     for r in rows:
         if types.get(r["field"]) in JSON_TYPES:
             r["value"] = json.loads(r["value"])
+        elif types.get(r["field"]) == "number":
+            r["value"] = float(r["value"])
     return rows
 
 

@@ -81,19 +81,21 @@ def import_file(project: Project, path: Path, fmt: str | None = None, *, annotat
 
 
 def export_file(project: Project, path: Path, fmt: str | None = None, *, fields: list[str] | None = None,
-                spans: SpanOptions = SpanOptions()) -> int:
+                spans: SpanOptions = SpanOptions()) -> tuple[int, list[str]]:
     """Write the current labels to ``path`` (written whole, then renamed: never half a file);
-    returns how many records it holds."""
+    returns how many records it holds and the labels the format could not carry, each with why."""
     fmt = guess_format(path, fmt) if fmt or path.suffix.lower() != ".json" else "label-studio"
-    text, n = _render(project, fmt, fields, spans)
+    skipped: list[str] = []
+    text, n = _render(project, fmt, fields, spans, skipped)
     tmp = path.with_name(path.name + ".partial")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
-    return n
+    return n, skipped
 
 
-def _render(project: Project, fmt: str, fields: list[str] | None, spans: SpanOptions) -> tuple[str, int]:
+def _render(project: Project, fmt: str, fields: list[str] | None, spans: SpanOptions,
+            skipped: list[str]) -> tuple[str, int]:
     if fmt == "jsonl":
         from syncline.annotate.interop.common import export_rows
 
@@ -104,7 +106,7 @@ def _render(project: Project, fmt: str, fields: list[str] | None, spans: SpanOpt
     if fmt == "label-studio":
         from syncline.annotate.interop.labelstudio import export_label_studio
 
-        tasks = export_label_studio(project, fields)
+        tasks = export_label_studio(project, fields, skipped)
         return json.dumps(tasks, indent=1), len(tasks)
     if fmt == "coco":
         from syncline.annotate.interop.coco import export_coco
@@ -112,6 +114,7 @@ def _render(project: Project, fmt: str, fields: list[str] | None, spans: SpanOpt
         if not fields:
             raise ValueError("a COCO export needs --field (the box or polygon fields to write)")
         coco = export_coco(project, fields)
+        skipped += [str(s) for s in coco.get("info", {}).get("syncline_skipped", [])]
         return json.dumps(coco, indent=1), len(coco["annotations"])
     from syncline.annotate.interop.subtitles import export_subtitles
 

@@ -52,8 +52,11 @@ CHOICE_TYPES = ("class", "ordinal", "multi_label")
 MEDIA_KEYS = ("video", "audio", "image")
 
 
-def export_label_studio(project: Project, fields: list[str] | None = None) -> list[dict[str, Any]]:
-    """Label Studio tasks for the current labels of ``fields`` (all when None)."""
+def export_label_studio(project: Project, fields: list[str] | None = None,
+                        skipped: list[str] | None = None) -> list[dict[str, Any]]:
+    """Label Studio tasks for the current labels of ``fields`` (all when None). A label that no
+    file can show (a span outside the entity's time-base video or audio, a box on an asset with
+    no size) is left out and named in ``skipped``."""
     schema = schema_of(project)
     items = media(project)
     bases = _time_bases(items)
@@ -73,7 +76,12 @@ def export_label_studio(project: Project, fields: list[str] | None = None) -> li
                    "syncline_annotator": who, "result": []}
             task["annotations"].append(ann)
         base = items.get(task["data"].get("syncline_time_base") or task["data"].get("syncline_asset_id") or "")
-        ann["result"].append(_result(row, spec, base))
+        try:
+            ann["result"].append(_result(row, spec, base))
+        except ValueError as e:
+            if skipped is None:
+                raise
+            skipped.append(str(e))
     return list(tasks.values())
 
 
@@ -114,7 +122,8 @@ def _result(row: dict[str, Any], spec: FieldSpec, base: Media | None) -> dict[st
     if t == "text":
         return out | {"type": "textarea", "value": {"text": [value]}}
     shape, names = _region_name(spec, value, field)
-    out["id"] = row["instance"] or row["label_id"][:10]
+    if row["instance"] is not None:
+        out["id"] = row["instance"]
     if t in ("box", "polygon"):
         if base is None or not base.width or not base.height:
             raise ValueError(f"label {row['label_id']}: a {t} needs its image's size, and the asset has none")
@@ -130,6 +139,9 @@ def _result(row: dict[str, Any], spec: FieldSpec, base: Media | None) -> dict[st
     if base is None:
         raise ValueError(f"label {row['label_id']}: entity {row['entity_id']} has no video or audio to show a span on")
     p0, p1 = base.to_player(int(shape[0])), base.to_player(int(shape[1]))
+    if not (base.fits(p0) and base.fits(p1)):
+        raise ValueError(f"label {row['label_id']}: its span is outside {base.name}, the file the entity's "
+                         "timeline is shown on")
     if base.modality == "video" and base.fps:
         f0, f1 = math.floor(p0 * base.fps / NS + 1e-6) + 1, math.ceil(p1 * base.fps / NS - 1e-6)
         return out | {"type": "timelinelabels", "value": {"ranges": [{"start": f0, "end": max(f0, f1)}],
@@ -160,18 +172,26 @@ def import_label_studio(project: Project, tasks: Any, *, annotator_map: dict[str
         except ValueError as e:
             bad.append((where, str(e)))
             continue
-        for a, ann in enumerate(task.get("annotations") or []):
+        anns = task.get("annotations") or []
+        if not isinstance(anns, list):
+            bad.append((where, "annotations must be a list"))
+            continue
+        for a, ann in enumerate(anns):
             here = f"{where} annotation {ann.get('id', a + 1) if isinstance(ann, dict) else a + 1}"
             try:
                 who = _annotator(ann, ctx)
             except ValueError as e:
                 bad.append((here, str(e)))
                 continue
-            for r, res in enumerate(ann.get("result") or []):
+            results = ann.get("result") or []
+            if not isinstance(results, list):
+                bad.append((here, "result must be a list"))
+                continue
+            for r, res in enumerate(results):
                 there = f"{here} result {res.get('id', r + 1) if isinstance(res, dict) else r + 1}"
                 try:
                     converted.append((there, _label(res, target, base, who, ctx)))
-                except (ValueError, KeyError, TypeError) as e:
+                except (ValueError, KeyError, TypeError, OverflowError) as e:
                     bad.append((there, _why(e)))
     return write_converted(project, converted, bad, schema)
 
@@ -291,8 +311,8 @@ def _class(found: Any, spec: FieldSpec, field: str) -> list[str]:
 
 
 def _size(res: dict[str, Any], base: Media | None) -> tuple[float, float]:
-    w = res.get("original_width") or (base.width if base else None)
-    h = res.get("original_height") or (base.height if base else None)
+    w = (base.width if base else None) or res.get("original_width")  # percent of the image itself,
+    h = (base.height if base else None) or res.get("original_height")  # whatever size a tool showed
     if not w or not h:
         raise ValueError("percent coordinates need the image size (original_width/height or a known image)")
     return float(w), float(h)
