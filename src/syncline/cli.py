@@ -462,6 +462,7 @@ def labels_export(
     annotator: AnnotatorOpt = None,
     entity: Annotated[str | None, typer.Option(help="SRT/VTT: the entity whose spans to write")] = None,
     asset: AssetOpt = None,
+    kind: Annotated[str | None, typer.Option(help="perception or judgment: export one kind only")] = None,
 ) -> None:
     """Export the current labels (perception and judgment fields as the schema says)."""
     from syncline.annotate.interop.files import SpanOptions, export_file
@@ -469,7 +470,7 @@ def labels_export(
 
     p = _open(project)
     try:
-        n, skipped = export_file(p, path, fmt, fields=field,
+        n, skipped = export_file(p, path, fmt, fields=field, kind=kind,
                                  spans=SpanOptions(annotator=annotator, entity=entity, asset=asset))
     except (SchemaError, OSError, ValueError) as e:
         _fail(str(e).splitlines()[0])

@@ -127,3 +127,18 @@ def test_the_cli_grades_from_a_file_and_writes_the_best_data(graded: dict[str, A
     summary = json.loads(res.stdout)
     assert pq.read_table(out).num_rows == summary["best"] > 0
     assert run("gold", "note").returncode == 2
+
+
+def test_a_grade_may_name_its_label_by_field_annotator_and_span(graded: dict[str, Any]) -> None:
+    p = graded["project"]
+    seg = p.catalog().read("segments").to_pylist()[3]
+    where = {"field": "animal_state", "entity_id": seg["entity_id"], "t0_ns": seg["t0_ns"], "t1_ns": seg["t1_ns"]}
+    res = grade_labels(p, [
+        {**where, "annotator": "tech-d", "grader": "vet-a", "verdict": "accept", "score": 5},
+        {**where, "annotator": "tech-x", "grader": "vet-a", "verdict": "accept"},              # no such label
+        {**where | {"t1_ns": seg["t1_ns"] + 1}, "annotator": "tech-d", "grader": "vet-a", "verdict": "accept"},
+    ])
+    assert res.written == 1 and [r.index for r in res.refused] == [1, 2]
+    assert all("no label of 'animal_state'" in r.reason for r in res.refused)
+    rows = p.catalog().read("grades", where=f"label_id = '{_lid(seg['segment_id'], 'tech-d')}'").to_pylist()
+    assert [(r["grader"], r["score"]) for r in rows] == [("vet-a", 5.0)]

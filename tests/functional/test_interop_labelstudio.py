@@ -196,3 +196,19 @@ def test_bad_records_are_refused_by_name_and_the_rest_written(world: tuple[Path,
     out = json.loads(cli.stdout)
     records = {r["record"] for r in out["refused"]}  # 13 is unmapped now: its whole annotation goes
     assert out["written"] == 2 and records == set(why) - {"task 1 annotation 3 result unq"} | {"task 1 annotation 3"}
+
+
+def test_json_lines_export_of_one_kind_round_trips(world: tuple[Path, Project], tmp_path: Path) -> None:
+    from syncline.annotate.interop.files import export_file, import_file
+
+    data, p = world
+    write_labels(p, _labels(p))
+    n, skipped = export_file(p, tmp_path / "perception.jsonl", kind="perception")
+    lines = [json.loads(x) for x in (tmp_path / "perception.jsonl").read_text().splitlines()]
+    perception = [r for r in _rows(p) if r[5] == "perception"]
+    assert n == len(lines) == len(perception) and not skipped
+    assert {x["kind"] for x in lines} == {"perception"} and "action" not in {x["field"] for x in lines}
+    q = _project(tmp_path / "q", data)
+    res = import_file(q, tmp_path / "perception.jsonl")
+    assert res.written == n and not res.refused
+    assert _rows(q) == perception

@@ -21,7 +21,7 @@ import numpy as np
 
 from syncline.annotate.consensus import dawid_skene
 from syncline.annotate.labels import LabelWrite as GradeWrite  # same shape: written, refused
-from syncline.annotate.labels import Refused, on_lines, read_jsonl, write_labels
+from syncline.annotate.labels import Refused, on_lines, read_jsonl, resolve_label_ids, write_labels
 from syncline.annotate.schema import SCHEMA_FILE, LabelSchema, load_schema
 from syncline.catalog import query as Q
 from syncline.ids import stable_id
@@ -31,23 +31,26 @@ VERDICTS = ("accept", "fix", "reject")
 
 
 def grade_labels(project: Project, grades: list[dict[str, Any]], *, schema: LabelSchema | None = None) -> GradeWrite:
-    """Validate and write grades ({label_id, grader, verdict, value (fix), score}); the valid ones
-    in one commit, the rest refused with a reason."""
+    """Validate and write grades ({label_id, grader, verdict, value (fix), score}; a label may
+    also be named by field, annotator and target as in the labels file); the valid ones in one
+    commit, the rest refused with a reason."""
     schema = schema or load_schema(project.root / SCHEMA_FILE)
     cat = project.catalog()
-    ids = sorted({str(g.get("label_id")) for g in grades})
+    named = resolve_label_ids(project, grades)
     with cat.connect() as con:
-        labels = Q.labels_by_id(con, ids)
+        labels = Q.labels_by_id(con, sorted({i for i in named if i}))
     out = GradeWrite()
     rows, fixes, fix_of = [], [], []
     for n, g in enumerate(grades):
-        lab = labels.get(str(g.get("label_id")))
+        lab = labels.get(named[n] or "")
         who, verdict = str(g.get("grader") or ""), g.get("verdict")
         grader = schema.annotators.get(who)
         score = g.get("score")
         reason = None
         if lab is None:
-            reason = f"no label {g.get('label_id')!r}"
+            reason = (f"no label {g['label_id']!r}" if g.get("label_id") else
+                      f"no label of {g.get('field')!r} by {g.get('annotator')!r} on that target (give label_id, or "
+                      "field, annotator and target_id or entity_id, t0_ns, t1_ns)")
         elif grader is None:
             reason = f"unknown grader {who!r}; register them under annotators in {SCHEMA_FILE}"
         elif lab["field"] not in grader.grades:

@@ -173,6 +173,34 @@ def write_labels(project: Project, labels: list[dict[str, Any]], *, schema: Labe
     return out
 
 
+def resolve_label_ids(project: Project, refs: list[dict[str, Any]]) -> list[str | None]:
+    """The label each reference names: its ``label_id``, or its field, target (an ID, or a
+    segment's entity and span), annotator and instance — the parts a label ID is made of — so a
+    grader's file can name labels the way the labels file did. None where it names none."""
+    def span(r: dict[str, Any]) -> tuple[str, int, int] | None:
+        try:
+            return str(r["entity_id"]), int(r["t0_ns"]), int(r["t1_ns"])
+        except (KeyError, TypeError, ValueError, OverflowError):
+            return None
+
+    wanted = [s for r in refs if not r.get("label_id") and not r.get("target_id") and (s := span(r)) is not None]
+    with project.catalog().connect() as con:
+        by_span = Q.segments_by_span(con, [s for s in wanted if abs(s[1]) < 2**63 and abs(s[2]) < 2**63])
+    out: list[str | None] = []
+    for r in refs:
+        if r.get("label_id"):
+            out.append(str(r["label_id"]))
+            continue
+        s = span(r)
+        tid = r.get("target_id") or (by_span.get(s) if s else None)
+        if not (tid and r.get("field") and r.get("annotator")):
+            out.append(None)
+            continue
+        inst = [] if r.get("instance") is None else [str(r["instance"])]
+        out.append(stable_id("label", r["field"], tid, str(r["annotator"]), *inst))
+    return out
+
+
 def _target_id(lab: dict[str, Any], by_span: dict[tuple[str, int, int], str]) -> str:
     if lab.get("target_id"):
         return str(lab["target_id"])

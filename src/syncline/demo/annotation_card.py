@@ -37,21 +37,36 @@ def annotation_card(project: Project, agreement: Any, gold: Any, truth_path: Pat
         said.setdefault(str(a), {})[str(t)] = str(v)
 
     def accuracy(values: dict[str, Any], lighting: str) -> float:
-        hits = [values.get(t) == w["posture"] for t, w in windows.items() if w["lighting"] == lighting]
+        hits = [values.get(t) == w["posture"] for t, w in windows.items() if w["lighting"] == lighting and t in values]
         return round(float(np.mean(hits)), 3) if hits else float("nan")
 
     majority_of = _majority(said, list(windows))
     card: dict[str, Any] = {"windows": len(windows), "slices": {}, "accuracy": {}}
     for part in agreement.slices:
-        worst = min(part.per_annotator, key=lambda r: r["score"] if r["score"] == r["score"] else 9)
+        enough = [r for r in part.per_annotator if r["targets"] >= 10]  # not the grader's handful of fixes
+        worst = min(enough, key=lambda r: r["score"] if r["score"] == r["score"] else 9)
         card["slices"][part.slice] = {"alpha": round(part.value, 3), "interval": [round(x, 3) for x in part.interval],
                                       "lowest": worst["annotator"], "lowest_kappa": round(worst["score"], 3)}
     for lighting in ("day", "night"):
         card["accuracy"][lighting] = {"gold (Dawid-Skene)": accuracy(gold_of, lighting),
                                       "majority": accuracy(majority_of, lighting),
                                       **{a: accuracy(said[a], lighting) for a in sorted(said)}}
-    card["crowd_c_night_lying_as_struggling"] = _night_confusion(said, windows)
+    card["crowd_c_night_lying_as_struggling"] = _night_confusion({a: d for a, d in said.items() if a != "vet-g"},
+                                                                 windows)
+    card["grader"] = _grader(project, windows)
     return card
+
+
+def _grader(project: Project, windows: dict[str, dict[str, Any]]) -> dict[str, dict[str, int]]:
+    """The grader's verdicts on crowd-c's labels, by lighting."""
+    with project.catalog().connect() as con:
+        rows = con.sql("SELECT l.target_id, g.verdict FROM grades g JOIN labels l USING (label_id)").fetchall()
+    out: dict[str, dict[str, int]] = {}
+    for t, verdict in rows:
+        light = windows.get(str(t), {}).get("lighting", "unknown")
+        out.setdefault(light, {}).setdefault(str(verdict), 0)
+        out[light][str(verdict)] += 1
+    return out
 
 
 def _majority(said: dict[str, dict[str, str]], targets: list[str]) -> dict[str, str | None]:
@@ -87,6 +102,9 @@ def print_annotation_card(console: Console, card: dict[str, Any]) -> None:
     for lighting, acc in card["accuracy"].items():
         parts = ", ".join(f"{k} {v:.2f}" for k, v in acc.items())
         console.print(f"        accuracy by {lighting}: {parts}", highlight=False)
+    for lighting, verdicts in sorted(card["grader"].items()):
+        console.print(f"        grader vet-g on crowd-c by {lighting}: "
+                      + ", ".join(f"{v} {n}" for v, n in sorted(verdicts.items())), highlight=False)
     c = card["crowd_c_night_lying_as_struggling"]
     console.print(f"        planted: crowd-c calls {c['true_rate']:.0%} of {c['lying_windows']} night lying windows "
                   f"down_struggling; Dawid-Skene estimates {c['dawid_skene_estimate']:.0%} from the labels alone",

@@ -69,8 +69,8 @@ def run_demo(path: Path, *, seed: int = 7, console: Console | None = None) -> di
         f"wrote {len(shards)} shard(s) to {shards[0].parent}")
 
     say("[bold]7/8[/bold] annotation: labels.yaml + guidelines.md from the team; syncline guidelines pilot, "
-        "freeze; syncline segment --by fixed --window 2; syncline labels import; syncline agreement posture "
-        "--by lighting; syncline gold posture --best")
+        "freeze; syncline segment --by fixed --window 2; syncline labels import; syncline grade; syncline "
+        "agreement posture --by lighting; syncline gold posture --best")
     annotation = annotate_step(project, world.out_dir, world.ground_truth_path, console)
 
     withdrawals = []
@@ -112,7 +112,7 @@ def annotate_step(project: Any, world_dir: Path, truth_path: Path, console: Cons
     from dataclasses import asdict
 
     from syncline.align.segment import run_segmenters
-    from syncline.annotate.grading import best_data, gold, write_best
+    from syncline.annotate.grading import best_data, gold, import_grades, write_best
     from syncline.annotate.guidelines import freeze, pilot
     from syncline.annotate.labels import import_jsonl
     from syncline.annotate.report import field_agreement
@@ -128,6 +128,8 @@ def annotate_step(project: Any, world_dir: Path, truth_path: Path, console: Cons
     say(f"      pilot of {len(chosen)} windows covering the capture conditions; froze guidelines {version}")
     res = import_jsonl(project, world_dir / "annotation" / "labels.jsonl")
     say(f"      {res.written} labels written, {len(res.refused)} refused")
+    graded = import_grades(project, world_dir / "annotation" / "grades.jsonl")
+    say(f"      syncline grade: {graded.written} of crowd-c's labels reviewed by vet-g, {len(graded.refused)} refused")
     agreement = field_agreement(project, "posture", level="nominal", by="lighting")
     if console:
         print_agreement(console, agreement)
@@ -141,4 +143,5 @@ def annotate_step(project: Any, world_dir: Path, truth_path: Path, console: Cons
     if console:
         print_annotation_card(console, card)
     return {"labels": res.written, "refused": len(res.refused), "guideline_version": version,
+            "grades": graded.written, "grades_refused": len(graded.refused),
             "agreement": asdict(agreement), "gold": len(g.rows), "best": len(best), "scorecard": card}

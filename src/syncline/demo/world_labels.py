@@ -18,10 +18,15 @@ value, otherwise a uniformly wrong one)::
                                                         lying animals down_struggling (planted)
     crowd-d  crowd    posture                           0.80
     crowd-e  crowd    posture                           0.88
+    vet-g    expert   grades posture (labels only by fixing)     0.98
 
-Files: ``annotation/labels.yaml`` (the schema), ``annotation/guidelines.md`` and
-``annotation/labels.jsonl`` (one label per line). The truth goes to ``ground_truth.json``
-under ``annotation``.
+The grader vet-g reviews 40 of crowd-c's posture labels drawn at random: accept when right
+(score 4-5), fix to what they see otherwise (score 1-2) — ``annotation/grades.jsonl``, naming
+each label by field, annotator, entity and span.
+
+Files: ``annotation/labels.yaml`` (the schema), ``annotation/guidelines.md``,
+``annotation/labels.jsonl`` (one label per line) and ``annotation/grades.jsonl``. The truth
+goes to ``ground_truth.json`` under ``annotation``.
 """
 
 from __future__ import annotations
@@ -42,7 +47,9 @@ ANNOTATORS: dict[str, dict[str, Any]] = {
     "crowd-c": {"tier": "crowd", "fields": ["posture"], "accuracy": 0.92, "night_lying_as_struggling": 0.7},
     "crowd-d": {"tier": "crowd", "fields": ["posture"], "accuracy": 0.80},
     "crowd-e": {"tier": "crowd", "fields": ["posture"], "accuracy": 0.88},
+    "vet-g": {"tier": "expert", "fields": ["posture"], "grades": ["posture"], "accuracy": 0.98, "labels": False},
 }
+GRADED = 40  # crowd-c labels the grader reviews, drawn at random
 SCHEMA = {
     "version": 1,
     "fields": {
@@ -97,6 +104,8 @@ def make_annotations(root: Path, seed: int, truth: dict[str, Any]) -> dict[str, 
             windows.append({"entity_id": entity, "t0_ns": w0, "t1_ns": w1, "lighting": "night" if night else "day",
                             "posture": posture, "action": action})
             for who, a in ANNOTATORS.items():
+                if not a.get("labels", True):
+                    continue
                 said = _say(rng, posture, POSTURES, a["accuracy"])
                 if night and posture == "lying" and rng.random() < a.get("night_lying_as_struggling", 0.0):
                     said = "down_struggling"
@@ -110,6 +119,24 @@ def make_annotations(root: Path, seed: int, truth: dict[str, Any]) -> dict[str, 
                                      yaml.safe_dump(SCHEMA, sort_keys=False), encoding="utf-8")
     (out / "guidelines.md").write_text(GUIDELINES, encoding="utf-8")
     (out / "labels.jsonl").write_text("".join(json.dumps(r) + "\n" for r in labels), encoding="utf-8")
-    return {"window_ns": WINDOW_NS, "windows": windows, "labels": len(labels),
+    grades = _grades(rng, labels, {(w["entity_id"], w["t0_ns"]): w["posture"] for w in windows})
+    (out / "grades.jsonl").write_text("".join(json.dumps(r) + "\n" for r in grades), encoding="utf-8")
+    return {"window_ns": WINDOW_NS, "windows": windows, "labels": len(labels), "grades": len(grades),
             "annotators": {n: {k: v for k, v in a.items() if k != "fields"} for n, a in ANNOTATORS.items()},
             "planted": {"annotator": "crowd-c", "slice": "lighting=night", "confuses": ["lying", "down_struggling"]}}
+
+
+def _grades(rng: np.random.Generator, labels: list[dict[str, Any]],
+            truth: dict[tuple[str, int], str]) -> list[dict[str, Any]]:
+    crowd = [r for r in labels if r["field"] == "posture" and r["annotator"] == "crowd-c"]
+    picked = sorted(rng.choice(len(crowd), size=min(GRADED, len(crowd)), replace=False).tolist())
+    out = []
+    for n in picked:
+        r = crowd[n]
+        seen = _say(rng, truth[(r["entity_id"], r["t0_ns"])], POSTURES, ANNOTATORS["vet-g"]["accuracy"])
+        ref = {k: r[k] for k in ("field", "annotator", "entity_id", "t0_ns", "t1_ns")}
+        if seen == r["value"]:
+            out.append({**ref, "grader": "vet-g", "verdict": "accept", "score": int(rng.integers(4, 6))})
+        else:
+            out.append({**ref, "grader": "vet-g", "verdict": "fix", "value": seen, "score": int(rng.integers(1, 3))})
+    return out

@@ -81,10 +81,19 @@ def import_file(project: Project, path: Path, fmt: str | None = None, *, annotat
 
 
 def export_file(project: Project, path: Path, fmt: str | None = None, *, fields: list[str] | None = None,
-                spans: SpanOptions = SpanOptions()) -> tuple[int, list[str]]:
+                kind: str | None = None, spans: SpanOptions = SpanOptions()) -> tuple[int, list[str]]:
     """Write the current labels to ``path`` (written whole, then renamed: never half a file);
-    returns how many records it holds and the labels the format could not carry, each with why."""
+    returns how many records it holds and the labels the format could not carry, each with why.
+    ``kind`` (perception | judgment) exports one kind only: what is there apart from what to do."""
     fmt = guess_format(path, fmt) if fmt or path.suffix.lower() != ".json" else "label-studio"
+    if kind is not None:
+        from syncline.annotate.interop.common import schema_of
+
+        if kind not in ("perception", "judgment"):
+            raise ValueError(f"--kind {kind!r}: choose perception or judgment")
+        fields = [n for n, f in schema_of(project).fields.items() if f.kind == kind and (not fields or n in fields)]
+        if not fields:
+            raise ValueError(f"no {kind} field{' among ' + ', '.join(fields or []) if fields else ''} in the schema")
     skipped: list[str] = []
     text, n = _render(project, fmt, fields, spans, skipped)
     tmp = path.with_name(path.name + ".partial")
@@ -100,7 +109,7 @@ def _render(project: Project, fmt: str, fields: list[str] | None, spans: SpanOpt
         from syncline.annotate.interop.common import export_rows
 
         rows = export_rows(project, fields)
-        keep = ("field", "target_id", "annotator", "value", "instance", "confidence", "guideline_version")
+        keep = ("field", "kind", "target_id", "annotator", "value", "instance", "confidence", "guideline_version")
         lines = [json.dumps({k: r[k] for k in keep if r[k] is not None}, sort_keys=True) for r in rows]
         return "".join(line + "\n" for line in lines), len(lines)
     if fmt == "label-studio":
