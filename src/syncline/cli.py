@@ -162,6 +162,28 @@ def align(
 
 
 @app.command()
+def audit(
+    project: ProjectOpt = Path("."),
+    check: Annotated[list[str] | None, typer.Option("--check", help="run only these checks (repeatable)")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Audit data quality: findings (check, severity, evidence, what to do) into the catalog."""
+    from syncline.audit.run import run_audit
+
+    p = _open(project)
+    try:
+        report = run_audit(p, check)
+    except ValueError as e:
+        _fail(str(e).splitlines()[0])
+    if json_out:
+        _print_json(report.to_json())
+        return
+    from syncline.report_text import print_audit
+
+    print_audit(console, report, p)
+
+
+@app.command()
 def segment(
     by: Annotated[list[str], typer.Option("--by", help="fixed, cues, events, speech, shots (repeatable)")],
     project: ProjectOpt = Path("."),

@@ -195,3 +195,25 @@ def print_agreement(console: Console, report: Any) -> None:
             vs = "kappa vs the others' majority" if r["measure"].startswith("kappa") else "F1 vs the others"
             console.print(f"  {escape(r['annotator']):<16} {vs} {r['score']:.3f} "
                           f"[95% {klo:.3f}, {khi:.3f}] on {r['targets']} target(s)", highlight=False)
+
+
+def print_audit(console: Console, report: Any, project: Any, *, limit: int = 12) -> None:
+    """Per check: ran or why not, findings by severity and kind, the first findings in full."""
+    colour = {"error": "red", "warning": "yellow", "info": "cyan"}
+    for r in report.results:
+        if not r.ran:
+            console.print(f"[bold]{escape(r.check)}[/bold]: did not run — {escape(str(r.why_not))}")
+            continue
+        counts = ", ".join(f"{n} {s}" for s, n in sorted(r.to_json()["by_severity"].items())) or "no findings"
+        console.print(f"[bold]{escape(r.check)}[/bold]: {counts}")
+        for kind, n in r.summary.get("by_check", {}).items():
+            console.print(f"  {escape(kind):<28} {n}", highlight=False)
+        for f in sorted(r.findings, key=lambda f: ("error", "warning", "info").index(f.severity))[:limit]:
+            c = colour[f.severity]
+            console.print(f"  [{c}]{f.severity:<7}[/{c}] {escape(f.message)}", highlight=False)
+            console.print(f"          → {escape(f.action)}", highlight=False)
+        if len(r.findings) > limit:
+            console.print(f"  … {len(r.findings) - limit} more (syncline audit --json, or the findings table)")
+        for e in r.errors:
+            console.print(f"  [red]unreadable[/red] {escape(e)}", highlight=False)
+    console.print(f"audit run {report.run_id[:12]} in {report.seconds:.1f} s")

@@ -128,3 +128,14 @@ def test_demo_annotation_finds_the_planted_night_confusion(demo) -> None:  # typ
     night_acc = card["accuracy"]["night"]
     assert night_acc["gold (Dawid-Skene)"] >= max(night_acc[a] for a in ("crowd-c", "crowd-d", "crowd-e"))
     assert night_acc["crowd-c"] < 0.75 < night_acc["gold (Dawid-Skene)"]
+
+
+def test_demo_audit_finds_the_planted_media_defects(demo) -> None:  # type: ignore[no-untyped-def]
+    result, truth = demo
+    card = result["audit"]["scorecard"]
+    assert card["precision"] >= 0.9 and card["recall"] >= 0.9
+    planted = {k: v["planted"] for k, v in card["kinds"].items()}
+    assert planted["media.video.black"] == sum(1 for a in truth["assets"].values()
+                                               for d in a.get("defects", []) if d["kind"] == "black") > 0
+    assert all(v["recall"] is None or v["recall"] >= 0.9 for v in card["kinds"].values())
+    assert result["audit"]["checks"][0]["summary"]["quality_rows"] > 0

@@ -549,6 +549,35 @@ def target_slices(con: duckdb.DuckDBPyConnection, field: str, key: str) -> dict[
     return {str(t): str(v) for t, v in rows}
 
 
+def audit_assets(con: duckdb.DuckDBPyConnection, modalities: list[str]) -> list[dict[str, Any]]:
+    """Assets of ``modalities`` with what a media audit needs: where the bytes are, the clock
+    onto the entity timeline, provenance."""
+    rel = con.execute("""
+        SELECT asset_id, entity_id, modality, format, source_path, managed_path, media_json, start_ns, duration_ns,
+               clock_offset_ns, clock_drift_ppm, clock_source, subject_ids
+        FROM assets WHERE list_contains(?, modality) AND entity_id NOT LIKE '\\_%' ESCAPE '\\'
+        ORDER BY asset_id""", [modalities])
+    cols = [d[0] for d in rel.description]
+    return [dict(zip(cols, r, strict=True)) for r in rel.fetchall()]
+
+
+def segment_quality(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """Per segment and media defect kind, the share of the segment its findings cover (an
+    interval join of ``findings`` onto ``segments``; capped at 1 where files overlap)."""
+    rel = con.sql("""
+        SELECT s.segment_id, s.entity_id, s.segmenter, s.t0_ns, s.t1_ns, s.asset_ids, s.subject_ids,
+               replace(substr(f."check", 7), '.', '_') AS kind,
+               least(1.0, sum(greatest(0, least(s.t1_ns, f.t1_ns) - greatest(s.t0_ns, f.t0_ns)))
+                          / greatest(1, s.t1_ns - s.t0_ns)) AS share
+        FROM segments s LEFT JOIN findings f
+          ON starts_with(f."check", 'media.') AND f.entity_id = s.entity_id
+             AND f.t0_ns < s.t1_ns AND f.t1_ns > s.t0_ns
+        GROUP BY s.segment_id, s.entity_id, s.segmenter, s.t0_ns, s.t1_ns, s.asset_ids, s.subject_ids, kind
+        ORDER BY s.segment_id""")
+    cols = [d[0] for d in rel.description]
+    return [dict(zip(cols, r, strict=True)) for r in rel.fetchall()]
+
+
 def media_rows(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     """What a labelling tool needs of every asset: name, size, rate, first presentation, clock."""
     rel = con.sql("SELECT asset_id, entity_id, source_path, modality, width, height, fps, start_ns, duration_ns, "

@@ -281,6 +281,21 @@ _table("findings", "finding_id", "what audits found, where, how bad", [
     *_PROVENANCE,
 ])
 
+QUALITY_KINDS = ("video_black", "video_frozen", "video_blurred", "video_overexposed", "video_low_light",
+                 "audio_silent", "audio_clipped", "audio_dc_offset", "audio_low_snr",
+                 "sensor_stuck", "sensor_spike", "sensor_gap", "sensor_time_backwards")
+
+_table("quality", "segment_id", "per segment, the share of it each media defect covers: slices", [
+    _f("segment_id", _str, False),
+    _f("entity_id", _str, False),
+    _f("segmenter", _str),
+    _f("t0_ns", _i64),
+    _f("t1_ns", _i64),
+    _f("run_id", _str),                # the audit run that measured it
+    *[_f(k, _f64) for k in QUALITY_KINDS],
+    *_PROVENANCE,
+])
+
 _table("quarantine", "quarantine_id", "files ingest refused, with a one-line reason", [
     _f("quarantine_id", _str, False),
     _f("path", _str, False),

@@ -1,0 +1,1 @@
+"""Quality audits: checks that write findings into the catalog."""
