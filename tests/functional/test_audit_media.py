@@ -100,7 +100,7 @@ def audited(tmp_path_factory: pytest.TempPathFactory) -> tuple[Project, Any, dic
     mic = assets["mic.wav"]
     cat.upsert("assets", [mic | {"clock_offset_ns": 1_500_000_000, "clock_source": "estimated"}])  # runs 1.5 s late
     run_segmenters(p, ["fixed"], window_s=1.0)
-    report = run_audit(p)
+    report = run_audit(p, ["media"])
     return p, report, assets
 
 
@@ -166,8 +166,10 @@ def test_a_rerun_replaces_and_an_unreadable_file_does_not_stop_the_rest(audited,
 
 def test_a_check_without_data_says_why(tmp_path: Path) -> None:
     p = init_project(tmp_path / "empty")
-    (media,) = run_audit(p).results
-    assert not media.ran and "ingest some first" in str(media.why_not)
+    results = {r.check: r for r in run_audit(p).results}
+    assert not results["media"].ran and "ingest some first" in str(results["media"].why_not)
+    assert not results["alignment"].ran and "syncline align" in str(results["alignment"].why_not)
+    assert not results["imbalance"].ran and "no label schema" in str(results["imbalance"].why_not)
     cli = subprocess.run([sys.executable, "-m", "syncline.cli", "audit", "-p", str(p.root)], capture_output=True,
                          text=True)
     assert cli.returncode == 0 and "did not run" in cli.stdout

@@ -139,3 +139,18 @@ def test_demo_audit_finds_the_planted_media_defects(demo) -> None:  # type: igno
                                                for d in a.get("defects", []) if d["kind"] == "black") > 0
     assert all(v["recall"] is None or v["recall"] >= 0.9 for v in card["kinds"].values())
     assert result["audit"]["checks"][0]["summary"]["quality_rows"] > 0
+
+
+def test_demo_audit_summarises_alignment_and_finds_the_planted_imbalance(demo) -> None:  # type: ignore[no-untyped-def]
+    result, truth = demo
+    checks = {c["check"]: c for c in result["audit"]["checks"]}
+    align = checks["alignment"]["summary"]
+    assert align["verdicts"].get("no_plausible_alignment", 0) == len(truth["misattached"]) == 1
+    posture = checks["imbalance"]["summary"]["posture"]
+    windows = truth["annotation"]["windows"]
+    assert posture["targets"] == len(windows)
+    night = [w["posture"] for w in windows if w["lighting"] == "night"]
+    cells = posture["by_lighting"]
+    # the world makes lying likelier at night: the check counts it as planted and calls it a confound
+    assert cells["counts"][cells["classes"].index("lying")][cells["conditions"].index("night")] == night.count("lying")
+    assert cells["chi2_p"] < 0.01

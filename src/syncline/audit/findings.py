@@ -3,8 +3,8 @@ reason it could not run.
 
 A finding is about a target (an asset, a segment, a label, a field) and, for media, a span of
 the entity timeline; ``details`` holds the evidence (frame or sample ranges, statistics,
-thresholds) and ``action`` the recommended next step. Its ID is stable per check, target and
-span, so re-running an audit replaces its findings instead of piling them up. Provenance lists
+thresholds) and ``action`` the recommended next step. Its ID is stable per check, target, span
+and message, and a re-run replaces the check's findings instead of piling them up. Provenance lists
 (``asset_ids``, ``subject_ids``) let a consent withdrawal find them.
 """
 
@@ -37,7 +37,7 @@ class Finding:
     def row(self, run_id: str) -> dict[str, Any]:
         return {
             "finding_id": stable_id("finding", self.check, self.target_type, self.target_id,
-                                    str(self.t0_ns), str(self.t1_ns)),
+                                    str(self.t0_ns), str(self.t1_ns), self.message),
             "check": self.check, "severity": self.severity, "target_type": self.target_type,
             "target_id": self.target_id, "entity_id": self.entity_id, "t0_ns": self.t0_ns, "t1_ns": self.t1_ns,
             "message": self.message, "details_json": json.dumps(self.details | {"action": self.action},

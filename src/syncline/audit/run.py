@@ -25,7 +25,20 @@ def _media(project: Project) -> CheckResult:
     return media_quality(project)
 
 
-CHECKS: dict[str, Callable[[Project], CheckResult]] = {"media": _media}
+def _alignment(project: Project) -> CheckResult:
+    from syncline.audit.alignment_check import alignment_summary
+
+    return alignment_summary(project)
+
+
+def _imbalance(project: Project) -> CheckResult:
+    from syncline.audit.imbalance import imbalance
+
+    return imbalance(project)
+
+
+CHECKS: dict[str, Callable[[Project], CheckResult]] = {"media": _media, "alignment": _alignment,
+                                                        "imbalance": _imbalance}
 
 
 @dataclass

@@ -578,6 +578,34 @@ def segment_quality(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     return [dict(zip(cols, r, strict=True)) for r in rel.fetchall()]
 
 
+def latest_alignment(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """The verdict of the most recent alignment run for every (asset, reference) pair."""
+    rel = con.sql("""
+        WITH r AS (SELECT run_id, started_utc_ns FROM runs WHERE kind = 'align')
+        SELECT c.entity_id, c.asset_id, c.reference_asset_id, c.method, c.verdict, c.lag_ns, c.uncertainty_ns,
+               c.applied, c.asset_ids, c.subject_ids
+        FROM clocks c JOIN r USING (run_id)
+        QUALIFY row_number() OVER (PARTITION BY c.asset_id, c.reference_asset_id, c.method
+                                   ORDER BY r.started_utc_ns DESC) = 1
+        ORDER BY c.entity_id, c.asset_id""")
+    cols = [d[0] for d in rel.description]
+    return [dict(zip(cols, r, strict=True)) for r in rel.fetchall()]
+
+
+def class_conditions(con: duckdb.DuckDBPyConnection, field: str, key: str) -> list[tuple[str, str, str, str]]:
+    """(target_id, entity_id, value, condition) for the labels of ``field``: each target's
+    majority value (ties broken by the value's name, so the answer is stable) and its capture
+    condition ``key`` (see ``target_slices``)."""
+    rows = con.execute("""
+        SELECT target_id, value FROM (
+            SELECT target_id, value, count(*) AS n FROM labels
+            WHERE field = $field AND annotator IS NOT NULL AND value IS NOT NULL GROUP BY ALL)
+        QUALIFY row_number() OVER (PARTITION BY target_id ORDER BY n DESC, value) = 1""", {"field": field}).fetchall()
+    slices = target_slices(con, field, key)
+    entities = target_slices(con, field, "entity")
+    return [(str(t), entities.get(str(t), "unknown"), str(v), slices.get(str(t), "unknown")) for t, v in rows]
+
+
 def media_rows(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     """What a labelling tool needs of every asset: name, size, rate, first presentation, clock."""
     rel = con.sql("SELECT asset_id, entity_id, source_path, modality, width, height, fps, start_ns, duration_ns, "

@@ -1,5 +1,5 @@
 """The main job on the embedded default: world → init → ingest → inventory → align → segment
-→ tuples → audit → annotation → a consent withdrawal (dry run, purge, proof), and where to look
+→ tuples → annotation → audit → a consent withdrawal (dry run, purge, proof), and where to look
 next.
 
 ``syncline demo DIR`` writes the generated farm world to ``DIR/world`` (data, manifest and the
@@ -71,19 +71,19 @@ def run_demo(path: Path, *, seed: int = 7, console: Console | None = None) -> di
     say(f"      segments {segments}; {tuples.num_rows} ten-second tuples, {in_sync} in sync; "
         f"wrote {len(shards)} shard(s) to {shards[0].parent}")
 
-    say("[bold]7/9[/bold] syncline audit   (media quality: black, frozen, blurred frames; silent, clipped audio; "
-        "stuck, spiking, missing sensor rows)")
+    say("[bold]7/9[/bold] annotation: labels.yaml + guidelines.md from the team; syncline guidelines pilot, "
+        "freeze; syncline segment --by fixed --window 2; syncline labels import; syncline grade; syncline "
+        "agreement posture --by lighting; syncline gold posture --best")
+    annotation = annotate_step(project, world.out_dir, world.ground_truth_path, console)
+
+    say("[bold]8/9[/bold] syncline audit   (media quality: black, frozen, blurred frames; silent, clipped audio; "
+        "stuck, spiking, missing sensor rows; alignment; imbalance)")
     audit = run_audit(project)
     if console:
         print_audit(console, audit, project)
     audit_score = audit_card(project, world.ground_truth_path)
     if console:
         print_audit_card(console, audit_score)
-
-    say("[bold]8/9[/bold] annotation: labels.yaml + guidelines.md from the team; syncline guidelines pilot, "
-        "freeze; syncline segment --by fixed --window 2; syncline labels import; syncline grade; syncline "
-        "agreement posture --by lighting; syncline gold posture --best")
-    annotation = annotate_step(project, world.out_dir, world.ground_truth_path, console)
 
     withdrawals = []
     for subject in [r["subject_id"] for r in list_subjects(project) if r.get("status") == "withdrawn"]:
