@@ -154,3 +154,12 @@ def test_demo_audit_summarises_alignment_and_finds_the_planted_imbalance(demo) -
     # the world makes lying likelier at night: the check counts it as planted and calls it a confound
     assert cells["counts"][cells["classes"].index("lying")][cells["conditions"].index("night")] == night.count("lying")
     assert cells["chi2_p"] < 0.01
+
+
+def test_demo_audit_finds_the_planted_note_leak(demo) -> None:  # type: ignore[no-untyped-def]
+    result, truth = demo
+    (leak,) = truth["annotation"]["leaks"]
+    checks = {c["check"]: c for c in result["audit"]["checks"]}
+    mentions = {(m["source"], m["class"]): m for m in checks["leakage"]["summary"]["posture"]["text_mentions"]}
+    lying = mentions[(leak["source"], "lying")]
+    assert lying["precision"] == 1.0 and lying["p"] < 0.01 and checks["leakage"]["by_severity"].get("error", 0) >= 1

@@ -60,6 +60,7 @@ class FieldSpec(_Strict):
     description: str = ""
     min: float | None = None  # number fields
     max: float | None = None
+    synonyms: dict[str, list[str]] = Field(default_factory=dict)  # other words for a value (leakage audit)
 
     @model_validator(mode="after")
     def _values_fit_the_type(self) -> FieldSpec:
@@ -71,6 +72,9 @@ class FieldSpec(_Strict):
             raise ValueError(f"a {self.type} field takes no list of values")
         if len(set(self.values)) != len(self.values):
             raise ValueError("values must be distinct")
+        unknown = sorted(set(self.synonyms) - set(self.values))
+        if unknown:
+            raise ValueError(f"synonyms for unknown values {unknown}; values: {self.values}")
         return self
 
 

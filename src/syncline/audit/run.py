@@ -37,8 +37,14 @@ def _imbalance(project: Project) -> CheckResult:
     return imbalance(project)
 
 
+def _leakage(project: Project) -> CheckResult:
+    from syncline.audit.leakage import leakage
+
+    return leakage(project)
+
+
 CHECKS: dict[str, Callable[[Project], CheckResult]] = {"media": _media, "alignment": _alignment,
-                                                        "imbalance": _imbalance}
+                                                        "imbalance": _imbalance, "leakage": _leakage}
 
 
 @dataclass

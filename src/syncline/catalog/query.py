@@ -606,6 +606,49 @@ def class_conditions(con: duckdb.DuckDBPyConnection, field: str, key: str) -> li
     return [(str(t), entities.get(str(t), "unknown"), str(v), slices.get(str(t), "unknown")) for t, v in rows]
 
 
+def label_target_spans(con: duckdb.DuckDBPyConnection, field: str) -> list[dict[str, Any]]:
+    """Every labelled target of ``field`` with its entity, span on the entity timeline (a
+    segment's, an event's instant, a region asset's or an entity's recorded extent) and the
+    assets it comes from (as ``target_slices`` finds them)."""
+    rel = con.execute(f"""
+        WITH t AS (SELECT DISTINCT target_type, target_id FROM labels WHERE field = $field),
+        x AS (SELECT entity_id, min(t0_ns) AS t0_ns, max(t1_ns) AS t1_ns FROM ({ASSET_SPANS}) GROUP BY entity_id),
+        a1 AS (SELECT asset_id, entity_id, t0_ns, t1_ns FROM ({ASSET_SPANS}))
+        SELECT t.target_id,
+               coalesce(s.entity_id, e.entity_id, a.entity_id,
+                        CASE WHEN t.target_type IN ('entity', 'sequence') THEN t.target_id END) AS entity_id,
+               coalesce(s.t0_ns, e.t_ns, a1.t0_ns, x.t0_ns) AS t0_ns,
+               coalesce(s.t1_ns, e.t_ns, a1.t1_ns, x.t1_ns) AS t1_ns,
+               coalesce(s.asset_ids, e.asset_ids, CASE WHEN t.target_type = 'region' THEN [t.target_id] END,
+                        (SELECT list(asset_id) FROM assets z WHERE z.entity_id = t.target_id)) AS asset_ids
+        FROM t LEFT JOIN segments s ON t.target_type = 'segment' AND s.segment_id = t.target_id
+               LEFT JOIN events e ON t.target_type = 'event' AND e.event_id = t.target_id
+               LEFT JOIN assets a ON t.target_type = 'region' AND a.asset_id = t.target_id
+               LEFT JOIN a1 ON t.target_type = 'region' AND a1.asset_id = t.target_id
+               LEFT JOIN x ON t.target_type IN ('entity', 'sequence') AND x.entity_id = t.target_id
+        ORDER BY t.target_id""", {"field": field})
+    cols = [d[0] for d in rel.description]
+    return [dict(zip(cols, r, strict=True)) for r in rel.fetchall()]
+
+
+def text_labels(con: duckdb.DuckDBPyConnection, fields: list[str]) -> list[tuple[str, str, str]]:
+    """(target_id, field, text) of free-text labels (notes, captions) of ``fields``."""
+    rows = con.execute("SELECT target_id, field, value FROM labels WHERE list_contains(?, field) AND value IS NOT NULL",
+                       [fields]).fetchall()
+    return [(str(t), str(f), str(v)) for t, f, v in rows]
+
+
+def asset_metadata(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """What a metadata-only shortcut model may see of each asset: its file name, device and
+    capture context, its start on the wall clock, and its entity's attributes."""
+    rel = con.sql("""
+        SELECT a.asset_id, a.entity_id, a.source_path, a.device, a.camera, a.mic, a.context_json,
+               coalesce(a.capture_time_utc_ns, a.nominal_start_utc_ns) AS start_utc_ns, en.attrs_json
+        FROM assets a LEFT JOIN entities en USING (entity_id) ORDER BY a.asset_id""")
+    cols = [d[0] for d in rel.description]
+    return [dict(zip(cols, r, strict=True)) for r in rel.fetchall()]
+
+
 def media_rows(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     """What a labelling tool needs of every asset: name, size, rate, first presentation, clock."""
     rel = con.sql("SELECT asset_id, entity_id, source_path, modality, width, height, fps, start_ns, duration_ns, "

@@ -20,6 +20,10 @@ value, otherwise a uniformly wrong one)::
     crowd-e  crowd    posture                           0.88
     vet-g    expert   grades posture (labels only by fixing)     0.98
 
+The caretaker care-n writes a barn-book ``note`` (free text) on some windows, and the note
+names the posture (all struggling animals, a quarter of the lying, a tenth of the standing): a
+planted label leak for the audit to find.
+
 The grader vet-g reviews 40 of crowd-c's posture labels drawn at random: accept when right
 (score 4-5), fix to what they see otherwise (score 1-2) — ``annotation/grades.jsonl``, naming
 each label by field, annotator, entity and span.
@@ -48,15 +52,21 @@ ANNOTATORS: dict[str, dict[str, Any]] = {
     "crowd-d": {"tier": "crowd", "fields": ["posture"], "accuracy": 0.80},
     "crowd-e": {"tier": "crowd", "fields": ["posture"], "accuracy": 0.88},
     "vet-g": {"tier": "expert", "fields": ["posture"], "grades": ["posture"], "accuracy": 0.98, "labels": False},
+    "care-n": {"tier": "trained", "fields": ["note"], "accuracy": 1.0, "labels": False},
 }
+NOTES = {"down_struggling": ("found her down and struggling, called the vet", 1.0),
+         "lying": ("lying quietly in the straw", 0.25), "standing": ("standing at the feeder", 0.1)}
 GRADED = 40  # crowd-c labels the grader reviews, drawn at random
 SCHEMA = {
     "version": 1,
     "fields": {
         "posture": {"kind": "perception", "granularity": "segment", "type": "class", "values": list(POSTURES),
-                    "description": "what the animal's body does in the window"},
+                    "description": "what the animal's body does in the window",
+                    "synonyms": {"down_struggling": ["down and struggling", "struggling"]}},
         "action": {"kind": "judgment", "granularity": "segment", "type": "class", "values": list(ACTIONS),
                    "description": "what the farm should do about it"},
+        "note": {"kind": "perception", "granularity": "segment", "type": "text", "context": True,
+                 "description": "the caretaker's note on the window, as written in the barn book"},
     },
     "annotators": {name: {k: v for k, v in a.items() if k in ("tier", "fields", "grades")}
                    for name, a in ANNOTATORS.items()},
@@ -90,6 +100,7 @@ def _say(rng: np.random.Generator, truth: str, values: tuple[str, ...], accuracy
 def make_annotations(root: Path, seed: int, truth: dict[str, Any]) -> dict[str, Any]:
     """Write the annotation files; return their ground truth."""
     rng = np.random.default_rng([seed, 4242])
+    notes_rng = np.random.default_rng([seed, 4243])
     windows: list[dict[str, Any]] = []
     labels: list[dict[str, Any]] = []
     for entity, sync in sorted(truth["sync"].items()):
@@ -103,6 +114,10 @@ def make_annotations(root: Path, seed: int, truth: dict[str, Any]) -> dict[str, 
             posture, action = _truth(rng, any(w0 <= t < w1 for t in onsets), night)
             windows.append({"entity_id": entity, "t0_ns": w0, "t1_ns": w1, "lighting": "night" if night else "day",
                             "posture": posture, "action": action})
+            text, share = NOTES[posture]
+            if notes_rng.random() < share:  # the planted leak: the barn book states the label
+                labels.append({"field": "note", "entity_id": entity, "t0_ns": w0, "t1_ns": w1, "annotator": "care-n",
+                               "value": text})
             for who, a in ANNOTATORS.items():
                 if not a.get("labels", True):
                     continue
@@ -123,7 +138,9 @@ def make_annotations(root: Path, seed: int, truth: dict[str, Any]) -> dict[str, 
     (out / "grades.jsonl").write_text("".join(json.dumps(r) + "\n" for r in grades), encoding="utf-8")
     return {"window_ns": WINDOW_NS, "windows": windows, "labels": len(labels), "grades": len(grades),
             "annotators": {n: {k: v for k, v in a.items() if k != "fields"} for n, a in ANNOTATORS.items()},
-            "planted": {"annotator": "crowd-c", "slice": "lighting=night", "confuses": ["lying", "down_struggling"]}}
+            "planted": {"annotator": "crowd-c", "slice": "lighting=night", "confuses": ["lying", "down_struggling"]},
+            "leaks": [{"field": "posture", "source": "note:note", "classes": ["down_struggling", "lying"],
+                       "notes": {k: v[0] for k, v in NOTES.items()}}]}
 
 
 def _grades(rng: np.random.Generator, labels: list[dict[str, Any]],
