@@ -184,6 +184,38 @@ def audit(
 
 
 @app.command()
+def split(
+    field_name: Annotated[str, typer.Argument(metavar="FIELD", help="the label field whose targets to split")],
+    project: ProjectOpt = Path("."),
+    by: Annotated[str, typer.Option(help="keep whole: entity or subject")] = "entity",
+    shares: Annotated[str, typer.Option(help="train,validation,test shares")] = "0.7,0.15,0.15",
+    seed: Annotated[int, typer.Option(help="seed of the group order")] = 0,
+    name: Annotated[str, typer.Option(help="name of the split set")] = "default",
+    from_csv: Annotated[Path | None, typer.Option("--from", help="your own split: CSV target_id,split")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Split the labelled targets of a field into train / validation / test, groups kept whole."""
+    from syncline.splits import assign_splits, import_splits
+
+    p = _open(project)
+    refused: list[str] = []
+    try:
+        if from_csv is not None:
+            counts, refused = import_splits(p, from_csv, field_name, name=name)
+        else:
+            parts = tuple(float(x) for x in shares.split(","))
+            counts = assign_splits(p, field_name, by=by, shares=parts, seed=seed, name=name)  # type: ignore[arg-type]
+    except (ValueError, OSError) as e:
+        _fail(str(e).splitlines()[0])
+    if json_out:
+        _print_json({"split_set": name, "counts": counts, "refused": refused})
+        return
+    console.print(f"split {name}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    for r in refused:
+        console.print(f"  refused {r}", highlight=False)
+
+
+@app.command()
 def segment(
     by: Annotated[list[str], typer.Option("--by", help="fixed, cues, events, speech, shots (repeatable)")],
     project: ProjectOpt = Path("."),

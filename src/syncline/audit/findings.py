@@ -61,7 +61,10 @@ class CheckResult:
 
     def to_json(self) -> dict[str, Any]:
         by_severity: dict[str, int] = {}
+        by_kind: dict[str, int] = {}
         for f in self.findings:
             by_severity[f.severity] = by_severity.get(f.severity, 0) + 1
+            by_kind[f.check] = by_kind.get(f.check, 0) + 1
         return {"check": self.check, "ran": self.ran, "why_not": self.why_not, "findings": len(self.findings),
-                "by_severity": by_severity, "summary": self.summary, "errors": self.errors}
+                "by_severity": by_severity, "by_kind": dict(sorted(by_kind.items())), "summary": self.summary,
+                "errors": self.errors}

@@ -43,8 +43,21 @@ def _leakage(project: Project) -> CheckResult:
     return leakage(project)
 
 
-CHECKS: dict[str, Callable[[Project], CheckResult]] = {"media": _media, "alignment": _alignment,
-                                                        "imbalance": _imbalance, "leakage": _leakage}
+def _split(project: Project) -> CheckResult:
+    from syncline.audit.split_leakage import split_leakage
+
+    return split_leakage(project)
+
+
+def _label_noise(project: Project) -> CheckResult:
+    from syncline.audit.label_noise_check import label_noise
+
+    return label_noise(project)
+
+
+CHECKS: dict[str, Callable[[Project], CheckResult]] = {
+    "media": _media, "alignment": _alignment, "label_noise": _label_noise, "imbalance": _imbalance,
+    "leakage": _leakage, "split": _split}
 
 
 @dataclass

@@ -649,6 +649,34 @@ def asset_metadata(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     return [dict(zip(cols, r, strict=True)) for r in rel.fetchall()]
 
 
+def split_targets(con: duckdb.DuckDBPyConnection, field: str) -> list[dict[str, Any]]:
+    """The labelled targets of ``field`` with their entity and provenance (assets, subjects)."""
+    spans = {r["target_id"]: r for r in label_target_spans(con, field)}
+    rel = con.execute("""SELECT target_id, list_distinct(flatten(list(coalesce(subject_ids, [])))) AS subject_ids
+                         FROM labels WHERE field = ? GROUP BY target_id ORDER BY target_id""", [field])
+    return [{"target_id": str(t), "entity_id": spans[str(t)]["entity_id"], "asset_ids": spans[str(t)]["asset_ids"],
+             "subject_ids": list(subjects) or None} for t, subjects in rel.fetchall() if str(t) in spans]
+
+
+def split_members(con: duckdb.DuckDBPyConnection, split_set: str) -> list[dict[str, Any]]:
+    """Every target of a split set with its split, entity, assets and subjects."""
+    rel = con.execute("SELECT target_id, entity_id, split, asset_ids, subject_ids FROM splits WHERE split_set = ? "
+                      "ORDER BY target_id", [split_set])
+    cols = [d[0] for d in rel.description]
+    return [dict(zip(cols, r, strict=True)) for r in rel.fetchall()]
+
+
+def target_embeddings(con: duckdb.DuckDBPyConnection, field: str) -> dict[str, list[float]]:
+    """Vectors of the labelled targets of ``field`` from the representation that covers most of
+    them (ties: the representation ID), by target ID."""
+    rows = con.execute("""
+        WITH t AS (SELECT DISTINCT target_id FROM labels WHERE field = $field),
+        e AS (SELECT e.representation_id, e.target_id, e.vector FROM embeddings e JOIN t USING (target_id)),
+        best AS (SELECT representation_id FROM e GROUP BY 1 ORDER BY count(*) DESC, representation_id LIMIT 1)
+        SELECT target_id, vector FROM e JOIN best USING (representation_id)""", {"field": field}).fetchall()
+    return {str(t): list(v) for t, v in rows}
+
+
 def media_rows(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     """What a labelling tool needs of every asset: name, size, rate, first presentation, clock."""
     rel = con.sql("SELECT asset_id, entity_id, source_path, modality, width, height, fps, start_ns, duration_ns, "

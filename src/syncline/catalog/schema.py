@@ -296,6 +296,16 @@ _table("quality", "segment_id", "per segment, the share of it each media defect 
     *_PROVENANCE,
 ])
 
+_table("splits", "split_id", "train / validation / test assignments of labelled targets, by split set", [
+    _f("split_id", _str, False),
+    _f("split_set", _str, False),
+    _f("field", _str),
+    _f("target_id", _str, False),
+    _f("entity_id", _str),
+    _f("split", _str, False),          # train | validation | test
+    *_PROVENANCE,
+])
+
 _table("quarantine", "quarantine_id", "files ingest refused, with a one-line reason", [
     _f("quarantine_id", _str, False),
     _f("path", _str, False),

@@ -73,11 +73,11 @@ def run_demo(path: Path, *, seed: int = 7, console: Console | None = None) -> di
 
     say("[bold]7/9[/bold] annotation: labels.yaml + guidelines.md from the team; syncline guidelines pilot, "
         "freeze; syncline segment --by fixed --window 2; syncline labels import; syncline grade; syncline "
-        "agreement posture --by lighting; syncline gold posture --best")
+        "agreement posture --by lighting; syncline gold posture --best; syncline split posture")
     annotation = annotate_step(project, world.out_dir, world.ground_truth_path, console)
 
     say("[bold]8/9[/bold] syncline audit   (media quality: black, frozen, blurred frames; silent, clipped audio; "
-        "stuck, spiking, missing sensor rows; alignment; imbalance)")
+        "stuck, spiking, missing sensor rows; alignment; label noise; imbalance; leakage; splits)")
     audit = run_audit(project)
     if console:
         print_audit(console, audit, project)
@@ -151,6 +151,10 @@ def annotate_step(project: Any, world_dir: Path, truth_path: Path, console: Cons
     write_best(best, out)
     say(f"      gold posture for {len(g.rows)} windows (Dawid-Skene); {len(best)} with confidence >= 0.9 "
         f"written to {out}")
+    from syncline.splits import assign_splits
+
+    counts = assign_splits(project, "posture", by="entity")
+    say("      syncline split posture --by entity: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     card = annotation_card(project, agreement, g, truth_path)
     if console:
         print_annotation_card(console, card)

@@ -1,0 +1,99 @@
+"""Splits and split leakage on a real catalog: group-aware splits keep entities whole; a team's
+own split that puts one entity on both sides, or the same photo (re-encoded and resized) on both
+sides under two entities, is caught; bad split lines are refused by line."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from PIL import Image
+
+from syncline.audit.run import run_audit
+from syncline.audit.split_leakage import dhash
+from syncline.ingest import ingest
+from syncline.project import Project, init_project
+from syncline.splits import assign_splits, import_splits
+
+pytestmark = pytest.mark.functional
+
+
+def scene(seed: int) -> np.ndarray:
+    """A 160x120 picture of coarse random blocks (a different picture per seed) with pixel noise."""
+    rng = np.random.default_rng(seed)
+    blocks = np.kron(rng.integers(0, 256, (6, 8, 3)), np.ones((20, 20, 1)))
+    return np.clip(blocks + rng.normal(0, 4, blocks.shape), 0, 255).astype(np.uint8)
+
+
+@pytest.fixture()
+def project(tmp_path: Path) -> Project:
+    data = tmp_path / "data"
+    for i in range(8):
+        (data / f"pen-{i}").mkdir(parents=True)
+        Image.fromarray(scene(i)).save(data / f"pen-{i}" / f"photo-{i}.png")
+    copy = Image.fromarray(scene(0)).resize((128, 96))  # pen-0's photo, resized and re-encoded
+    copy.save(data / "pen-7" / "copy.jpg", quality=80)
+    p = init_project(tmp_path / "p")
+    ingest(p, [data])
+    (p.root / "labels.yaml").write_text(yaml.safe_dump({"version": 1, "fields": {
+        "injury": {"kind": "perception", "granularity": "region", "type": "class", "values": ["none", "cut"]}},
+        "annotators": {"vet": {"tier": "expert", "fields": ["injury"]}}}))
+    from syncline.annotate.labels import write_labels
+
+    assets = p.catalog().read("assets").to_pylist()
+    res = write_labels(p, [{"field": "injury", "target_id": a["asset_id"], "annotator": "vet",
+                            "value": "cut" if i % 3 == 0 else "none"} for i, a in enumerate(assets)])
+    assert res.written == 9
+    return p
+
+
+def _ids(p: Project) -> dict[str, dict[str, str]]:
+    return {Path(a["source_path"]).name: a for a in p.catalog().read("assets").to_pylist()}
+
+
+def test_group_aware_splits_keep_entities_whole_and_are_stable(project: Project) -> None:
+    counts = assign_splits(project, "injury", shares=(0.5, 0.25, 0.25), seed=3)
+    assert sum(counts.values()) == 9
+    rows = project.catalog().read("splits").to_pylist()
+    by_entity: dict[str, set[str]] = {}
+    for r in rows:
+        by_entity.setdefault(r["entity_id"], set()).add(r["split"])
+    assert all(len(s) == 1 for s in by_entity.values()) and len(by_entity) == 8
+    again = assign_splits(project, "injury", shares=(0.5, 0.25, 0.25), seed=3)
+    assert again == counts and sorted(r["split"] for r in project.catalog().read("splits").to_pylist()) == \
+        sorted(r["split"] for r in rows)
+    assert not [f for r in run_audit(project, ["split"]).results for f in r.findings if f.check == "split.entity"]
+
+
+def test_a_split_with_one_entity_and_one_picture_on_both_sides_is_caught(project: Project, tmp_path: Path) -> None:
+    ids = _ids(project)
+    lines = ["target_id,split"]
+    for name, a in sorted(ids.items()):
+        lines.append(f"{a['asset_id']},{'test' if name in ('copy.jpg', 'photo-3.png') else 'train'}")
+    lines += [f"{ids['photo-1.png']['asset_id']},holdout", "nope,train"]
+    (tmp_path / "split.csv").write_text("\n".join(lines) + "\n")
+    counts, refused = import_splits(project, tmp_path / "split.csv", "injury")
+    assert counts == {"train": 7, "validation": 0, "test": 2}
+    assert [r.split(":")[0] for r in refused] == ["line 11", "line 12"] and "'holdout'" in refused[0]
+    (result,) = run_audit(project, ["split"]).results
+    near = [f for f in result.findings if f.check == "split.near_duplicate"]
+    assert len(near) == 1 and set(near[0].details["assets"]) == {ids["photo-0.png"]["asset_id"],
+                                                                  ids["copy.jpg"]["asset_id"]}
+    entity = [f for f in result.findings if f.check == "split.entity"]
+    assert [f.details["entity"] for f in entity] == [ids["copy.jpg"]["entity_id"]]  # pen-7: photo-7 train, copy test
+    unrelated = [dhash(scene(s).mean(axis=2)) for s in (1, 2)]
+    assert bin(unrelated[0] ^ unrelated[1]).count("1") > 16  # different pictures are far apart
+
+
+def test_the_cli_splits_and_refuses_bad_shares(project: Project) -> None:
+    ok = subprocess.run([sys.executable, "-m", "syncline.cli", "split", "injury", "-p", str(project.root), "--json"],
+                        capture_output=True, text=True)
+    assert ok.returncode == 0 and sum(json.loads(ok.stdout)["counts"].values()) == 9
+    bad = subprocess.run([sys.executable, "-m", "syncline.cli", "split", "injury", "-p", str(project.root),
+                          "--shares", "0.9,0.9,0.1"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "summing to 1" in bad.stderr
