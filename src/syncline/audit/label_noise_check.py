@@ -11,9 +11,8 @@ Two estimates, because they see different errors:
   Confident Learning flag the labels the data disputes (``label_noise.find_label_issues``) —
   errors every annotator makes included. Without embeddings this part says why it did not run.
 
-The verdict compares the suspect fraction with the tolerance (default: warn at 10 %, fail at
-25 %; ``audit.label_noise`` in ``syncline.yaml``'s settings may change it) and says
-"undetermined" when the interval straddles a threshold. Slices are the capture conditions of the
+The verdict compares the suspect fraction with the tolerance (warn at 10 %, fail at 25 %; not
+yet configurable per task) and says "undetermined" when the interval straddles a threshold. Slices are the capture conditions of the
 targets (lighting...).
 """
 
