@@ -168,7 +168,7 @@ def test_demo_audit_finds_the_planted_note_leak(demo) -> None:  # type: ignore[n
 def test_demo_audit_runs_every_check_and_the_entity_split_is_clean(demo) -> None:  # type: ignore[no-untyped-def]
     result, truth = demo
     checks = {c["check"]: c for c in result["audit"]["checks"]}
-    assert set(checks) == {"media", "alignment", "label_noise", "imbalance", "leakage", "split"}
+    assert set(checks) == {"media", "alignment", "label_noise", "imbalance", "leakage", "split", "dominance"}
     assert all(c["ran"] for c in checks.values())
     # split by entity: no entity or photo on two sides, but caretakers work in several stalls — their
     # voices and faces end up on both sides, and the audit says so
@@ -176,3 +176,12 @@ def test_demo_audit_runs_every_check_and_the_entity_split_is_clean(demo) -> None
     assert checks["split"]["summary"]["default"]["targets"] == len(truth["annotation"]["windows"])
     noise = checks["label_noise"]["summary"]["posture"]
     assert noise["disagreement"]["ran"] and not noise["confident_learning"]["ran"]  # no embeddings in the demo
+
+
+def test_demo_dominance_says_the_built_in_features_do_not_see_posture(demo) -> None:  # type: ignore[no-untyped-def]
+    result, _ = demo
+    checks = {c["check"]: c for c in result["audit"]["checks"]}
+    posture = checks["dominance"]["summary"]["posture"]
+    # the world draws no posture into its pictures or sounds: an honest check finds no signal
+    assert posture["ran"] and posture["balanced_accuracy"]["fused"] < posture["chance"] + 0.1
+    assert "dominance.no_signal" in checks["dominance"]["by_kind"]

@@ -12,8 +12,8 @@ Two estimates, because they see different errors:
   errors every annotator makes included. Without embeddings this part says why it did not run.
 
 The verdict compares the suspect fraction with the tolerance (warn at 10 %, fail at 25 %; not
-yet configurable per task) and says "undetermined" when the interval straddles a threshold. Slices are the capture conditions of the
-targets (lighting...).
+yet configurable per task) and says "undetermined" when the interval straddles a threshold.
+Slices are the capture conditions of the targets (lighting...).
 """
 
 from __future__ import annotations

@@ -55,9 +55,15 @@ def _label_noise(project: Project) -> CheckResult:
     return label_noise(project)
 
 
+def _dominance(project: Project) -> CheckResult:
+    from syncline.audit.dominance import modality_dominance
+
+    return modality_dominance(project)
+
+
 CHECKS: dict[str, Callable[[Project], CheckResult]] = {
     "media": _media, "alignment": _alignment, "label_noise": _label_noise, "imbalance": _imbalance,
-    "leakage": _leakage, "split": _split}
+    "leakage": _leakage, "split": _split, "dominance": _dominance}
 
 
 @dataclass

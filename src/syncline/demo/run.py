@@ -77,7 +77,7 @@ def run_demo(path: Path, *, seed: int = 7, console: Console | None = None) -> di
     annotation = annotate_step(project, world.out_dir, world.ground_truth_path, console)
 
     say("[bold]8/9[/bold] syncline audit   (media quality: black, frozen, blurred frames; silent, clipped audio; "
-        "stuck, spiking, missing sensor rows; alignment; label noise; imbalance; leakage; splits)")
+        "stuck, spiking, missing sensor rows; alignment; label noise; imbalance; leakage; splits; dominance)")
     audit = run_audit(project)
     if console:
         print_audit(console, audit, project)

@@ -1,0 +1,163 @@
+"""Modality dominance: does one modality do nearly all the work?
+
+For every class field labelled on segments, each labelled segment gets one vector per modality
+from the built-in representations (``represent.builtin``: log-mel per second of audio, colour and
+edge grid per second of video), averaged over the seconds inside the segment on the entity
+timeline (through each file's clock). A fusion head — a logistic regression on the standardised
+concatenation — is cross-validated with entities as groups. Then, per modality:
+
+* *ablation*: the same fitted head with that modality's block set to its training mean; the
+  drop in balanced accuracy is what the head takes from it;
+* *alone*: a head fitted on that modality only.
+
+Each modality's share of the contribution is its drop over the sum of drops. One modality with
+80 % or more of it, while the fused head beats chance, is a finding: the "multimodal" model is a
+unimodal one, and the other streams are along for the ride (or their features miss the signal).
+A head no better than chance is reported too — no modality carries the label in these features.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from syncline.align.tuples import asset_path
+from syncline.annotate.schema import SCHEMA_FILE, load_schema
+from syncline.audit.findings import CannotRun, CheckResult, Finding
+from syncline.catalog import query as Q
+from syncline.media.types import MediaError
+from syncline.project import Project
+from syncline.timebase import Clock
+
+MODALITIES = ("audio", "video")
+DOMINANT, LIFT = 0.8, 0.1
+
+
+def _windows(project: Project, assets: list[dict[str, Any]], errors: list[str]) -> dict[str, list[tuple[int, int,
+                                                                                                          np.ndarray]]]:
+    """Per entity and modality key ``entity|modality``: (t0, t1, vector) of every second, entity time."""
+    from syncline.represent.builtin import features_for
+
+    out: dict[str, list[tuple[int, int, np.ndarray]]] = {}
+    for a in assets:
+        try:
+            f = features_for(asset_path(project, a), a["modality"])
+        except (MediaError, OSError, ValueError, IndexError) as e:
+            errors.append(f"{Path(str(a['source_path'])).name}: {str(e).splitlines()[0]}")
+            continue
+        clock = Clock(int(a["clock_offset_ns"] or 0), float(a["clock_drift_ppm"] or 0.0))
+        rows = out.setdefault(f"{a['entity_id']}|{a['modality']}", [])
+        rows += [(clock.to_entity(local_ns=t0), clock.to_entity(local_ns=t1), v)
+                 for t0, t1, v in zip(f.t0_ns, f.t1_ns, f.vectors, strict=True)]
+    return out
+
+
+def _segment_vector(rows: list[tuple[int, int, np.ndarray]], t0: int, t1: int) -> np.ndarray | None:
+    inside = [v for a, b, v in rows if a < t1 and b > t0]
+    return np.mean(inside, axis=0) if inside else None
+
+
+def modality_dominance(project: Project) -> CheckResult:
+    path = project.root / SCHEMA_FILE
+    if not path.exists():
+        raise CannotRun(f"no label schema ({SCHEMA_FILE}): declare the label fields and import labels first")
+    fields = [n for n, f in load_schema(path).fields.items() if f.type in ("class", "ordinal")
+              and f.granularity == "segment"]
+    with project.catalog().connect() as con:
+        labelled = {f: Q.class_conditions(con, f, "entity") for f in fields}
+        spans = {f: {s["target_id"]: s for s in Q.label_target_spans(con, f)} for f in fields if labelled[f]}
+        assets = Q.audit_assets(con, list(MODALITIES))
+    if not any(labelled.values()):
+        raise CannotRun("no class labels on segments: import segment labels first")
+    if len({a["modality"] for a in assets}) < 2:
+        raise CannotRun("dominance needs two modalities (audio and video) in the catalog")
+    result = CheckResult("dominance", ran=True)
+    entities = {e for f in labelled.values() for _, e, _, _ in f}
+    windows = _windows(project, [a for a in assets if a["entity_id"] in entities], result.errors)
+    for field in [f for f in fields if labelled[f]]:
+        result.summary[field] = _field(result, field, labelled[field], spans[field], windows)
+    return result
+
+
+def _field(result: CheckResult, field: str, labelled: list[tuple[str, str, str, str]],
+           spans: dict[str, dict[str, Any]], windows: dict[str, list[tuple[int, int, np.ndarray]]]) -> dict[str, Any]:
+    blocks: dict[str, list[np.ndarray]] = {m: [] for m in MODALITIES}
+    y, groups = [], []
+    for target, entity, value, _ in labelled:
+        s = spans.get(target)
+        if s is None or s["t0_ns"] is None:
+            continue
+        vecs = {m: _segment_vector(windows.get(f"{entity}|{m}", []), s["t0_ns"], s["t1_ns"]) for m in MODALITIES}
+        if any(v is None for v in vecs.values()):
+            continue
+        for m in MODALITIES:
+            blocks[m].append(vecs[m])  # type: ignore[arg-type]
+        y.append(value)
+        groups.append(entity)
+    classes = sorted(set(y))
+    if len(set(groups)) < 3 or len(classes) < 2 or len(y) < 20:
+        return {"ran": False, "why_not": f"{len(y)} segments with every modality, {len(set(groups))} entities, "
+                                         f"{len(classes)} classes: needs 20+, 3+ and 2+"}
+    x = {m: np.asarray(blocks[m], np.float64) for m in MODALITIES}
+    scores = _ablation(x, np.array([classes.index(v) for v in y]), np.array(groups), len(classes))
+    drops = {m: max(0.0, scores["fused"] - scores[f"without {m}"]) for m in MODALITIES}
+    total = sum(drops.values())
+    shares = {m: round(d / total, 3) if total > 0 else None for m, d in drops.items()}
+    chance = 1.0 / len(classes)
+    out = {"ran": True, "segments": len(y), "chance": round(chance, 3),
+           "balanced_accuracy": {k: round(v, 3) for k, v in scores.items()}, "shares": shares}
+    if scores["fused"] < chance + LIFT:
+        result.findings.append(Finding("dominance.no_signal", "info",
+                                       f"{field}: the fused head is no better than chance ({scores['fused']:.2f} vs "
+                                       f"{chance:.2f}) on the built-in audio and video features",
+                                       "the label is not visible to these features: use a stronger representation "
+                                       "or check that the label is observable in the media", "field", field,
+                                       details=out))
+    elif total > 0 and max(drops.values()) / total >= DOMINANT:
+        top = max(drops, key=lambda m: drops[m])
+        result.findings.append(Finding("dominance.one_modality", "warning",
+                                       f"{field}: {top} does {drops[top] / total:.0%} of the work (balanced accuracy "
+                                       f"{scores['fused']:.2f} fused, {scores[f'without {top}']:.2f} without {top})",
+                                       f"the model is a {top} model: check what the other streams should add, give "
+                                       "them features that carry it, or drop them", "field", field, details=out))
+    return out
+
+
+def _ablation(x: dict[str, np.ndarray], y: np.ndarray, groups: np.ndarray, k: int) -> dict[str, float]:
+    """Out-of-fold balanced accuracy: fused, fused without each modality, each modality alone."""
+    import warnings
+
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import balanced_accuracy_score
+    from sklearn.model_selection import GroupKFold
+    from sklearn.preprocessing import StandardScaler
+
+    names = list(x)
+    full = np.hstack([x[m] for m in names])
+    edges = np.cumsum([0] + [x[m].shape[1] for m in names])
+    pred: dict[str, np.ndarray] = {key: np.zeros(len(y), np.int64) for key in
+                                   ["fused", *[f"without {m}" for m in names], *[f"{m} alone" for m in names]]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for train, test in GroupKFold(n_splits=min(5, len(set(groups)))).split(full, y, groups):
+            scaler = StandardScaler().fit(full[train])
+            xt, xs = scaler.transform(full[train]), scaler.transform(full[test])
+            head = _fit(LogisticRegression, xt, y[train])
+            pred["fused"][test] = head(xs)
+            for i, m in enumerate(names):
+                cut = xs.copy()
+                cut[:, edges[i]:edges[i + 1]] = 0.0  # the training mean, after scaling
+                pred[f"without {m}"][test] = head(cut)
+                alone = _fit(LogisticRegression, xt[:, edges[i]:edges[i + 1]], y[train])
+                pred[f"{m} alone"][test] = alone(xs[:, edges[i]:edges[i + 1]])
+        return {key: float(balanced_accuracy_score(y, p)) for key, p in pred.items()}
+
+
+def _fit(model: Any, x: np.ndarray, y: np.ndarray) -> Any:
+    """A predictor fitted on (x, y); a fold with one class predicts that class."""
+    if len(set(y.tolist())) < 2:
+        only = int(y[0])
+        return lambda z: np.full(len(z), only, np.int64)
+    return model(max_iter=500).fit(x, y).predict
