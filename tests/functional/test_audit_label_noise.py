@@ -70,3 +70,20 @@ def test_disagreement_finds_a_noisy_annotator_and_cl_says_what_it_needs(tmp_path
     assert posture["disagreement"]["suspects"] == 0
     assert not posture["confident_learning"]["ran"]
     assert "compute a representation" in posture["confident_learning"]["why_not"]
+
+
+def test_the_tolerance_comes_from_the_task_spec(tmp_path: Path) -> None:
+    from syncline.task import TaskSpecError, load_task
+
+    p, _ = _project(tmp_path / "p", 400, flip=0.2, crowd_noise=0.0, embeddings=True)
+    farm = init_project(tmp_path / "farm", template="farm")
+    spec = yaml.safe_load(farm.task_path.read_text())
+    spec["audit"] = {"label_noise_warn": 0.3, "label_noise_fail": 0.5}
+    p.task_path.write_text(yaml.safe_dump(spec))
+    res = label_noise(p)
+    assert res.summary["tolerance"] == {"warn": 0.3, "fail": 0.5}
+    assert res.summary["posture"]["confident_learning"]["verdict"] == "ok" and not res.findings
+    spec["audit"] = {"label_noise_warn": 0.4, "label_noise_fail": 0.2}
+    p.task_path.write_text(yaml.safe_dump(spec))
+    with pytest.raises(TaskSpecError, match="must not exceed"):
+        load_task(p.task_path)

@@ -11,8 +11,9 @@ Two estimates, because they see different errors:
   Confident Learning flag the labels the data disputes (``label_noise.find_label_issues``) —
   errors every annotator makes included. Without embeddings this part says why it did not run.
 
-The verdict compares the suspect fraction with the tolerance (warn at 10 %, fail at 25 %; not
-yet configurable per task) and says "undetermined" when the interval straddles a threshold.
+The verdict compares the suspect fraction with the task's tolerance (``audit:
+label_noise_warn / label_noise_fail`` in ``task.yaml``; 10 % and 25 % by default) and says
+"undetermined" when the interval straddles a threshold.
 Slices are the capture conditions of the targets (lighting...).
 """
 
@@ -35,7 +36,7 @@ from syncline.audit.label_noise import (
 from syncline.catalog import query as Q
 from syncline.project import Project
 
-AGREE, WARN, FAIL, SLICE_KEY = 0.6, 0.10, 0.25, "lighting"
+AGREE, SLICE_KEY = 0.6, "lighting"
 SEVERITY = {"ok": "info", "warn": "warning", "fail": "error"}
 
 
@@ -52,6 +53,8 @@ def label_noise(project: Project) -> CheckResult:
     if not any(labels.values()):
         raise CannotRun("no class labels in the catalog: import labels (syncline labels import) first")
     result = CheckResult("label_noise", ran=True)
+    limits = _tolerance(project)
+    result.summary["tolerance"] = {"warn": limits[0], "fail": limits[1]}
     for field in [f for f in fields if labels[f]]:
         majority, agree = _consensus(labels[field])
         targets = sorted(majority)
@@ -61,11 +64,11 @@ def label_noise(project: Project) -> CheckResult:
         multi = np.array([sum(1 for x in labels[field] if x[0] == t) > 1 for t in targets])
         if multi.any():
             mask = (shares < AGREE) & multi
-            part["disagreement"] = _report(result, field, "disagreement", mask[multi], cond[multi])
+            part["disagreement"] = _report(result, field, "disagreement", mask[multi], cond[multi], limits)
         else:
             part["disagreement"] = {"ran": False, "why_not": "one annotator per target: nothing to disagree with"}
         part["confident_learning"] = _confident(result, field, targets, majority, cond, entities[field],
-                                                vectors[field])
+                                                vectors[field], limits)
         result.summary[field] = part
     return result
 
@@ -83,10 +86,24 @@ def _consensus(rows: list[tuple[str, str, str]]) -> tuple[dict[str, str], dict[s
     return majority, agree
 
 
-def _report(result: CheckResult, field: str, how: str, mask: np.ndarray, cond: np.ndarray) -> dict[str, Any]:
+def _tolerance(project: Project) -> tuple[float, float]:
+    """(warn, fail) from the task spec; the defaults when it is missing or invalid (``syncline
+    task check`` reports that)."""
+    from syncline.task import TaskSpecError, load_task
+
+    try:
+        policy = load_task(project.task_path).audit
+    except (TaskSpecError, OSError):
+        return 0.10, 0.25
+    return policy.label_noise_warn, policy.label_noise_fail
+
+
+def _report(result: CheckResult, field: str, how: str, mask: np.ndarray, cond: np.ndarray,
+            limits: tuple[float, float]) -> dict[str, Any]:
     est = suspect_fraction(mask, cond)
     overall = est["overall"]
-    v = verdict(overall, WARN, FAIL)
+    warn, fail = limits
+    v = verdict(overall, warn, fail)
     out = {"ran": True, "suspects": overall.suspects, "n": overall.n, "fraction": round(overall.fraction, 4),
            "interval": [round(overall.low, 4), round(overall.high, 4)], "verdict": v.level,
            "undetermined": v.undetermined,
@@ -97,7 +114,7 @@ def _report(result: CheckResult, field: str, how: str, mask: np.ndarray, cond: n
         result.findings.append(Finding(
             f"label_noise.{how}", SEVERITY[v.level],  # type: ignore[arg-type]
             f"{field}: {overall.suspects} of {overall.n} labels suspect by {how} ({overall.fraction:.1%}, 95% "
-            f"[{overall.low:.1%}, {overall.high:.1%}]) — over the {WARN:.0%}/{FAIL:.0%} tolerance{state}",
+            f"[{overall.low:.1%}, {overall.high:.1%}]) — over the {warn:.0%}/{fail:.0%} tolerance{state}",
             "review the suspect labels (the grader queue), tighten the guidelines where they cluster, and "
             "re-estimate; do not train on the field until it is within tolerance", "field", field,
             details={k: out[k] for k in ("fraction", "interval", "slices")}))
@@ -105,7 +122,7 @@ def _report(result: CheckResult, field: str, how: str, mask: np.ndarray, cond: n
 
 
 def _confident(result: CheckResult, field: str, targets: list[str], majority: dict[str, str], cond: np.ndarray,
-               entity: dict[str, str], vectors: dict[str, list[float]]) -> dict[str, Any]:
+               entity: dict[str, str], vectors: dict[str, list[float]], limits: tuple[float, float]) -> dict[str, Any]:
     have = np.array([t in vectors for t in targets])
     if have.sum() < 20:
         return {"ran": False, "why_not": f"embeddings for {int(have.sum())} of {len(targets)} labelled targets: "
@@ -120,7 +137,7 @@ def _confident(result: CheckResult, field: str, targets: list[str], majority: di
     except ValueError as e:
         return {"ran": False, "why_not": str(e)}
     mask = find_label_issues(y, probs)
-    out = _report(result, field, "confident_learning", mask, cond[have])
+    out = _report(result, field, "confident_learning", mask, cond[have], limits)
     ranked = rank_label_issues(mask, y, probs)
     out["most_suspect"] = [{"target_id": keep[int(i)], "label": classes[y[int(i)]],
                             "model_says": classes[int(np.argmax(probs[int(i)]))]} for i in ranked[:20]]

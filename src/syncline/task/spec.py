@@ -87,6 +87,21 @@ class Budget(_Strict):
         return self
 
 
+class AuditPolicy(_Strict):
+    """How much label noise the task tolerates: a suspect fraction at ``label_noise_warn`` or above
+    warns, at ``label_noise_fail`` or above fails (multimodal data tolerates less than text)."""
+
+    label_noise_warn: float = Field(default=0.10, ge=0, le=1)
+    label_noise_fail: float = Field(default=0.25, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> AuditPolicy:
+        if self.label_noise_warn > self.label_noise_fail:
+            raise ValueError(f"label_noise_warn ({self.label_noise_warn}) must not exceed label_noise_fail "
+                             f"({self.label_noise_fail})")
+        return self
+
+
 # -- the spec ----------------------------------------------------------------------------------
 
 
@@ -105,6 +120,7 @@ class TaskSpec(_Strict):
     review: ReviewPolicy
     budget: Budget
     privacy: Privacy = Field(default_factory=Privacy)
+    audit: AuditPolicy = Field(default_factory=AuditPolicy)
 
     @model_validator(mode="after")
     def _consistent(self, info: ValidationInfo) -> TaskSpec:
