@@ -34,6 +34,15 @@ exact event log. Manifest start times are off by up to ±5 s for cameras, microp
 loggers (±2 s for phones). One microphone file is mis-attached: ``stall-a-2026-05-02_mic1.wav``
 recorded ``stall-a-2026-05-01`` (``misattached`` in the ground truth).
 
+Planted media defects: by default a fixed table (black, frozen and blurred frames on five of
+the ten clips; clipped and silent audio on four microphones; one spike, stuck run and dropout
+per logger), which many tests pin exactly. ``generate_world(out_dir, seed=11, rates={...})``
+instead draws them per file from planting rates (``PLANTING_KINDS``: the probability that one
+file gets one defect of that kind; missing kinds are 0), so an audit's precision and recall can
+be measured on a world nobody tuned it on. The drawn defects vary in length and place, never
+overlap, and use their own generators: the scene, clocks and signals are those of the
+same seed without rates.
+
 Ground truth (``ground_truth.json``, keys sorted). All times are ``int`` nanoseconds. *Entity*
 time is 0 at the entity's ``start_time``; *local* time is the asset's own presentation time
 (0 = first frame/sample/row); ``t_entity = true_offset_ns + t_local * (1 + drift_ppm * 1e-6)``
@@ -46,6 +55,7 @@ reads it); the metadata table has no entity and no clock. The mis-attached micro
 ``nominal_offset_ns`` on the claimed one's (that is what its manifest start_time says)::
 
     schema_version: 2, seed: int, generator: "syncline.demo.world"
+    planting_rates: null (the default table) | {kind: probability per file} (PLANTING_KINDS)
     entities: {entity_id: {start_time, start_ns, barn, stall, day, lighting, breed,
                animal_count, caretakers, distress_calls, needs_vet, present, missing}}
         present/missing: modality labels, e.g. "video:cam1", "video:cam2", "audio:mic",
@@ -133,6 +143,7 @@ from syncline.demo.world_sensor import make_sensor
 from syncline.demo.world_summary import summarise
 from syncline.demo.world_video import make_video
 
+PLANTING_KINDS = ("black", "frozen", "blurred", "silent", "clipped", "spike", "stuck", "gap")
 DATA_DIRS = ("video", "audio", "memos", "transcripts", "sensors", "photos", "events",
              "metadata", "incoming")
 
@@ -166,17 +177,35 @@ def _one(make: Callable[..., AssetOut], *args: Any) -> list[AssetOut]:
     return [make(*args)]
 
 
-def _jobs(root: Path, seed: int) -> list[Callable[[], list[AssetOut]]]:
+def planting_rates(rates: Mapping[str, float] | None) -> dict[str, float] | None:
+    """``rates`` checked and completed (a kind left out is never planted); ``None`` stays ``None``.
+
+    An unknown kind is refused rather than ignored: a typo ("blur") would otherwise plant
+    nothing and make an audit look perfect.
+    """
+    if rates is None:
+        return None
+    unknown = sorted(set(rates) - set(PLANTING_KINDS))
+    if unknown:
+        raise ValueError(f"unknown planting kind(s) {', '.join(unknown)}; kinds: {', '.join(PLANTING_KINDS)}")
+    out = {k: float(rates.get(k, 0.0)) for k in PLANTING_KINDS}
+    bad = [k for k, v in out.items() if not 0.0 <= v <= 1.0]
+    if bad:
+        raise ValueError(f"planting rates must be probabilities in [0, 1]: {', '.join(f'{k}={out[k]}' for k in bad)}")
+    return out
+
+
+def _jobs(root: Path, seed: int, rates: dict[str, float] | None) -> list[Callable[[], list[AssetOut]]]:
     """Every generator as a thunk, the slow video encodes first."""
     jobs: list[Callable[[], list[AssetOut]]] = []
     for e in ENTITIES:
         for cam in ("cam1", "cam2") if e.has_cam2 else ("cam1",):
-            jobs.append(partial(_one, make_video, root, seed, e, cam))
+            jobs.append(partial(_one, make_video, root, seed, e, cam, rates))
     jobs.append(partial(make_bad_files, root, seed))
-    jobs += [partial(_one, make_mic_audio, root, seed, e) for e in ENTITIES if e.mic_format]
+    jobs += [partial(_one, make_mic_audio, root, seed, e, rates) for e in ENTITIES if e.mic_format]
     jobs += [partial(make_memo, root, seed, ENTITIES[m.entity_index], m) for m in MEMOS]
     jobs += [partial(_one, make_photo, root, seed, ENTITIES[p.entity_index], p) for p in PHOTOS]
-    jobs += [partial(_one, make_sensor, root, seed, e) for e in ENTITIES if e.sensor_time]
+    jobs += [partial(_one, make_sensor, root, seed, e, rates) for e in ENTITIES if e.sensor_time]
     jobs += [partial(_one, make_events, root, seed, e) for e in ENTITIES]
     jobs.append(partial(_one, make_metadata, root))
     return jobs
@@ -201,13 +230,18 @@ def _manifest(assets: list[AssetOut]) -> dict[str, Any]:
     }
 
 
-def generate_world(out_dir: Path, *, seed: int = 7) -> WorldSummary:
-    """Write the demo farm into ``out_dir`` (an existing demo world there is replaced)."""
+def generate_world(out_dir: Path, *, seed: int = 7, rates: Mapping[str, float] | None = None) -> WorldSummary:
+    """Write the demo farm into ``out_dir`` (an existing demo world there is replaced).
+
+    ``rates``: planting probabilities per file by kind (``PLANTING_KINDS``) instead of the
+    default table; ``None`` gives the default world, the same for a seed as it always was.
+    """
+    checked = planting_rates(rates)
     require_tools()
     root = Path(out_dir)
     _prepare(root)
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="syncline-demo") as pool:
-        futures = [pool.submit(job) for job in _jobs(root, seed)]
+        futures = [pool.submit(job) for job in _jobs(root, seed, checked)]
         outputs = [f.result() for f in futures]
     assets = sorted((a for out in outputs for a in out if a.modality != BAD_FILE), key=lambda a: a.path)
     bad = sorted((a for out in outputs for a in out if a.modality == BAD_FILE), key=lambda a: a.path)
@@ -220,6 +254,7 @@ def generate_world(out_dir: Path, *, seed: int = 7) -> WorldSummary:
     )
     truth = summarise(seed, assets, bad)
     truth["annotation"] = make_annotations(root, seed, truth)
+    truth["planting_rates"] = checked
     truth_path = root / "ground_truth.json"
     truth_path.write_text(json.dumps(truth, indent=1, sort_keys=True) + "\n", encoding="utf-8")
 

@@ -6,6 +6,13 @@ clock, so the signal is computed from each sample's entity time (an exact resamp
 ``drift_ppm``). Recorder faults (silent dropouts, clipped spans) happen in local time; a
 dropout sits in the scene's cue-free quiet gap. Night recordings carry more broadband noise.
 
+Which microphone gets which fault is the fixed table ``PLANTED_FAULTS`` (the default world) or
+drawn per file from planting rates (``generate_world(rates=...)``) with its own generator, so
+the recorded scene is the same either way. A drawn dropout lasts 0.75-2.25 s somewhere in the
+quiet gap (so no call or door sound the truth lists goes unheard); a drawn clipped call is
+driven 1.2-2.4x past full scale (a gain that merely made a quiet call louder would not clip,
+and the truth would then claim a defect that is not in the file).
+
 One file is mis-attached: the recorder filed under ``stall-a-2026-05-02`` really recorded
 ``stall-a-2026-05-01`` (a spare recorder's card copied into the wrong day's folder). Its
 content is the other stall-day's scene on that day's timeline; its manifest row claims the
@@ -14,6 +21,7 @@ wrong entity, with a start time that looks plausible for it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +39,16 @@ from syncline.demo.world_plan import (
     rng_for,
     span_truth,
 )
-from syncline.demo.world_scene import AV_WINDOW_MS, THUD_MS, Call, DoorCycle, plan_scene, raised_cosine
+from syncline.demo.world_scene import (
+    AV_WINDOW_MS,
+    QUIET_MS,
+    THUD_MS,
+    Call,
+    DoorCycle,
+    Scene,
+    plan_scene,
+    raised_cosine,
+)
 from syncline.timebase import NS_PER_S
 
 SAMPLE_RATE = 16_000
@@ -44,6 +61,10 @@ PLANTED_FAULTS: dict[int, tuple[str, ...]] = {
     0: ("clipped",), 1: ("clipped", "silent"), 4: ("silent",), 5: ("silent",),
 }
 CLIP_GAIN = 6.0
+FAULT_KINDS = ("silent", "clipped")
+DRAWN_SILENT_MS = (750, 2250)  # 0.5-1.5x the default table's 1.5 s dropout
+DRAWN_OVERDRIVE = (1.2, 2.4)  # a drawn clipped call's peak, in multiples of full scale
+CLIP_PAD_MS = 100  # a clipped span starts and ends this far outside its call
 CALL_ATTACK_S = 0.025  # a call starts as the animal jerks its head: within a few tens of ms
 
 
@@ -118,7 +139,72 @@ def _door_sounds(x: np.ndarray, t: np.ndarray, dt: float, doors: list[DoorCycle]
     return out
 
 
-def make_mic_audio(root: Path, seed: int, entity: EntityPlan) -> AssetOut:
+def _samples(local_ns: int) -> int:
+    return local_ns * SAMPLE_RATE // NS_PER_S
+
+
+def _call_span(clock: PlannedClock, c: Call) -> tuple[int, int]:
+    """Call ``c`` in local whole milliseconds, padded by ``CLIP_PAD_MS`` each side."""
+    pad = CLIP_PAD_MS * NS_PER_MS
+    return (clock.to_local(c.t0_ms * NS_PER_MS) // NS_PER_MS * NS_PER_MS - pad,
+            clock.to_local(c.t1_ms * NS_PER_MS) // NS_PER_MS * NS_PER_MS + pad)
+
+
+def _clip(x: np.ndarray, clock: PlannedClock, l0: int, l1: int, gain: float) -> dict[str, Any]:
+    """Amplify local span ``[l0, l1)`` by ``gain`` in place (to_int16 then clips); its truth."""
+    a, b = _samples(l0), _samples(l1)
+    x[a:b] *= gain
+    return {"samples": [a, b], "gain": gain, **span_truth(clock, l0, l1)}
+
+
+def _silence(x: np.ndarray, clock: PlannedClock, l0: int, l1: int) -> dict[str, Any]:
+    """Zero local span ``[l0, l1)`` in place (the recorder lost its input); returns its truth."""
+    a, b = _samples(l0), _samples(l1)
+    x[a:b] = 0.0
+    return {"samples": [a, b], **span_truth(clock, l0, l1)}
+
+
+def _plant_table(x: np.ndarray, clock: PlannedClock, scene: Scene, calls: list[Call], faults: tuple[str, ...],
+                 rng: np.random.Generator) -> tuple[Call | None, dict[str, list[dict[str, Any]]]]:
+    """The default world's faults: a normal call clipped at ``CLIP_GAIN``, a 1.5 s dropout."""
+    out: dict[str, list[dict[str, Any]]] = {"silent": [], "clipped": []}
+    clipped: Call | None = None
+    if "clipped" in faults:
+        normal = [c for c in calls if c.kind == "call"]
+        clipped = normal[int(rng.integers(len(normal)))]
+        out["clipped"].append(_clip(x, clock, *_call_span(clock, clipped), CLIP_GAIN))
+    if "silent" in faults:
+        l0 = (clock.to_local(scene.quiet_ms[0] * NS_PER_MS) // NS_PER_MS + 500) * NS_PER_MS
+        out["silent"].append(_silence(x, clock, l0, l0 + 1500 * NS_PER_MS))
+    return clipped, out
+
+
+def _plant_drawn(x: np.ndarray, clock: PlannedClock, scene: Scene, calls: list[Call], rates: Mapping[str, float],
+                 rng: np.random.Generator) -> tuple[Call | None, dict[str, list[dict[str, Any]]]]:
+    """Each fault with its rate: a random normal call overdriven, a dropout in the quiet gap.
+
+    Both coins are tossed first, so one rate does not shift the other's draws. A file without a
+    normal call gets no clipped span (distress calls are what the task is about: never damaged).
+    """
+    want = {k: bool(u < rates[k]) for k, u in zip(FAULT_KINDS, rng.random(len(FAULT_KINDS)), strict=True)}
+    out: dict[str, list[dict[str, Any]]] = {"silent": [], "clipped": []}
+    clipped: Call | None = None
+    normal = [c for c in calls if c.kind == "call"]
+    if want["clipped"] and normal:
+        clipped = normal[int(rng.integers(len(normal)))]
+        gain = round(float(rng.uniform(*DRAWN_OVERDRIVE)) / clipped.level, 2)
+        l0, l1 = _call_span(clock, clipped)
+        out["clipped"].append(_clip(x, clock, max(l0, 0), min(l1, SECONDS * NS_PER_S), gain))
+    if want["silent"]:
+        length_ms = int(rng.integers(DRAWN_SILENT_MS[0], DRAWN_SILENT_MS[1] + 1))
+        q0 = clock.to_local(scene.quiet_ms[0] * NS_PER_MS) // NS_PER_MS + 1  # whole ms inside the gap
+        start_ms = q0 + int(rng.integers(0, QUIET_MS - 2 - length_ms + 1))
+        out["silent"].append(_silence(x, clock, start_ms * NS_PER_MS, (start_ms + length_ms) * NS_PER_MS))
+    return clipped, out
+
+
+def make_mic_audio(root: Path, seed: int, entity: EntityPlan, rates: Mapping[str, float] | None = None) -> AssetOut:
+    """One stall microphone file; faults from ``PLANTED_FAULTS``, or drawn with ``rates`` when given."""
     fmt = entity.mic_format or "wav"
     rel = f"data/audio/{entity.entity_id}_mic1.{fmt}"
     rng = rng_for(seed, rel)
@@ -126,7 +212,6 @@ def make_mic_audio(root: Path, seed: int, entity: EntityPlan) -> AssetOut:
     scene = plan_scene(seed, heard.index)
     clock = draw_clock(rng, start_s=(0.0, 2.0), drift_ppm=MIC_DRIFTS_PPM[entity.index],
                        max_error_ms=5000)
-    faults = PLANTED_FAULTS.get(entity.index, ())
     n = SAMPLE_RATE * SECONDS
     t = clock.entity_seconds(np.arange(n, dtype=np.float64) / SAMPLE_RATE)
     dt = (1.0 + clock.drift_ppm * 1e-6) / SAMPLE_RATE
@@ -154,24 +239,10 @@ def make_mic_audio(root: Path, seed: int, entity: EntityPlan) -> AssetOut:
     doors = [d for d in scene.doors if AV_WINDOW_MS[0] <= d.open_ms < AV_WINDOW_MS[1]]
     sounds = _door_sounds(x, t, dt, doors, rng)
 
-    clipped_call: Call | None = None
-    if "clipped" in faults:
-        normal = [c for c in calls if c.kind == "call"]
-        clipped_call = normal[int(rng.integers(len(normal)))]
-    fault_truth: dict[str, list[dict[str, Any]]] = {"silent": [], "clipped": []}
-    if clipped_call is not None:
-        c = clipped_call
-        l0 = clock.to_local(c.t0_ms * NS_PER_MS) // NS_PER_MS * NS_PER_MS - 100 * NS_PER_MS
-        l1 = clock.to_local(c.t1_ms * NS_PER_MS) // NS_PER_MS * NS_PER_MS + 100 * NS_PER_MS
-        a, b = l0 * SAMPLE_RATE // NS_PER_S, l1 * SAMPLE_RATE // NS_PER_S
-        x[a:b] *= CLIP_GAIN
-        fault_truth["clipped"].append({"samples": [a, b], "gain": CLIP_GAIN, **span_truth(clock, l0, l1)})
-    if "silent" in faults:
-        l0 = (clock.to_local(scene.quiet_ms[0] * NS_PER_MS) // NS_PER_MS + 500) * NS_PER_MS
-        l1 = l0 + 1500 * NS_PER_MS
-        a, b = l0 * SAMPLE_RATE // NS_PER_S, l1 * SAMPLE_RATE // NS_PER_S
-        x[a:b] = 0.0
-        fault_truth["silent"].append({"samples": [a, b], **span_truth(clock, l0, l1)})
+    if rates is None:
+        clipped_call, fault_truth = _plant_table(x, clock, scene, calls, PLANTED_FAULTS.get(entity.index, ()), rng)
+    else:
+        clipped_call, fault_truth = _plant_drawn(x, clock, scene, calls, rates, rng_for(seed, f"planting/{rel}"))
 
     pcm = to_int16(x)
     if fmt == "m4a":

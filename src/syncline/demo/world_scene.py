@@ -125,6 +125,13 @@ def _call(rng: np.random.Generator, kind: str, t0: int, night: bool) -> Call:
                 round(float(rng.uniform(0.2, 0.3) if night else rng.uniform(0.22, 0.35)), 3))
 
 
+TRIES = 10_000  # random placements before a seed is declared to leave no room
+
+
+def _no_room(seed: int, entity: EntityPlan, what: str) -> ValueError:
+    return ValueError(f"seed {seed}: no room for {what} in {entity.entity_id}'s scene; choose another seed")
+
+
 @lru_cache(maxsize=16)
 def plan_scene(seed: int, entity_index: int) -> Scene:
     """The stall-day's cues, drawn from ``rng_for(seed, "scene/<entity_id>")`` only."""
@@ -142,27 +149,39 @@ def plan_scene(seed: int, entity_index: int) -> Scene:
         doors.append(_door(rng, lo + 500 + k * seg + int(rng.integers(0, seg - 6500)), (2000, 4500),
                            people[k % len(people)]))
     busy = [span for d in doors for span in _audible(d)]
-    while True:
+    for _ in range(TRIES):
         q0 = int(rng.integers(8000, 30000))
         if _free(busy, q0 - MARGIN_MS, q0 + QUIET_MS + MARGIN_MS):
             break
+    else:
+        raise _no_room(seed, entity, "the quiet gap")
     quiet = (q0, q0 + QUIET_MS)
     busy.append((q0 - MARGIN_MS, q0 + QUIET_MS + MARGIN_MS))
 
     calls: list[Call] = []
     for _ in range(entity.distress_calls):
-        while True:
+        for _ in range(TRIES):
             c = _call(rng, "distress", int(rng.integers(6000, 26000)), night)
             if _free(busy, c.t0_ms - MARGIN_MS, c.t1_ms + MARGIN_MS):
                 break
+        else:  # a crowded scene: the first free slot anywhere in the clips' window, scanning in 100 ms steps
+            c = next((x for t in range(lo, hi - 1500, 100)
+                      if _free(busy, (x := _call(rng, "distress", t, night)).t0_ms - MARGIN_MS, x.t1_ms + MARGIN_MS)),
+                     None)  # type: ignore[assignment]
+            if c is None:
+                raise _no_room(seed, entity, "a distress call")
         calls.append(c)
         busy.append((c.t0_ms - MARGIN_MS, c.t1_ms + MARGIN_MS))
     if sparse:
-        while len(calls) < 2:
+        for _ in range(TRIES):
+            if len(calls) >= 2:
+                break
             c = _call(rng, "call", int(rng.integers(lo, hi - 1500)), night)
             if _free(busy, c.t0_ms - MARGIN_MS, c.t1_ms + MARGIN_MS):
                 calls.append(c)
                 busy.append((c.t0_ms - MARGIN_MS, c.t1_ms + MARGIN_MS))
+        else:
+            raise _no_room(seed, entity, "the sparse entity's calls")
     else:  # fill the free time with calls, a short breath apart
         t = lo
         while True:

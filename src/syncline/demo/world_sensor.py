@@ -14,6 +14,8 @@ dropout (rows missing, away from any door transition) and a stuck humidity value
 from __future__ import annotations
 
 import csv
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +40,10 @@ SENSOR_DEVICE = "THS-10 logger"
 SENSOR_DRIFTS_PPM = (150.0, 135.0, 165.0, 142.0, 150.0, 158.0)  # by entity index
 SPIKE_C = 85.0
 TEMP_COL, HUM_COL, DOOR_COL, LUX_COL = "temperature[degC]", "humidity[%]", "door[0/1]", "lux[lx]"
+GLITCH_KINDS = ("spike", "stuck", "gap")
+SPIKE_VALUES = {TEMP_COL: (85.0, -40.0), HUM_COL: (0.0, 100.0), LUX_COL: (65535.0,)}  # drawn spikes
+DRAWN_STUCK_S, DRAWN_DROPOUT_S = (4, 16), (2, 14)
+KEEP_CLEAR_S = 2  # drawn glitches stay this far from door transitions and from each other
 LUX = {"day": (140.0, 650.0, 3.0), "night": (8.0, 90.0, 0.8)}  # base, fully open, noise
 
 
@@ -52,7 +58,62 @@ def _temperature(t: np.ndarray, base: float, doors: list[tuple[float, float]], c
     return np.asarray(temp)
 
 
-def make_sensor(root: Path, seed: int, entity: EntityPlan) -> AssetOut:
+@dataclass
+class Glitches:
+    """Planted glitches in row indices (before the dropout): (column, value, row), [r0, r1)."""
+
+    spikes: list[tuple[str, float, int]] = field(default_factory=list)
+    dropouts: list[tuple[int, int]] = field(default_factory=list)
+    stuck: list[tuple[str, int, int]] = field(default_factory=list)
+
+
+def _table_glitches(rng: np.random.Generator, event_rows: np.ndarray) -> Glitches:
+    """The default world's: a temperature spike, a dropout away from door transitions, stuck humidity."""
+    spike = int(rng.integers(20 * RATE_HZ, 40 * RATE_HZ))
+    while True:
+        drop0 = int(rng.integers(200 * RATE_HZ, 500 * RATE_HZ))
+        drop1 = drop0 + int(rng.integers(5 * RATE_HZ, 9 * RATE_HZ))
+        if not np.any((event_rows >= drop0 - 2 * RATE_HZ) & (event_rows < drop1 + 2 * RATE_HZ)):
+            break
+    stuck0 = int(rng.integers(60 * RATE_HZ, 150 * RATE_HZ))
+    stuck1 = stuck0 + int(rng.integers(8 * RATE_HZ, 13 * RATE_HZ))
+    return Glitches([(TEMP_COL, SPIKE_C, spike)], [(drop0, drop1)], [(HUM_COL, stuck0, stuck1)])
+
+
+def _drawn_glitches(rng: np.random.Generator, event_rows: np.ndarray, rates: Mapping[str, float]) -> Glitches:
+    """Each glitch with its rate (all three coins tossed first, so rates do not shift each other's
+    draws), placed where it is clear of door transitions and of the glitches placed before it."""
+    want = {k: bool(u < rates[k]) for k, u in zip(GLITCH_KINDS, rng.random(len(GLITCH_KINDS)), strict=True)}
+    clear = KEEP_CLEAR_S * RATE_HZ
+    busy = [(int(r) - clear, int(r) + clear) for r in event_rows]
+
+    def place(length: int) -> int:
+        while True:
+            r0 = int(rng.integers(10 * RATE_HZ, ROWS - 10 * RATE_HZ - length))
+            if all(r0 + length <= b0 or r0 >= b1 for b0, b1 in busy):
+                busy.append((r0 - clear, r0 + length + clear))
+                return r0
+
+    out = Glitches()
+    columns = list(SPIKE_VALUES)
+    if want["gap"]:
+        length = int(rng.integers(DRAWN_DROPOUT_S[0] * RATE_HZ, DRAWN_DROPOUT_S[1] * RATE_HZ + 1))
+        r0 = place(length)
+        out.dropouts.append((r0, r0 + length))
+    if want["stuck"]:
+        column = columns[int(rng.integers(len(columns)))]
+        length = int(rng.integers(DRAWN_STUCK_S[0] * RATE_HZ, DRAWN_STUCK_S[1] * RATE_HZ + 1))
+        r0 = place(length)
+        out.stuck.append((column, r0, r0 + length))
+    if want["spike"]:
+        column = columns[int(rng.integers(len(columns)))]
+        values = SPIKE_VALUES[column]
+        out.spikes.append((column, values[int(rng.integers(len(values)))], place(1)))
+    return out
+
+
+def make_sensor(root: Path, seed: int, entity: EntityPlan, rates: Mapping[str, float] | None = None) -> AssetOut:
+    """One logger's CSV; glitches one of each (the default world), or drawn with ``rates`` when given."""
     rel = f"data/sensors/{entity.entity_id}_ths.csv"
     rng = rng_for(seed, rel)
     clock = draw_clock(rng, start_s=(-122.0, -118.0), drift_ppm=SENSOR_DRIFTS_PPM[entity.index],
@@ -79,17 +140,19 @@ def make_sensor(root: Path, seed: int, entity: EntityPlan) -> AssetOut:
     # door transitions: the first row whose instant is at or after the event
     events = [(ms, kind) for ms, kind, _ in scene.door_events()]
     event_rows = np.searchsorted(row_entity_ns, np.array([ms * NS_PER_MS for ms, _ in events]))
-    spike = int(rng.integers(20 * RATE_HZ, 40 * RATE_HZ))
-    temp[spike] = SPIKE_C
-    while True:
-        drop0 = int(rng.integers(200 * RATE_HZ, 500 * RATE_HZ))
-        drop1 = drop0 + int(rng.integers(5 * RATE_HZ, 9 * RATE_HZ))
-        if not np.any((event_rows >= drop0 - 2 * RATE_HZ) & (event_rows < drop1 + 2 * RATE_HZ)):
-            break
-    stuck0 = int(rng.integers(60 * RATE_HZ, 150 * RATE_HZ))
-    stuck1 = stuck0 + int(rng.integers(8 * RATE_HZ, 13 * RATE_HZ))
-    hum[stuck0:stuck1] = hum[stuck0]
-    keep = [i for i in range(ROWS) if not drop0 <= i < drop1]
+    g = _table_glitches(rng, event_rows) if rates is None else \
+        _drawn_glitches(rng_for(seed, f"planting/{rel}"), event_rows, rates)
+    values = {TEMP_COL: temp, HUM_COL: hum, LUX_COL: lux}
+    for column, value, row in g.spikes:
+        values[column][row] = value
+    stuck_values = []
+    for column, r0, r1 in g.stuck:
+        values[column][r0:r1] = values[column][r0]
+        stuck_values.append(float(values[column][r0]))
+    dropped = np.zeros(ROWS, dtype=bool)
+    for r0, r1 in g.dropouts:
+        dropped[r0:r1] = True
+    keep = [i for i in range(ROWS) if not dropped[i]]
 
     iso = entity.sensor_time == "iso"
     nominal0 = entity.start_ns + clock.nominal_offset_ns
@@ -114,9 +177,10 @@ def make_sensor(root: Path, seed: int, entity: EntityPlan) -> AssetOut:
             "note": f"row i is at local i/{RATE_HZ} s; 'rows' ranges are indices before the dropout",
         },
         "glitches": {
-            "spikes": [{"column": TEMP_COL, "value": SPIKE_C, **row_span(spike, spike + 1)}],
-            "dropouts": [row_span(drop0, drop1)],
-            "stuck": [{"column": HUM_COL, "value": float(hum[stuck0]), **row_span(stuck0, stuck1)}],
+            "spikes": [{"column": c, "value": v, **row_span(r, r + 1)} for c, v, r in g.spikes],
+            "dropouts": [row_span(r0, r1) for r0, r1 in g.dropouts],
+            "stuck": [{"column": c, "value": v, **row_span(r0, r1)}
+                      for (c, r0, r1), v in zip(g.stuck, stuck_values, strict=True)],
         },
         "door_events": [
             {"type": kind, "entity_ns": ms * NS_PER_MS, "local_ns": clock.to_local(ms * NS_PER_MS),

@@ -8,10 +8,16 @@ panel in the back wall, uncovering the bright yard behind it (large motion). Und
 infrared light at night the animal's coat shows bright against the darker pen. Then capture
 defects are planted on frame ranges: black (feed lost), frozen (repeated frame) and blurred
 (box blur). Rendering is vectorised over chunks of frames.
+
+Which clip gets which defect is either the fixed table ``PLANTED_DEFECTS`` (the default world,
+which tests pin exactly) or drawn per clip from planting rates (``generate_world(rates=...)``),
+so an audit can be scored on a world nobody tuned it on. Drawn plantings use their own
+generator (``rng_for(seed, "planting/<path>")``): the rendered scene is the same either way.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,6 +65,9 @@ PLANTED_DEFECTS: dict[tuple[int, str], tuple[str, ...]] = {
     (4, "cam1"): ("frozen", "blurred"),
     (5, "cam1"): ("blurred",),
 }
+DEFECT_KINDS = ("black", "frozen", "blurred")
+DRAWN_LENGTH = (0.5, 1.5)  # drawn defects last this range of times DEFECT_SECONDS
+BLUR_RADIUS = 5
 VIDEO_DRIFTS_PPM = (0.0, 0.0, -35.0, 45.0, 60.0)
 _CHUNK = 48
 MID_EXPOSURE = 0.5  # a frame stamped at t is exposed over [t, t + 1/fps]: it shows its middle
@@ -182,6 +191,16 @@ def box_blur(frames: np.ndarray, radius: int) -> np.ndarray:
     return np.clip(np.round(x), 0, 255).astype(np.uint8)
 
 
+def _apply(frames: np.ndarray, kind: str, i0: int, i1: int) -> None:
+    """Damage frames ``[i0, i1)`` in place: feed lost, picture repeated, or lens out of focus."""
+    if kind == "black":
+        frames[i0:i1] = 0
+    elif kind == "frozen":
+        frames[i0:i1] = frames[i0 - 1]
+    else:
+        frames[i0:i1] = box_blur(frames[i0:i1], radius=BLUR_RADIUS)
+
+
 def _plant(frames: np.ndarray, kinds: tuple[str, ...], fps: int,
            rng: np.random.Generator) -> list[tuple[str, int, int]]:
     """Put each defect in its own part of the clip; returns (kind, first, end) frame ranges."""
@@ -193,14 +212,34 @@ def _plant(frames: np.ndarray, kinds: tuple[str, ...], fps: int,
         lo, hi = j * seg + fps, (j + 1) * seg - length - fps
         i0 = int(rng.integers(lo, hi + 1))
         i1 = i0 + length
-        if kind == "black":
-            frames[i0:i1] = 0
-        elif kind == "frozen":
-            frames[i0:i1] = frames[i0 - 1]
-        else:
-            frames[i0:i1] = box_blur(frames[i0:i1], radius=5)
+        _apply(frames, kind, i0, i1)
         planted.append((kind, i0, i1))
     return planted
+
+
+def _plant_drawn(frames: np.ndarray, rates: Mapping[str, float], fps: int,
+                 rng: np.random.Generator) -> list[tuple[str, int, int]]:
+    """Each kind with its rate, in a shuffled order, lasting 0.5-1.5x ``DEFECT_SECONDS``.
+
+    Every kind's coin is tossed whatever the others give, so one rate does not shift the draws
+    of another. The clip is cut into one part per planted defect and each sits inside its part
+    at least a second from the edges: defects never overlap or touch, and a frozen span always
+    repeats a live frame.
+    """
+    kinds = [k for k, u in zip(DEFECT_KINDS, rng.random(len(DEFECT_KINDS)), strict=True) if u < rates[k]]
+    order = [kinds[i] for i in rng.permutation(len(kinds))]
+    n = len(frames)
+    seg = n // max(len(order), 1)
+    planted = []
+    for j, kind in enumerate(order):
+        length = max(1, int(round(float(rng.uniform(*DRAWN_LENGTH)) * DEFECT_SECONDS[kind] * fps)))
+        lo, hi = j * seg + fps, (j + 1) * seg - length - fps
+        if hi < lo:
+            raise ValueError(f"a {kind} defect of {length} frames does not fit a {seg}-frame part of the clip")
+        i0 = int(rng.integers(lo, hi + 1))
+        _apply(frames, kind, i0, i0 + length)
+        planted.append((kind, i0, i0 + length))
+    return sorted(planted, key=lambda p: p[1])
 
 
 def _visible_cues(scene: Scene, clock: PlannedClock, duration_ns: int, fps: int) -> list[dict[str, object]]:
@@ -219,7 +258,9 @@ def _visible_cues(scene: Scene, clock: PlannedClock, duration_ns: int, fps: int)
     return out
 
 
-def make_video(root: Path, seed: int, entity: EntityPlan, camera: str) -> AssetOut:
+def make_video(root: Path, seed: int, entity: EntityPlan, camera: str,
+               rates: Mapping[str, float] | None = None) -> AssetOut:
+    """One camera clip; defects from ``PLANTED_DEFECTS``, or drawn with ``rates`` when given."""
     spec = CAMERAS[camera]
     rel = f"data/video/{entity.entity_id}_{camera}.mp4"
     rng = rng_for(seed, rel)
@@ -230,7 +271,10 @@ def make_video(root: Path, seed: int, entity: EntityPlan, camera: str) -> AssetO
     t_entity = clock.entity_seconds((np.arange(n, dtype=np.float64) + MID_EXPOSURE) / spec.fps)
     scene = plan_scene(seed, entity.index)
     frames = render_frames(spec, entity.lighting, t_entity, rng, scene)
-    planted = _plant(frames, PLANTED_DEFECTS.get((entity.index, camera), ()), spec.fps, rng)
+    if rates is None:
+        planted = _plant(frames, PLANTED_DEFECTS.get((entity.index, camera), ()), spec.fps, rng)
+    else:
+        planted = _plant_drawn(frames, rates, spec.fps, rng_for(seed, f"planting/{rel}"))
     encode_h264(frames, spec.fps, root / rel, crf=31 if entity.lighting == "night" else 27)
     defects = [
         {"kind": kind, "frames": [i0, i1], **span_truth(clock, i0 * frame_ns, i1 * frame_ns)}
