@@ -42,6 +42,31 @@ def _replace(project: Project, name: str, rows: list[dict[str, Any]]) -> None:
         cat.delete("splits", "split_id IN (" + ", ".join(f"'{s}'" for s in stale) + ")")
 
 
+def _groups(targets: list[dict[str, Any]], by: str) -> dict[str, list[str]]:
+    """Targets that must stay together: one entity's, or — by subject — every target linked to
+    another through a shared person or entity (union-find: a photo of A and B and one of B and C
+    are one group)."""
+    parent: dict[str, str] = {}
+
+    def find(k: str) -> str:
+        while parent.setdefault(k, k) != k:
+            parent[k] = parent[parent[k]]
+            k = parent[k]
+        return k
+
+    for t in targets:
+        keys = [f"entity:{t['entity_id'] or t['target_id']}"]
+        if by == "subject":
+            keys += [f"subject:{s}" for s in t["subject_ids"] or []]
+        for k in keys[1:]:
+            parent[find(k)] = find(keys[0])
+        find(keys[0])
+    groups: dict[str, list[str]] = {}
+    for t in targets:
+        groups.setdefault(find(f"entity:{t['entity_id'] or t['target_id']}"), []).append(t["target_id"])
+    return groups
+
+
 def assign_splits(project: Project, field: str, *, by: str = "entity",
                   shares: tuple[float, float, float] = (0.7, 0.15, 0.15), seed: int = 0,
                   name: str = "default") -> dict[str, int]:
@@ -54,10 +79,7 @@ def assign_splits(project: Project, field: str, *, by: str = "entity",
         targets = Q.split_targets(con, field)
     if not targets:
         raise ValueError(f"no labelled targets of field {field!r}: import labels first")
-    groups: dict[str, list[str]] = {}
-    for t in targets:
-        keys = [t["entity_id"] or t["target_id"]] if by == "entity" else (t["subject_ids"] or [t["entity_id"] or "?"])
-        groups.setdefault(sorted(keys)[0], []).append(t["target_id"])
+    groups = _groups(targets, by)
     order = sorted(groups, key=lambda g: hashlib.blake2b(f"{seed}\0{g}".encode(), digest_size=8).digest())
     counts = dict.fromkeys(SPLITS, 0)
     assigned: dict[str, str] = {}
@@ -88,6 +110,9 @@ def import_splits(project: Project, path: Path, field: str, *,
                 refused.append(f"line {n}: target {tid!r} has no label of {field!r}")
             else:
                 assigned[tid] = split
+    if refused or not assigned:  # a half-right file must not replace a good split
+        raise ValueError(f"{path}: {len(refused)} line(s) refused, nothing written — "
+                         + ("; ".join(refused[:3]) or "no line with target_id,split"))
     _replace(project, name, _rows(project, field, name, assigned, targets))
     counts = dict.fromkeys(SPLITS, 0)
     for s in assigned.values():

@@ -153,6 +153,14 @@ def test_a_rerun_replaces_and_an_unreadable_file_does_not_stop_the_rest(audited,
     before = p.catalog().count("findings")
     again = run_audit(p, ["media"])
     assert p.catalog().count("findings") == before and again.results[0].ran
+    # the mic's clock moves: the re-run's silent span moves with it and the old one is gone
+    silent = _findings(p)["media.audio.silent"]
+    mic = p.catalog().read("assets", where=f"asset_id = '{assets['mic.wav']['asset_id']}'").to_pylist()[0]
+    p.catalog().upsert("assets", [mic | {"clock_offset_ns": 3_000_000_000}])
+    run_audit(p, ["media"])
+    moved = _findings(p)["media.audio.silent"]
+    assert len(moved) == 1 and moved[0]["t0_ns"] == silent[0]["t0_ns"] + 1_500_000_000
+    assert p.catalog().count("findings") == before
     # a file that vanished: reported by name; the others are audited
     mic = p.catalog().read("assets", where=f"asset_id = '{assets['mic.wav']['asset_id']}'").to_pylist()[0]
     p.catalog().upsert("assets", [mic | {"managed_path": None, "source_path": str(tmp_path / "gone" / "mic.wav")}])

@@ -75,11 +75,15 @@ def test_a_split_with_one_entity_and_one_picture_on_both_sides_is_caught(project
     lines = ["target_id,split"]
     for name, a in sorted(ids.items()):
         lines.append(f"{a['asset_id']},{'test' if name in ('copy.jpg', 'photo-3.png') else 'train'}")
-    lines += [f"{ids['photo-1.png']['asset_id']},holdout", "nope,train"]
+    (tmp_path / "bad.csv").write_text("\n".join(lines + [f"{ids['photo-1.png']['asset_id']},holdout", "nope,train"]))
+    assign_splits(project, "injury")
+    before = project.catalog().read("splits").to_pylist()
+    with pytest.raises(ValueError, match=r"2 line\(s\) refused, nothing written — line 11: split 'holdout'"):
+        import_splits(project, tmp_path / "bad.csv", "injury")
+    assert project.catalog().read("splits").to_pylist() == before  # a half-right file replaces nothing
     (tmp_path / "split.csv").write_text("\n".join(lines) + "\n")
     counts, refused = import_splits(project, tmp_path / "split.csv", "injury")
-    assert counts == {"train": 7, "validation": 0, "test": 2}
-    assert [r.split(":")[0] for r in refused] == ["line 11", "line 12"] and "'holdout'" in refused[0]
+    assert counts == {"train": 7, "validation": 0, "test": 2} and not refused
     (result,) = run_audit(project, ["split"]).results
     near = [f for f in result.findings if f.check == "split.near_duplicate"]
     assert len(near) == 1 and set(near[0].details["assets"]) == {ids["photo-0.png"]["asset_id"],
@@ -97,3 +101,14 @@ def test_the_cli_splits_and_refuses_bad_shares(project: Project) -> None:
     bad = subprocess.run([sys.executable, "-m", "syncline.cli", "split", "injury", "-p", str(project.root),
                           "--shares", "0.9,0.9,0.1"], capture_output=True, text=True)
     assert bad.returncode == 2 and "summing to 1" in bad.stderr
+
+
+def test_a_subject_split_keeps_chains_of_people_together() -> None:
+    from syncline.splits import _groups
+
+    targets = [{"target_id": f"t{i}", "entity_id": f"pen-{i}", "subject_ids": [f"S{i}", f"S{i + 1}"]} for i in range(5)]
+    targets += [{"target_id": "lone", "entity_id": "pen-9", "subject_ids": None},
+                {"target_id": "same-pen", "entity_id": "pen-9", "subject_ids": ["S42"]}]
+    groups = sorted(sorted(g) for g in _groups(targets, "subject").values())
+    assert groups == [["lone", "same-pen"], ["t0", "t1", "t2", "t3", "t4"]]  # S1..S4 link pen-0..pen-4
+    assert len(_groups(targets, "entity")) == 6

@@ -115,7 +115,9 @@ def _field(result: CheckResult, field: str, labelled: list[tuple[str, str, str, 
                                        "the label is not visible to these features: use a stronger representation "
                                        "or check that the label is observable in the media", "field", field,
                                        details=out))
-    elif total > 0 and max(drops.values()) / total >= DOMINANT:
+    elif total > 0 and max(drops.values()) / total >= DOMINANT and max(drops.values()) >= LIFT and all(
+            scores[f"{m} alone"] < chance + LIFT for m in MODALITIES if m != max(drops, key=lambda m: drops[m])):
+        # a real drop without it, and no other modality that could do the job alone (that is redundancy)
         top = max(drops, key=lambda m: drops[m])
         result.findings.append(Finding("dominance.one_modality", "warning",
                                        f"{field}: {top} does {drops[top] / total:.0%} of the work (balanced accuracy "

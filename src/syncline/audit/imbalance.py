@@ -95,7 +95,7 @@ def _cells(field: str, key: str, rows: list[tuple[str, str, str, str]]) -> tuple
              "cell_weights": (table.sum() / (table.size * np.maximum(table, 1))).round(4).tolist()}
     if len(classes) > 1 and len(conds) > 1:
         keep_r, keep_c = table.sum(axis=1) > 0, table.sum(axis=0) > 0
-        chi2, p, _, _ = chi2_contingency(table[keep_r][:, keep_c])
+        chi2, p, _, _ = chi2_contingency(table[keep_r][:, keep_c], correction=False)  # Cramér's V: no Yates
         cramer = float(np.sqrt(chi2 / (table.sum() * (min(keep_r.sum(), keep_c.sum()) - 1))))
         cells |= {"chi2_p": float(p), "cramers_v": round(cramer, 3)}
         if p < CONFOUND_P and cramer >= CONFOUND_V:

@@ -61,7 +61,8 @@ def label_noise(project: Project) -> CheckResult:
         part: dict[str, Any] = {"targets": len(targets)}
         cond = np.array([slices[field].get(t, "unknown") for t in targets])
         shares = np.array([agree[t] for t in targets])
-        multi = np.array([sum(1 for x in labels[field] if x[0] == t) > 1 for t in targets])
+        per_target = Counter(t for t, _, _ in labels[field])
+        multi = np.array([per_target[t] > 1 for t in targets])
         if multi.any():
             mask = (shares < AGREE) & multi
             part["disagreement"] = _report(result, field, "disagreement", mask[multi], cond[multi], limits)

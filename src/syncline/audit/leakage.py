@@ -58,7 +58,8 @@ def leakage(project: Project) -> CheckResult:
     for field in [f for f in fields if labelled[f]]:
         truth = {t: v for t, _, v, _ in labelled[field]}
         texts = _texts(spans[field], notes, words, meta)
-        result.findings += _text_leaks(schema, field, truth, texts, result.summary.setdefault(field, {}))
+        result.findings += _text_leaks(schema, field, truth, texts, result.summary.setdefault(field, {}),
+                                       {s["target_id"]: s for s in spans[field]})
         result.findings += _shortcut(field, truth, spans[field], meta, result.summary[field])
     return result
 
@@ -86,12 +87,12 @@ def _texts(spans: list[dict[str, Any]], notes: list[tuple[str, str, str]], words
     rows += [(s["target_id"], "file name", " ".join(names.get(a, "") for a in s["asset_ids"] or []))
              for s in spans]
     table = pa.table({"target_id": [r[0] for r in rows], "source": [r[1] for r in rows], "text": [r[2] for r in rows]})
-    if words is None or not words.num_rows:
+    timed = [{k: s[k] for k in ("target_id", "entity_id", "t0_ns", "t1_ns")} for s in spans if s["t0_ns"] is not None]
+    if words is None or not words.num_rows or not timed:
         return table
     con = duckdb.connect()
     con.register("w", words)
-    con.register("s", pa.Table.from_pylist([{k: s[k] for k in ("target_id", "entity_id", "t0_ns", "t1_ns")}
-                                            for s in spans if s["t0_ns"] is not None]))
+    con.register("s", pa.Table.from_pylist(timed))
     spoken = con.sql("""SELECT s.target_id, 'transcript' AS source, string_agg(w.text, ' ' ORDER BY w.t0_ns) AS text
                         FROM s JOIN w ON w.entity_id = s.entity_id AND w.t0_ns < s.t1_ns AND w.t1_ns > s.t0_ns
                         GROUP BY s.target_id""").to_arrow_table()
@@ -109,7 +110,7 @@ def _patterns(schema: LabelSchema, field: str) -> dict[str, str]:
 
 
 def _text_leaks(schema: LabelSchema, field: str, truth: dict[str, str], texts: pa.Table,
-                summary: dict[str, Any]) -> list[Finding]:
+                summary: dict[str, Any], spans: dict[str, dict[str, Any]]) -> list[Finding]:
     import duckdb
 
     con = duckdb.connect()
@@ -138,7 +139,8 @@ def _text_leaks(schema: LabelSchema, field: str, truth: dict[str, str], texts: p
                 f"{field}: {source} names '{value}' on {len(targets)} target(s), {k} of them labelled so "
                 f"({k / len(targets):.0%} against a {base:.0%} share)",
                 f"keep {source} out of the model's inputs for {field} (or mask the class words): it states the label",
-                "field", field, details=row | {"targets": sorted(targets)[:20]}))
+                "field", field, details=row | {"targets": sorted(targets)[:20]},
+                asset_ids=tuple(sorted({a for t in targets for a in spans.get(t, {}).get("asset_ids") or []}))))
     summary["text_mentions"] = table
     return out
 
@@ -168,19 +170,25 @@ def _shortcut(field: str, truth: dict[str, str], spans: list[dict[str, Any]], me
         summary["metadata_shortcut"] = {"ran": False, "why_not": "needs 3 or more entities and 2 or more classes"}
         return []
     y = np.array([classes.index(truth[t]) for t, _, _ in rows])
-    spread = Counter(t for toks in {e: set().union(*(r[2] for r in rows if r[1] == e)) for e in set(groups)}.values()
-                     for t in toks)
-    shared = [sorted(t for t in toks if spread[t] >= 2) for _, _, toks in rows]  # one entity's own names teach nothing
-    x = MultiLabelBinarizer().fit_transform(shared).astype(np.float64)
-    folds = list(GroupKFold(n_splits=min(5, len(set(groups)))).split(x, y, groups))
+    ents = sorted(set(groups))
+    tokens = {e: set().union(*(r[2] for r in rows if r[1] == e)) for e in ents}  # what the entity's files say
+    spread = Counter(t for toks in tokens.values() for t in toks)
+    shared = [sorted(t for t in tokens[e] if spread[t] >= 2) for e in ents]  # one entity's own names teach nothing
+    x_ent = MultiLabelBinarizer().fit_transform(shared).astype(np.float64)
+    index = np.array([ents.index(g) for g in groups])
+    folds = list(GroupKFold(n_splits=min(5, len(ents))).split(index, y, groups))
     rng = np.random.default_rng(0)
-    labels = np.stack([y] + [rng.permutation(y) for _ in range(PERMUTATIONS)])
-    scores = _nb_balanced_accuracy(x, labels, folds, len(classes))
+    # the null shuffles whole entities (each target gets another entity's metadata, labels stay):
+    # targets of one entity share metadata and often labels, so the entity is what can be exchanged
+    perms = [np.arange(len(ents))] + [rng.permutation(len(ents)) for _ in range(PERMUTATIONS)]
+    scores = np.concatenate([_nb_balanced_accuracy(np.stack([x_ent[p_[index]] for p_ in chunk]), y, folds,
+                                                   len(classes)) for chunk in _chunks(perms, 20)])
     score = float(scores[0])
     p = float((1 + (scores[1:] >= score).sum()) / (1 + PERMUTATIONS))
     chance = 1.0 / len(classes)
     summary["metadata_shortcut"] = {"ran": True, "balanced_accuracy": round(score, 3), "chance": round(chance, 3),
-                                    "permutation_p": round(p, 4), "features": int(x.shape[1]), "targets": len(rows)}
+                                    "permutation_p": round(p, 4), "features": int(x_ent.shape[1]), "targets": len(rows),
+                                    "entities": len(ents)}
     if p <= SHORTCUT_P and score >= chance + SHORTCUT_LIFT:
         return [Finding("leakage.metadata_shortcut", "warning",
                         f"{field}: metadata alone (file names, devices, capture context, hour) predicts it with "
@@ -192,22 +200,25 @@ def _shortcut(field: str, truth: dict[str, str], spans: list[dict[str, Any]], me
     return []
 
 
-def _nb_balanced_accuracy(x: np.ndarray, labels: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]],
+def _chunks(items: list[np.ndarray], size: int) -> list[list[np.ndarray]]:
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+def _nb_balanced_accuracy(xs: np.ndarray, y: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]],
                           k: int) -> np.ndarray:
-    """Cross-validated balanced accuracy of a Bernoulli naive Bayes for many label vectors at
-    once (``labels``: permutations × targets): the real labels and the null, as array operations."""
-    n_perm, n = labels.shape
-    onehot = np.eye(k)[labels]                                   # P × n × k
+    """Cross-validated balanced accuracy of a Bernoulli naive Bayes for many feature matrices at
+    once (``xs``: permutations × targets × features; the labels ``y`` fixed), as array operations."""
+    n_perm, n, _ = xs.shape
+    onehot = np.eye(k)[y]                                                    # n × k
     pred = np.empty((n_perm, n), np.int64)
     for train, test in folds:
-        counts = np.einsum("pnk,nf->pkf", onehot[:, train], x[train])  # token counts per class
-        n_c = onehot[:, train].sum(axis=1)                       # P × k
-        prob = (counts + 1.0) / (n_c[:, :, None] + 2.0)
+        counts = np.einsum("pnf,nk->pkf", xs[:, train], onehot[train])      # token counts per class
+        n_c = onehot[train].sum(axis=0)                                      # k
+        prob = (counts + 1.0) / (n_c[None, :, None] + 2.0)
         prior = np.log((n_c + 1.0) / (len(train) + k))
-        ll = x[test] @ np.log(prob).transpose(0, 2, 1) + (1 - x[test]) @ np.log1p(-prob).transpose(0, 2, 1)
-        pred[:, test] = np.argmax(ll + prior[:, None, :], axis=2)
-    hit = (pred == labels)
-    per_class = np.stack([np.where(labels == c, hit, False).sum(axis=1) / np.maximum((labels == c).sum(axis=1), 1)
-                          for c in range(k)], axis=1)
-    present = np.stack([(labels == c).any(axis=1) for c in range(k)], axis=1)
-    return np.asarray((per_class * present).sum(axis=1) / present.sum(axis=1))
+        ll = np.einsum("pnf,pkf->pnk", xs[:, test], np.log(prob)) + \
+            np.einsum("pnf,pkf->pnk", 1 - xs[:, test], np.log1p(-prob))
+        pred[:, test] = np.argmax(ll + prior[None, None, :], axis=2)
+    present = [c for c in range(k) if (y == c).any()]
+    recall = np.stack([(pred[:, y == c] == c).mean(axis=1) for c in present], axis=1)
+    return np.asarray(recall.mean(axis=1))

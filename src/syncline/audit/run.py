@@ -91,13 +91,16 @@ def run_audit(project: Project, checks: list[str] | None = None) -> AuditReport:
             result = CHECKS[name](project)
         except CannotRun as e:
             result = CheckResult(name, ran=False, why_not=str(e))
+        except Exception as e:  # one check's failure is reported; the others go on (rule 2)
+            first = (str(e).splitlines() or [""])[0]
+            result = CheckResult(name, ran=False, why_not=f"failed: {type(e).__name__}: {first} — please report it")
         report.results.append(result)
         if result.ran:
             rows = [f.row(report.run_id) for f in result.findings]
             if rows:
                 cat.upsert("findings", rows)
             prefix = name.replace("'", "''") + "."
-            cat.delete("findings", f"starts_with(\"check\", '{prefix}') AND (run_id IS NULL OR "
+            cat.delete("findings", f"starts_with(`check`, '{prefix}') AND (run_id IS NULL OR "  # backticks: a column
                                    f"run_id != '{report.run_id}')")
             if name == "media":
                 from syncline.audit.quality_columns import write_quality

@@ -61,7 +61,8 @@ def sensor_defects(table: pa.Table) -> list[SensorDefect]:
     dt = np.diff(t)
     step = float(np.median(dt[dt > 0])) if (dt > 0).any() else 0.0
     for i in np.flatnonzero(dt < 0):
-        out.append(SensorDefect("time_backwards", None, (int(i), int(i) + 2), (int(t[i]), int(t[i + 1]))))
+        a, b = sorted((int(t[i]), int(t[i + 1])))
+        out.append(SensorDefect("time_backwards", None, (int(i), int(i) + 2), (a, b)))
     if step > 0:
         for i in np.flatnonzero(dt > GAP_STEPS * step):
             out.append(SensorDefect("gap", None, (int(i), int(i) + 2), (int(t[i]), int(t[i + 1]))))

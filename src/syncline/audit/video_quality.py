@@ -35,6 +35,8 @@ from syncline.media.types import MediaError, MediaErrorKind
 F32 = NDArray[np.float32]
 BATCH = 64
 DARK, BRIGHT = 32, 225
+EIGHT_BIT_PLANAR = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "yuv440p", "yuvj440p",
+                    "yuv411p", "yuv410p", "nv12", "nv21", "gray"}  # luma plane = one byte per pixel
 FROZEN_CHANGE = 0.06  # grey levels of mean change: a repeated frame decodes to (nearly) itself
 MIN_RUN_S = {"frozen": 0.5, "black": 0.25, "blurred": 0.25, "overexposed": 0.25, "low_light": 0.25}
 
@@ -68,8 +70,9 @@ class FrameStats:
 
 
 def _luma(frame: Any) -> NDArray[np.uint8]:
-    """The Y plane of a planar YUV frame without a colour conversion (else a gray conversion)."""
-    if frame.format.name.startswith(("yuv", "yuvj", "gray", "nv12")):
+    """The Y plane of an 8-bit planar YUV frame without a colour conversion; anything else (10-bit
+    HDR video, RGB) through a conversion to 8-bit grey."""
+    if frame.format.name in EIGHT_BIT_PLANAR:
         plane = frame.planes[0]
         y = np.frombuffer(memoryview(plane), np.uint8).reshape(frame.height, plane.line_size)
         return y[:, :frame.width]

@@ -562,17 +562,26 @@ def audit_assets(con: duckdb.DuckDBPyConnection, modalities: list[str]) -> list[
 
 
 def segment_quality(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    """Per segment and media defect kind, the share of the segment its findings cover (an
-    interval join of ``findings`` onto ``segments``; capped at 1 where files overlap)."""
+    """Per segment and media defect kind, the share of the segment its findings cover: the
+    findings clipped to the segment and merged where they overlap (three sensor columns stuck at
+    once, two cameras black together cover the time once), an interval join and a gaps-and-
+    islands union in SQL."""
     rel = con.sql("""
-        SELECT s.segment_id, s.entity_id, s.segmenter, s.t0_ns, s.t1_ns, s.asset_ids, s.subject_ids,
-               replace(substr(f."check", 7), '.', '_') AS kind,
-               least(1.0, sum(greatest(0, least(s.t1_ns, f.t1_ns) - greatest(s.t0_ns, f.t0_ns)))
-                          / greatest(1, s.t1_ns - s.t0_ns)) AS share
-        FROM segments s LEFT JOIN findings f
-          ON starts_with(f."check", 'media.') AND f.entity_id = s.entity_id
-             AND f.t0_ns < s.t1_ns AND f.t1_ns > s.t0_ns
-        GROUP BY s.segment_id, s.entity_id, s.segmenter, s.t0_ns, s.t1_ns, s.asset_ids, s.subject_ids, kind
+        WITH c AS (
+            SELECT s.segment_id, replace(substr(f."check", 7), '.', '_') AS kind,
+                   greatest(s.t0_ns, f.t0_ns) AS c0, least(s.t1_ns, f.t1_ns) AS c1
+            FROM segments s JOIN findings f
+              ON starts_with(f."check", 'media.') AND f.entity_id = s.entity_id
+                 AND f.t0_ns < s.t1_ns AND f.t1_ns > s.t0_ns),
+        o AS (SELECT *, max(c1) OVER (PARTITION BY segment_id, kind ORDER BY c0, c1
+                                      ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS reach FROM c),
+        i AS (SELECT *, sum(CASE WHEN reach IS NULL OR c0 > reach THEN 1 ELSE 0 END)
+                        OVER (PARTITION BY segment_id, kind ORDER BY c0, c1) AS island FROM o),
+        u AS (SELECT segment_id, kind, sum(e - b) AS covered
+              FROM (SELECT segment_id, kind, island, min(c0) AS b, max(c1) AS e FROM i GROUP BY ALL) GROUP BY ALL)
+        SELECT s.segment_id, s.entity_id, s.segmenter, s.t0_ns, s.t1_ns, s.asset_ids, s.subject_ids, u.kind,
+               least(1.0, coalesce(u.covered, 0) / greatest(1, s.t1_ns - s.t0_ns)) AS share
+        FROM segments s LEFT JOIN u USING (segment_id)
         ORDER BY s.segment_id""")
     cols = [d[0] for d in rel.description]
     return [dict(zip(cols, r, strict=True)) for r in rel.fetchall()]
@@ -650,12 +659,13 @@ def asset_metadata(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
 
 
 def split_targets(con: duckdb.DuckDBPyConnection, field: str) -> list[dict[str, Any]]:
-    """The labelled targets of ``field`` with their entity and provenance (assets, subjects)."""
-    spans = {r["target_id"]: r for r in label_target_spans(con, field)}
-    rel = con.execute("""SELECT target_id, list_distinct(flatten(list(coalesce(subject_ids, [])))) AS subject_ids
-                         FROM labels WHERE field = ? GROUP BY target_id ORDER BY target_id""", [field])
-    return [{"target_id": str(t), "entity_id": spans[str(t)]["entity_id"], "asset_ids": spans[str(t)]["asset_ids"],
-             "subject_ids": list(subjects) or None} for t, subjects in rel.fetchall() if str(t) in spans]
+    """The labelled targets of ``field`` with their entity and provenance: their assets, and the
+    subjects of those assets (a label on an entity or a photo names no subject itself)."""
+    spans = label_target_spans(con, field)
+    subjects = {str(a): list(s or []) for a, s in con.sql("SELECT asset_id, subject_ids FROM assets").fetchall()}
+    return [{"target_id": str(r["target_id"]), "entity_id": r["entity_id"], "asset_ids": r["asset_ids"],
+             "subject_ids": sorted({s for a in r["asset_ids"] or [] for s in subjects.get(str(a), [])}) or None}
+            for r in spans]
 
 
 def split_members(con: duckdb.DuckDBPyConnection, split_set: str) -> list[dict[str, Any]]:
