@@ -181,3 +181,19 @@ def test_a_check_without_data_says_why(tmp_path: Path) -> None:
     cli = subprocess.run([sys.executable, "-m", "syncline.cli", "audit", "-p", str(p.root)], capture_output=True,
                          text=True)
     assert cli.returncode == 0 and "did not run" in cli.stdout
+
+
+def test_ten_bit_video_is_read_as_grey_levels_not_bytes(tmp_path: Path) -> None:
+    from syncline.audit.video_quality import defect_runs, frame_stats
+
+    for colour in ("black", "gray"):
+        path = tmp_path / f"{colour}10.mkv"
+        subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+                        f"color={colour}:s=64x48:r=10:d=1", "-pix_fmt", "yuv420p10le", "-c:v", "ffv1", str(path)],
+                       check=True)
+        stats = frame_stats(path)
+        runs = defect_runs(stats)
+        if colour == "black":
+            assert runs["black"] == [(0, 10)] and float(stats.mean.max()) < 30
+        else:
+            assert 100 < float(stats.mean.mean()) < 150 and not runs["overexposed"] and not runs["black"]
