@@ -139,23 +139,6 @@ def audio_info(
     )
 
 
-_PCM_SCALE = {"s16": 32768.0, "s16p": 32768.0, "s32": 2147483648.0, "s32p": 2147483648.0, "flt": 1.0, "fltp": 1.0}
-
-
-def _as_float_planes(frame: Any) -> np.ndarray | None:
-    """A decoded frame as float32 [channels, samples] without the resampler, for the formats
-    whose conversion is a reshape and a scale (float, 16- and 32-bit PCM); None for the rest."""
-    scale = _PCM_SCALE.get(frame.format.name)
-    if scale is None:
-        return None
-    arr = frame.to_ndarray()
-    channels = len(frame.layout.channels)
-    if not frame.format.is_planar:
-        arr = arr.reshape(-1, channels).T  # interleaved: [1, n * channels] -> [channels, n]
-    out: np.ndarray = arr.astype(np.float32)
-    return out if scale == 1.0 else np.asarray(out * np.float32(1.0 / scale))
-
-
 def read_audio(path: Path) -> tuple[np.ndarray, int, int]:
     """Decode the first audio stream once: (float32 [channels, samples], sample_rate, start_ns).
 
@@ -181,10 +164,6 @@ def read_audio(path: Path) -> tuple[np.ndarray, int, int]:
             for frame in container.decode(stream):
                 if first_pts_ns is None and frame.pts is not None:
                     first_pts_ns = to_ns(frame.pts, stream.time_base)
-                direct = _as_float_planes(frame)
-                if direct is not None:  # already float planes or plain PCM: no resampler call per frame
-                    chunks.append(direct)
-                    continue
                 for out in resampler.resample(frame):
                     chunks.append(out.to_ndarray())
             for out in resampler.resample(None):
