@@ -18,52 +18,18 @@ from syncline.audit.findings import CannotRun, CheckResult
 from syncline.ids import stable_id
 from syncline.project import Project
 
-
-def _media(project: Project) -> CheckResult:
-    from syncline.audit.media_check import media_quality
-
-    return media_quality(project)
-
-
-def _alignment(project: Project) -> CheckResult:
-    from syncline.audit.alignment_check import alignment_summary
-
-    return alignment_summary(project)
+CHECKS: dict[str, str] = {  # name -> module:function, imported when the check runs (heavy imports stay lazy)
+    "media": "media_check:media_quality", "alignment": "alignment_check:alignment_summary",
+    "label_noise": "label_noise_check:label_noise", "imbalance": "imbalance:imbalance", "leakage": "leakage:leakage",
+    "split": "split_leakage:split_leakage", "dominance": "dominance:modality_dominance"}
 
 
-def _imbalance(project: Project) -> CheckResult:
-    from syncline.audit.imbalance import imbalance
+def _check(name: str) -> Callable[[Project], CheckResult]:
+    from importlib import import_module
 
-    return imbalance(project)
-
-
-def _leakage(project: Project) -> CheckResult:
-    from syncline.audit.leakage import leakage
-
-    return leakage(project)
-
-
-def _split(project: Project) -> CheckResult:
-    from syncline.audit.split_leakage import split_leakage
-
-    return split_leakage(project)
-
-
-def _label_noise(project: Project) -> CheckResult:
-    from syncline.audit.label_noise_check import label_noise
-
-    return label_noise(project)
-
-
-def _dominance(project: Project) -> CheckResult:
-    from syncline.audit.dominance import modality_dominance
-
-    return modality_dominance(project)
-
-
-CHECKS: dict[str, Callable[[Project], CheckResult]] = {
-    "media": _media, "alignment": _alignment, "label_noise": _label_noise, "imbalance": _imbalance,
-    "leakage": _leakage, "split": _split, "dominance": _dominance}
+    module, function = CHECKS[name].split(":")
+    fn: Callable[[Project], CheckResult] = getattr(import_module(f"syncline.audit.{module}"), function)
+    return fn
 
 
 @dataclass
@@ -88,7 +54,7 @@ def run_audit(project: Project, checks: list[str] | None = None) -> AuditReport:
     report = AuditReport(stable_id("audit", str(started), *names))
     for name in names:
         try:
-            result = CHECKS[name](project)
+            result = _check(name)(project)
         except CannotRun as e:
             result = CheckResult(name, ran=False, why_not=str(e))
         except Exception as e:  # one check's failure is reported; the others go on (rule 2)
