@@ -19,7 +19,6 @@ so a crowd annotator who is fine by day and wrong at night is seen at night.
 from __future__ import annotations
 
 import json
-from collections import Counter
 from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Any, Literal
@@ -104,9 +103,9 @@ def _values(name: str, rows: Rows, level: Level, order: list[str] | None, n_boot
     def kappa(d: np.ndarray) -> float:
         return cohen_kappa(list(d[0]), list(d[1]), weights=weights)
 
+    values, votes = _votes(x)
     for i, who in enumerate(annotators):
-        others = np.delete(x, i, axis=0)
-        majority = np.array([_mode(col) for col in others.T])
+        majority = _majority_without(x[i], values, votes)
         both = ~np.isnan(x[i]) & ~np.isnan(majority)
         pair = np.vstack([x[i, both], majority[both]])
         if pair.shape[1] < 2:
@@ -145,13 +144,25 @@ def _matrix(rows: Rows, level: Level, order: list[str] | None) -> tuple[np.ndarr
     return x, targets, annotators, codes
 
 
-def _mode(col: np.ndarray) -> float:
-    vals = col[~np.isnan(col)]
-    if not len(vals):
-        return float("nan")
-    counts = Counter(vals.tolist()).most_common()
-    top = [v for v, c in counts if c == counts[0][1]]
-    return float(top[0]) if len(top) == 1 else float("nan")  # a tie is no majority
+def _votes(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(distinct values, targets × values vote counts) of an annotators × targets matrix."""
+    present = ~np.isnan(x)
+    values = np.unique(x[present])
+    votes = np.zeros((x.shape[1], len(values)), np.int64)
+    cols = np.broadcast_to(np.arange(x.shape[1]), x.shape)
+    np.add.at(votes, (cols[present], np.searchsorted(values, x[present])), 1)
+    return values, votes
+
+
+def _majority_without(mine: np.ndarray, values: np.ndarray, votes: np.ndarray) -> np.ndarray:
+    """Per target, the majority value of everyone but the annotator whose row is ``mine`` (NaN
+    where the others gave nothing or tie: a tie is no majority)."""
+    others = votes.copy()
+    has = ~np.isnan(mine)
+    others[np.flatnonzero(has), np.searchsorted(values, mine[has])] -= 1
+    top = others.max(axis=1) if len(values) else np.zeros(len(others), np.int64)
+    unique_top = (others == top[:, None]).sum(axis=1) == 1
+    return np.where((top > 0) & unique_top, values[others.argmax(axis=1)] if len(values) else np.nan, np.nan)
 
 
 def _shapes(name: str, rows: Rows, level: str, n_boot: int, seed: int) -> Agreement:

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from syncline.audit.video_quality import close_gaps, runs
+from syncline.audit.spans import close_gaps, runs
 
 FRAME_S = 0.01
 SILENT_DB, SILENT_MIN_S = -60.0, 0.3

@@ -23,13 +23,13 @@ from typing import Any
 
 import numpy as np
 
+from syncline.align.segment import clock_of
 from syncline.align.tuples import asset_path
 from syncline.annotate.schema import SCHEMA_FILE, load_schema
 from syncline.audit.findings import CannotRun, CheckResult, Finding
 from syncline.catalog import query as Q
 from syncline.media.types import MediaError
 from syncline.project import Project
-from syncline.timebase import Clock
 
 MODALITIES = ("audio", "video")
 DOMINANT, LIFT = 0.8, 0.1
@@ -47,7 +47,7 @@ def _windows(project: Project, assets: list[dict[str, Any]], errors: list[str]) 
         except (MediaError, OSError, ValueError, IndexError) as e:
             errors.append(f"{Path(str(a['source_path'])).name}: {str(e).splitlines()[0]}")
             continue
-        clock = Clock(int(a["clock_offset_ns"] or 0), float(a["clock_drift_ppm"] or 0.0))
+        clock = clock_of(a)
         rows = out.setdefault(f"{a['entity_id']}|{a['modality']}", [])
         rows += [(clock.to_entity(local_ns=t0), clock.to_entity(local_ns=t1), v)
                  for t0, t1, v in zip(f.t0_ns, f.t1_ns, f.vectors, strict=True)]

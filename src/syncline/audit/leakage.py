@@ -171,7 +171,9 @@ def _shortcut(field: str, truth: dict[str, str], spans: list[dict[str, Any]], me
         return []
     y = np.array([classes.index(truth[t]) for t, _, _ in rows])
     ents = sorted(set(groups))
-    tokens = {e: set().union(*(r[2] for r in rows if r[1] == e)) for e in ents}  # what the entity's files say
+    tokens: dict[str, set[str]] = {e: set() for e in ents}  # what the entity's files say
+    for _, e, toks in rows:
+        tokens[e] |= toks
     spread = Counter(t for toks in tokens.values() for t in toks)
     shared = [sorted(t for t in tokens[e] if spread[t] >= 2) for e in ents]  # one entity's own names teach nothing
     x_ent = MultiLabelBinarizer().fit_transform(shared).astype(np.float64)

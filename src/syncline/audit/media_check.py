@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from syncline.align.segment import clock_of
 from syncline.align.tuples import asset_path
 from syncline.audit.findings import CheckResult, Finding, Severity
 from syncline.catalog import query as Q
@@ -108,7 +109,7 @@ def media_quality(project: Project) -> CheckResult:
         result.ran, result.why_not = False, "no video, audio or sensor files in the catalog: ingest some first"
         return result
     for asset in assets:
-        clock = Clock(int(asset["clock_offset_ns"] or 0), float(asset["clock_drift_ppm"] or 0.0))
+        clock = clock_of(asset)
         try:
             result.findings += READERS[asset["modality"]](project, asset, clock)
         except (MediaError, OSError, ValueError) as e:

@@ -20,7 +20,7 @@ import pyarrow as pa
 from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import NDArray
 
-from syncline.audit.video_quality import runs
+from syncline.audit.spans import runs
 
 STUCK_S, SPIKE_Z, GAP_STEPS, CONTINUOUS = 3.0, 10.0, 2.5, 0.5
 HALF = 5  # rows each side of a spike's neighbourhood

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from syncline.audit.spans import runs
 from syncline.media.decoding import display_name, open_av, to_ns
 from syncline.media.types import MediaError, MediaErrorKind
 
@@ -139,25 +140,6 @@ def _batches(path: Path, threads: int | None = None) -> Iterator[tuple[NDArray[n
                 buf, times = [], []
         if buf:
             yield np.stack(buf), times, frame_ns
-
-
-def runs(flag: NDArray[np.bool_], min_len: int) -> list[tuple[int, int]]:
-    """[i0, i1) index ranges where ``flag`` holds for at least ``min_len`` consecutive entries."""
-    f = np.concatenate([[False], flag.astype(bool), [False]])
-    edges = np.flatnonzero(f[1:] != f[:-1])
-    starts, ends = edges[::2], edges[1::2]
-    keep = (ends - starts) >= max(1, min_len)
-    return [(int(a), int(b)) for a, b in zip(starts[keep], ends[keep], strict=True)]
-
-
-def close_gaps(flag: NDArray[np.bool_], gap: int) -> NDArray[np.bool_]:
-    """``flag`` with gaps of at most ``gap`` entries between two true runs filled."""
-    out = flag.astype(bool).copy()
-    idx = np.flatnonzero(out)
-    if len(idx) > 1:
-        for a, b in zip(idx[:-1][np.diff(idx) - 1 <= gap], idx[1:][np.diff(idx) - 1 <= gap], strict=True):
-            out[a:b] = True
-    return out
 
 
 def defect_runs(stats: FrameStats) -> dict[str, list[tuple[int, int]]]:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any
 
+from syncline.align.segment import clock_of
 from syncline.annotate.labels import write_labels
 from syncline.annotate.schema import SCHEMA_FILE, LabelSchema, load_schema
 from syncline.catalog import query as Q
@@ -63,7 +64,7 @@ def media(project: Project) -> dict[str, Media]:
     return {r["asset_id"]: Media(
         r["asset_id"], r["entity_id"], PurePath(str(r["source_path"] or r["asset_id"]).replace("\\", "/")).name,
         r["modality"], r["width"], r["height"], r["fps"], int(r["start_ns"] or 0), r["duration_ns"],
-        Clock(int(r["clock_offset_ns"] or 0), float(r["clock_drift_ppm"] or 0.0), str(r["clock_source"] or "none")),
+        clock_of(r),
     ) for r in rows}
 
 
