@@ -1,7 +1,8 @@
 """The label-noise check on a real catalog: an error every annotator made (a mislabelled batch)
 is invisible to disagreement but found by confident learning on the targets' embeddings; a
-crowd annotator's private errors are found by disagreement; without embeddings the check says
-what to compute."""
+crowd annotator's private errors are found by disagreement, label by label and named by
+annotator; without embeddings, or with embeddings that cannot see the label, confident learning
+says what it needs."""
 
 from __future__ import annotations
 
@@ -59,17 +60,57 @@ def test_confident_learning_finds_the_error_every_annotator_made(tmp_path: Path)
     assert lo <= len(flipped) / 400 <= hi
     found = {r["target_id"] for r in cl["most_suspect"]}
     assert len(found & flipped) / len(found) >= 0.8  # the most suspect are the flipped ones
-    assert [f.check for f in res.findings] == ["label_noise.confident_learning"]
+    assert [(f.check, f.severity) for f in res.findings] == [("label_noise.disagreement", "info"),
+                                                             ("label_noise.confident_learning", "warning")]
+    (cl_finding,) = [f for f in res.findings if f.check == "label_noise.confident_learning"]
+    listed = [t for t, _, _ in cl_finding.details["suspects"]]  # every flagged target, most suspect first
+    assert listed[:20] == [r["target_id"] for r in cl["most_suspect"]]
+    assert len(cl_finding.details["suspects"]) == cl["suspects"]
 
 
-def test_disagreement_finds_a_noisy_annotator_and_cl_says_what_it_needs(tmp_path: Path) -> None:
-    p, _ = _project(tmp_path / "p", 200, flip=0.0, crowd_noise=0.3, embeddings=False)
+def test_disagreement_names_the_noisy_annotator_and_each_wrong_label(tmp_path: Path) -> None:
+    p, _ = _project(tmp_path / "p", 200, flip=0.0, crowd_noise=0.3, embeddings=False, seed=3)
+    strays = {r["target_id"] for r in p.catalog().read("labels").to_pylist()
+              if r["annotator"] == "crowd" and r["value"] != next(
+                  x["value"] for x in p.catalog().read("labels").to_pylist()
+                  if x["annotator"] == "vet" and x["target_id"] == r["target_id"])}
     res = label_noise(p)
-    posture = res.summary["posture"]
-    # two of three agree with the majority where the crowd annotator strays: 2/3 >= 0.6, not suspect
-    assert posture["disagreement"]["suspects"] == 0
-    assert not posture["confident_learning"]["ran"]
-    assert "compute a representation" in posture["confident_learning"]["why_not"]
+    d = res.summary["posture"]["disagreement"]
+    assert d["annotators"]["crowd"]["suspects"] == len(strays) and d["annotators"]["crowd"]["n"] == 200
+    assert d["annotators"]["vet"]["suspects"] == d["annotators"]["tech"]["suspects"] == 0
+    assert d["annotators"]["vet"]["n"] == 200 - len(strays)  # where the crowd strays the others tie: not judged
+    (who,) = [f for f in res.findings if f.check == "label_noise.annotator"]
+    assert who.target_id == "crowd" and who.severity == "error"  # ~30 % > the 25 % fail line
+    assert {t for t, a, _ in who.details["suspects"]} == strays and {a for _, a, _ in who.details["suspects"]} == {
+        "crowd"}
+    assert not res.summary["posture"]["confident_learning"]["ran"]
+    assert "compute a representation" in res.summary["posture"]["confident_learning"]["why_not"]
+
+
+def test_confident_learning_refuses_embeddings_that_cannot_see_the_label(tmp_path: Path) -> None:
+    p, _ = _project(tmp_path / "p", 300, flip=0.0, crowd_noise=0.0, embeddings=False)
+    rng = np.random.default_rng(5)
+    p.catalog().upsert("embeddings", [{"embedding_id": f"v{i}", "representation_id": "noise@1",
+                                       "target_type": "entity", "target_id": f"e{i}",
+                                       "vector": rng.normal(0, 1, 8).tolist()} for i in range(300)])
+    cl = label_noise(p).summary["posture"]["confident_learning"]
+    assert not cl["ran"] and "do not predict posture" in cl["why_not"] and cl["balanced_accuracy"] < 0.53
+
+
+def test_suspect_labels_equal_a_plain_loop() -> None:
+    from collections import Counter
+
+    from syncline.audit.label_noise_check import suspect_labels
+
+    rng = np.random.default_rng(11)
+    for _ in range(30):
+        rows = [(f"t{rng.integers(0, 15)}", f"a{k}", str(rng.integers(0, 3))) for k in range(int(rng.integers(1, 80)))]
+        rows = list({(t, a): (t, a, v) for t, a, v in rows}.values())  # one label per target and annotator
+        judged, suspect = suspect_labels(rows)
+        for i, (t, a, v) in enumerate(rows):
+            others = Counter(x[2] for x in rows if x[0] == t and x[1] != a).most_common()
+            ok = sum(c for _, c in others) >= 2 and (len(others) == 1 or others[0][1] > others[1][1])
+            assert judged[i] == ok and suspect[i] == (ok and others[0][0] != v)
 
 
 def test_the_tolerance_comes_from_the_task_spec(tmp_path: Path) -> None:
@@ -82,7 +123,8 @@ def test_the_tolerance_comes_from_the_task_spec(tmp_path: Path) -> None:
     p.task_path.write_text(yaml.safe_dump(spec))
     res = label_noise(p)
     assert res.summary["tolerance"] == {"warn": 0.3, "fail": 0.5}
-    assert res.summary["posture"]["confident_learning"]["verdict"] == "ok" and not res.findings
+    assert res.summary["posture"]["confident_learning"]["verdict"] == "ok"
+    assert {f.severity for f in res.findings} == {"info"}  # measured, within tolerance
     spec["audit"] = {"label_noise_warn": 0.4, "label_noise_fail": 0.2}
     p.task_path.write_text(yaml.safe_dump(spec))
     with pytest.raises(TaskSpecError, match="must not exceed"):

@@ -26,7 +26,7 @@ from syncline.timebase import Clock
 
 pytestmark = pytest.mark.functional
 
-EXPECTED_COUNTS = {"audio": 9, "events": 6, "image": 5, "metadata": 1, "sensor": 5,
+EXPECTED_COUNTS = {"audio": 9, "events": 6, "image": 6, "metadata": 1, "sensor": 5,
                    "transcript": 8, "video": 10}
 
 

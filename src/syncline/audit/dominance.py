@@ -14,6 +14,12 @@ Each modality's share of the contribution is its drop over the sum of drops. One
 80 % or more of it, while the fused head beats chance, is a finding: the "multimodal" model is a
 unimodal one, and the other streams are along for the ride (or their features miss the signal).
 A head no better than chance is reported too — no modality carries the label in these features.
+
+A stream that ``syncline align`` examined and could not verify (it abstained, found no
+plausible alignment, or the lag was ambiguous) is left out: on its manifest clock it may sit
+seconds off, its "window" features would come from another moment, and an ablation on them
+measures the misalignment, not the modality. Left-out files are counted in the summary; streams
+no alignment run examined are used as their clocks say.
 """
 
 from __future__ import annotations
@@ -69,13 +75,19 @@ def modality_dominance(project: Project) -> CheckResult:
         labelled = {f: Q.class_conditions(con, f, "entity") for f in fields}
         spans = {f: {s["target_id"]: s for s in Q.label_target_spans(con, f)} for f in fields if labelled[f]}
         assets = Q.audit_assets(con, list(MODALITIES))
+        verdicts = Q.latest_alignment(con)
+    unverified = {str(r["asset_id"]) for r in verdicts} - {str(r["asset_id"]) for r in verdicts
+                                                           if r["verdict"] == "aligned"}  # by no method
     if not any(labelled.values()):
         raise CannotRun("no class labels on segments: import segment labels first")
     if len({a["modality"] for a in assets}) < 2:
         raise CannotRun("dominance needs two modalities (audio and video) in the catalog")
     result = CheckResult("dominance", ran=True)
     entities = {e for f in labelled.values() for _, e, _, _ in f}
-    windows = _windows(project, [a for a in assets if a["entity_id"] in entities], result.errors)
+    mine = [a for a in assets if a["entity_id"] in entities]
+    synced = [a for a in mine if a["asset_id"] not in unverified]
+    result.summary["streams"] = {"used": len(synced), "left_out_unverified": len(mine) - len(synced)}
+    windows = _windows(project, synced, result.errors)
     for field in [f for f in fields if labelled[f]]:
         result.summary[field] = _field(result, field, labelled[field], spans[field], windows)
     return result

@@ -1,20 +1,27 @@
-"""The label-noise check: per class field, the fraction of suspect labels overall and per slice,
-with intervals, against the task's tolerance.
+"""The label-noise check: per class field, the fraction of suspect labels overall, per slice and
+per annotator, with intervals, against the task's tolerance.
 
 Two estimates, because they see different errors:
 
-* *annotator disagreement* — a target whose annotators agree with its majority label less than
-  ``AGREE`` of the time (ties included) is suspect: cheap, needs two or more annotators;
+* *annotator disagreement* — a label is suspect when it differs from the strict majority of the
+  *other* annotators of its target (two or more others; where they tie, the label is not
+  judged). It finds each annotator's private errors and systematic confusions (one crowd worker
+  who calls every lying animal at night "down"), needs nothing but the labels, and names the
+  labels and who gave them;
 * *confident learning* — where the catalog holds embeddings of the labelled targets (any
   representation; the one covering most targets is used), out-of-fold probabilities from a model
   trained on the other entities (``label_noise.out_of_fold_probs``, groups = entities) and
   Confident Learning flag the labels the data disputes (``label_noise.find_label_issues``) —
-  errors every annotator makes included. Without embeddings this part says why it did not run.
+  errors every annotator makes included. It runs only where the model can predict the field
+  (out-of-fold balanced accuracy at least ``SKILL`` above chance): a model that cannot see the
+  label disputes every label, and its "noise" would be its own blindness.
 
-The verdict compares the suspect fraction with the task's tolerance (``audit:
-label_noise_warn / label_noise_fail`` in ``task.yaml``; 10 % and 25 % by default) and says
-"undetermined" when the interval straddles a threshold.
-Slices are the capture conditions of the targets (lighting...).
+Each estimate is one finding per field (``info`` when within tolerance: the measurement is
+evidence too), plus one per slice and per annotator over the tolerance — the night shift's or
+one worker's noise, which a field-wide average hides. The verdict compares the suspect fraction
+with the task's tolerance (``audit: label_noise_warn / label_noise_fail`` in ``task.yaml``; 10 %
+and 25 % by default) and says "undetermined" when the interval straddles a threshold. Slices are
+the capture conditions of the targets (lighting...).
 """
 
 from __future__ import annotations
@@ -36,8 +43,10 @@ from syncline.audit.label_noise import (
 from syncline.catalog import query as Q
 from syncline.project import Project
 
-AGREE, SLICE_KEY = 0.6, "lighting"
+SLICE_KEY, SKILL = "lighting", 0.2
 SEVERITY = {"ok": "info", "warn": "warning", "fail": "error"}
+ACTION = ("review the suspect labels (the grader queue), tighten the guidelines where they cluster, and re-estimate; "
+          "do not train on the field until it is within tolerance")
 
 
 def label_noise(project: Project) -> CheckResult:
@@ -56,35 +65,45 @@ def label_noise(project: Project) -> CheckResult:
     limits = _tolerance(project)
     result.summary["tolerance"] = {"warn": limits[0], "fail": limits[1]}
     for field in [f for f in fields if labels[f]]:
-        majority, agree = _consensus(labels[field])
+        majority = _majority(labels[field])
         targets = sorted(majority)
         part: dict[str, Any] = {"targets": len(targets)}
+        part["disagreement"] = _disagreement(result, field, labels[field], slices[field], limits)
         cond = np.array([slices[field].get(t, "unknown") for t in targets])
-        shares = np.array([agree[t] for t in targets])
-        per_target = Counter(t for t, _, _ in labels[field])
-        multi = np.array([per_target[t] > 1 for t in targets])
-        if multi.any():
-            mask = (shares < AGREE) & multi
-            part["disagreement"] = _report(result, field, "disagreement", mask[multi], cond[multi], limits)
-        else:
-            part["disagreement"] = {"ran": False, "why_not": "one annotator per target: nothing to disagree with"}
         part["confident_learning"] = _confident(result, field, targets, majority, cond, entities[field],
                                                 vectors[field], limits)
         result.summary[field] = part
     return result
 
 
-def _consensus(rows: list[tuple[str, str, str]]) -> tuple[dict[str, str], dict[str, float]]:
+def suspect_labels(rows: list[tuple[str, str, str]]) -> tuple[np.ndarray, np.ndarray]:
+    """(judged, suspect) per row of ``(target, annotator, value)``: judged where two or more other
+    annotators labelled the target and their votes have one strict winner; suspect where the
+    row's value is not that winner. One vote-count matrix, no loop over labels."""
+    if not rows:
+        return np.zeros(0, bool), np.zeros(0, bool)
+    t_keys, t = np.unique([r[0] for r in rows], return_inverse=True)
+    v_keys, v = np.unique([r[2] for r in rows], return_inverse=True)
+    t, v = t.ravel(), v.ravel()
+    votes = np.zeros((len(t_keys), len(v_keys)), np.int64)
+    np.add.at(votes, (t, v), 1)
+    others = votes[t].copy()
+    others[np.arange(len(rows)), v] -= 1
+    top = others.max(axis=1)
+    winner = others.argmax(axis=1)
+    judged = (others.sum(axis=1) >= 2) & ((others == top[:, None]).sum(axis=1) == 1)
+    return judged, judged & (winner != v)
+
+
+def _majority(rows: list[tuple[str, str, str]]) -> dict[str, str]:
     by: dict[str, list[str]] = {}
     for t, _, v in rows:
         by.setdefault(t, []).append(v)
-    majority, agree = {}, {}
+    majority = {}
     for t, values in by.items():
         counts = Counter(values).most_common()
-        top = [v for v, c in counts if c == counts[0][1]]
-        majority[t] = sorted(top)[0]
-        agree[t] = counts[0][1] / len(values) if len(top) == 1 else 0.0  # a tie is no agreement
-    return majority, agree
+        majority[t] = sorted(v for v, c in counts if c == counts[0][1])[0]
+    return majority
 
 
 def _tolerance(project: Project) -> tuple[float, float]:
@@ -99,31 +118,73 @@ def _tolerance(project: Project) -> tuple[float, float]:
     return policy.label_noise_warn, policy.label_noise_fail
 
 
+def _rate(r: Any) -> dict[str, Any]:
+    return {"n": r.n, "suspects": r.suspects, "fraction": round(r.fraction, 4),
+            "interval": [round(r.low, 4), round(r.high, 4)]}
+
+
+def _disagreement(result: CheckResult, field: str, rows: list[tuple[str, str, str]], slices: dict[str, str],
+                  limits: tuple[float, float]) -> dict[str, Any]:
+    judged, suspect = suspect_labels(rows)
+    if not judged.any():
+        return {"ran": False, "why_not": "no target has three or more annotators with a majority among the others: "
+                                         "have two more annotators label a sample of the targets"}
+    keep = np.flatnonzero(judged)
+    cond = np.array([slices.get(rows[i][0], "unknown") for i in keep])
+    who = np.array([rows[i][1] for i in keep])
+    flagged = [[rows[i][0], rows[i][1], rows[i][2]] for i in np.flatnonzero(suspect)]
+    out = _report(result, field, "disagreement", suspect[keep], cond, limits, flagged)
+    out["labels"] = len(rows)
+    by_annotator = suspect_fraction(suspect[keep], who)["slices"]
+    out["annotators"] = {a: _rate(r) for a, r in by_annotator.items()}
+    for a, r in by_annotator.items():
+        v = verdict(r, *limits)
+        if v.level != "ok":
+            result.findings.append(Finding(
+                "label_noise.annotator", SEVERITY[v.level],  # type: ignore[arg-type]
+                f"{field}: {r.suspects} of {r.n} of {a}'s labels differ from the other annotators' majority "
+                f"({r.fraction:.1%}, 95% [{r.low:.1%}, {r.high:.1%}]){_state(v)}",
+                f"review {a}'s {field} labels against the guidelines (and retrain or re-qualify); "
+                "grade a sample of them", "annotator", a,
+                details={"field": field, **_rate(r), "suspects": [x for x in flagged if x[1] == a]}))
+    return out
+
+
+def _state(v: Any) -> str:
+    return " (undetermined: the interval straddles a threshold)" if v.undetermined else ""
+
+
 def _report(result: CheckResult, field: str, how: str, mask: np.ndarray, cond: np.ndarray,
-            limits: tuple[float, float]) -> dict[str, Any]:
+            limits: tuple[float, float], flagged: list[list[str]]) -> dict[str, Any]:
     est = suspect_fraction(mask, cond)
     overall = est["overall"]
     warn, fail = limits
     v = verdict(overall, warn, fail)
-    out = {"ran": True, "suspects": overall.suspects, "n": overall.n, "fraction": round(overall.fraction, 4),
-           "interval": [round(overall.low, 4), round(overall.high, 4)], "verdict": v.level,
-           "undetermined": v.undetermined,
-           "slices": {k: {"n": r.n, "suspects": r.suspects, "fraction": round(r.fraction, 4),
-                          "interval": [round(r.low, 4), round(r.high, 4)]} for k, r in est["slices"].items()}}
-    if v.level != "ok":
-        state = " (undetermined: the interval straddles a threshold)" if v.undetermined else ""
-        result.findings.append(Finding(
-            f"label_noise.{how}", SEVERITY[v.level],  # type: ignore[arg-type]
-            f"{field}: {overall.suspects} of {overall.n} labels suspect by {how} ({overall.fraction:.1%}, 95% "
-            f"[{overall.low:.1%}, {overall.high:.1%}]) — over the {warn:.0%}/{fail:.0%} tolerance{state}",
-            "review the suspect labels (the grader queue), tighten the guidelines where they cluster, and "
-            "re-estimate; do not train on the field until it is within tolerance", "field", field,
-            details={k: out[k] for k in ("fraction", "interval", "slices")}))
+    out = {"ran": True, **_rate(overall), "verdict": v.level, "undetermined": v.undetermined,
+           "slices": {k: _rate(r) for k, r in est["slices"].items()}}
+    over = f"over the {warn:.0%}/{fail:.0%} tolerance" if v.level != "ok" else f"within the {warn:.0%} tolerance"
+    result.findings.append(Finding(
+        f"label_noise.{how}", SEVERITY[v.level],  # type: ignore[arg-type]
+        f"{field}: {overall.suspects} of {overall.n} labels suspect by {how.replace('_', ' ')} "
+        f"({overall.fraction:.1%}, 95% [{overall.low:.1%}, {overall.high:.1%}]) — {over}{_state(v)}",
+        ACTION if v.level != "ok" else "none: keep measuring as labels arrive", "field", field,
+        details={k: out[k] for k in ("fraction", "interval", "slices", "n")} | {"suspects": flagged}))
+    for key, r in est["slices"].items():
+        sv = verdict(r, warn, fail)
+        if sv.level != "ok" and len(est["slices"]) > 1:
+            result.findings.append(Finding(
+                f"label_noise.{how}_slice", SEVERITY[sv.level],  # type: ignore[arg-type]
+                f"{field} at {SLICE_KEY}={key}: {r.suspects} of {r.n} labels suspect by {how.replace('_', ' ')} "
+                f"({r.fraction:.1%}, 95% [{r.low:.1%}, {r.high:.1%}]) — over the {warn:.0%}/{fail:.0%} "
+                f"tolerance{_state(sv)}", ACTION, "field", f"{field}@{SLICE_KEY}={key}",
+                details={"field": field, "slice": {SLICE_KEY: key}, **_rate(r)}))
     return out
 
 
 def _confident(result: CheckResult, field: str, targets: list[str], majority: dict[str, str], cond: np.ndarray,
                entity: dict[str, str], vectors: dict[str, list[float]], limits: tuple[float, float]) -> dict[str, Any]:
+    from sklearn.metrics import balanced_accuracy_score
+
     have = np.array([t in vectors for t in targets])
     if have.sum() < 20:
         return {"ran": False, "why_not": f"embeddings for {int(have.sum())} of {len(targets)} labelled targets: "
@@ -137,9 +198,18 @@ def _confident(result: CheckResult, field: str, targets: list[str], majority: di
         probs = out_of_fold_probs(x, y, groups if len(set(groups)) >= 2 else None)
     except ValueError as e:
         return {"ran": False, "why_not": str(e)}
+    skill = float(balanced_accuracy_score(y, probs.argmax(axis=1)))
+    chance = 1.0 / len(classes)
+    if skill < chance + SKILL:
+        return {"ran": False, "balanced_accuracy": round(skill, 3),
+                "why_not": f"the embeddings do not predict {field} (out-of-fold balanced accuracy {skill:.2f}, chance "
+                           f"{chance:.2f}): confident learning would dispute every label; use a representation "
+                           "that sees the label"}
     mask = find_label_issues(y, probs)
-    out = _report(result, field, "confident_learning", mask, cond[have], limits)
     ranked = rank_label_issues(mask, y, probs)
+    out = _report(result, field, "confident_learning", mask, cond[have], limits,
+                  [[keep[int(i)], "", classes[y[int(i)]]] for i in ranked])
+    out["balanced_accuracy"] = round(skill, 3)
     out["most_suspect"] = [{"target_id": keep[int(i)], "label": classes[y[int(i)]],
                             "model_says": classes[int(np.argmax(probs[int(i)]))]} for i in ranked[:20]]
     return out

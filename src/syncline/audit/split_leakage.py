@@ -3,8 +3,11 @@
 For every split set in the catalog (``syncline split``): an entity whose targets sit in two
 splits, a subject (a person) who appears in two splits, and near-duplicate images across splits, compared by a
 64-bit difference hash (dHash: a 9×8 grey thumbnail, one bit per horizontal gradient sign),
-which survives re-encoding, resizing and mild edits; two files within 6 of 64 bits are the same
-picture. Any of these lets a model be graded on what it memorised. (Video is not compared: one
+which survives re-encoding, resizing and mild edits; two files within 10 of 64 bits are the same
+picture (the usual dHash threshold: a re-shared, resized, brightened, re-compressed copy lands
+at ~5, different scenes from the same barn camera at 14 or more). An image belongs to the splits
+of its own targets, and to those of its entity's targets: a model trained on the entity sees its
+photos. Any of these lets a model be graded on what it memorised. (Video is not compared: one
 frame of a fixed camera looks like the next pen's; video near-duplicates need a comparison over
 time, left for the representation index.)
 """
@@ -23,7 +26,7 @@ from syncline.catalog import query as Q
 from syncline.media.types import MediaError
 from syncline.project import Project
 
-NEAR_BITS = 6
+NEAR_BITS = 10
 
 
 def dhash(gray: np.ndarray) -> int:
@@ -73,10 +76,15 @@ def _shared(name: str, rows: list[dict[str, Any]], column: str, noun: str) -> li
 def _near_duplicates(project: Project, name: str, rows: list[dict[str, Any]], media: dict[str, dict[str, Any]],
                      hashes: dict[str, int], result: CheckResult) -> list[Finding]:
     split_of: dict[str, set[str]] = {}
+    by_entity: dict[str, set[str]] = {}
     for r in rows:
+        by_entity.setdefault(str(r["entity_id"]), set()).add(r["split"])
         for a in r["asset_ids"] or []:
             if a in media:
                 split_of.setdefault(a, set()).add(r["split"])
+    for a, m in media.items():
+        if str(m["entity_id"]) in by_entity:
+            split_of.setdefault(a, set()).update(by_entity[str(m["entity_id"])])
     for a in sorted(split_of):
         if a not in hashes:
             try:

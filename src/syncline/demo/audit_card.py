@@ -1,4 +1,5 @@
-"""The demo's media audit, found against planted: precision and recall per defect kind.
+"""The demo's audit, found against planted: precision and recall per media defect kind, and
+per data check (``check_truth``: label noise, leaks, split leakage, imbalance, dominance).
 
 The world plants black, frozen and blurred video frames, silent and clipped audio, and sensor
 spikes, stuck readings and dropouts (``ground_truth.json``). A finding is a true positive when
@@ -16,6 +17,7 @@ from typing import Any
 
 from rich.console import Console
 
+from syncline.demo.check_truth import data_audit_card
 from syncline.project import Project
 
 CONDITIONS = ("media.video.low_light", "media.audio.low_snr")
@@ -62,6 +64,7 @@ def audit_card(project: Project, truth_path: Path) -> dict[str, Any]:
         card["kinds"][kind] = {"planted": len(p), "found": len(f), "precision": round(tp / len(f), 3) if f else None,
                                "recall": round(hit / len(p), 3) if p else None}
         tp_all, fp_all, fn_all = tp_all + tp, fp_all + len(f) - tp, fn_all + len(p) - hit
+    card["data"] = data_audit_card(project, truth)
     card["precision"] = round(tp_all / max(1, tp_all + fp_all), 3)
     card["recall"] = round((sum(v["planted"] for v in card["kinds"].values()) - fn_all)
                            / max(1, sum(v["planted"] for v in card["kinds"].values())), 3)
@@ -76,3 +79,9 @@ def print_audit_card(console: Console, card: dict[str, Any]) -> None:
         r = "-" if k["recall"] is None else f"{k['recall']:.2f}"
         console.print(f"        {kind:<26} planted {k['planted']:>2}, found {k['found']:>2}; precision {p}, recall {r}",
                       highlight=False)
+    console.print("      [bold]data audits[/bold] against the planted label noise, leaks, duplicates and dominance")
+    for kind, k in card["data"]["checks"].items():
+        p = "-" if k["precision"] is None else f"{k['precision']:.2f}"
+        r = "-" if k["recall"] is None else f"{k['recall']:.2f}"
+        console.print(f"        {kind:<34} planted {k['planted']:>3}, found {k['found']:>3}; precision {p}, "
+                      f"recall {r}", highlight=False)

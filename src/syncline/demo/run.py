@@ -16,7 +16,8 @@ from typing import Any
 from rich.console import Console
 
 
-def run_demo(path: Path, *, seed: int = 7, console: Console | None = None) -> dict[str, Any]:
+def run_demo(path: Path, *, seed: int = 7, console: Console | None = None,
+             rates: dict[str, float] | None = None) -> dict[str, Any]:
     from syncline.align.run import align
     from syncline.align.segment import run_segmenters
     from syncline.align.tuples import build_tuples, export_webdataset
@@ -37,7 +38,7 @@ def run_demo(path: Path, *, seed: int = 7, console: Console | None = None) -> di
     path = Path(path)
     world_dir = path / "world"
     say(f"[bold]1/9[/bold] generating the farm world (seed {seed}) in {world_dir} …")
-    world = generate_world(world_dir, seed=seed)
+    world = generate_world(world_dir, seed=seed, rates=rates)
     t_world = time.monotonic() - t0
     say(f"      done in {t_world:.1f} s")
 

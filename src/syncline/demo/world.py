@@ -38,9 +38,11 @@ Planted media defects: by default a fixed table (black, frozen and blurred frame
 the ten clips; clipped and silent audio on four microphones; one spike, stuck run and dropout
 per logger), which many tests pin exactly. ``generate_world(out_dir, seed=11, rates={...})``
 instead draws them per file from planting rates (``PLANTING_KINDS``: the probability that one
-file gets one defect of that kind; missing kinds are 0), so an audit's precision and recall can
-be measured on a world nobody tuned it on. The drawn defects vary in length and place, never
-overlap, and use their own generators: the scene, clocks and signals are those of the
+file gets one defect of that kind; ``duplicate``: that an original photo is re-shared under
+another stall-day; ``confusion``: that crowd-c calls a lying animal at night down_struggling;
+``leak``: that the barn book names a lying window's posture; missing kinds are 0), so an
+audit's precision and recall can be measured on a world nobody tuned it on. The drawn defects
+vary in length and place, never overlap, and use their own generators: the scene, clocks and signals are those of the
 same seed without rates.
 
 Ground truth (``ground_truth.json``, keys sorted). All times are ``int`` nanoseconds. *Entity*
@@ -136,14 +138,15 @@ from syncline.demo.world_audio import make_mic_audio
 from syncline.demo.world_bad import BAD_FILE, make_bad_files
 from syncline.demo.world_encode import require_tools
 from syncline.demo.world_labels import make_annotations
-from syncline.demo.world_people import MEMOS, PHOTOS, make_memo, make_photo
+from syncline.demo.world_people import MEMOS, make_memo, make_photo, photo_plans
 from syncline.demo.world_plan import ENTITIES, JURISDICTION, SUBJECTS, AssetOut
 from syncline.demo.world_records import make_events, make_metadata
 from syncline.demo.world_sensor import make_sensor
 from syncline.demo.world_summary import summarise
 from syncline.demo.world_video import make_video
 
-PLANTING_KINDS = ("black", "frozen", "blurred", "silent", "clipped", "spike", "stuck", "gap")
+PLANTING_KINDS = ("black", "frozen", "blurred", "silent", "clipped", "spike", "stuck", "gap",
+                  "duplicate", "confusion", "leak")  # the last three: per photo, per night lying label, per lying note
 DATA_DIRS = ("video", "audio", "memos", "transcripts", "sensors", "photos", "events",
              "metadata", "incoming")
 
@@ -204,7 +207,8 @@ def _jobs(root: Path, seed: int, rates: dict[str, float] | None) -> list[Callabl
     jobs.append(partial(make_bad_files, root, seed))
     jobs += [partial(_one, make_mic_audio, root, seed, e, rates) for e in ENTITIES if e.mic_format]
     jobs += [partial(make_memo, root, seed, ENTITIES[m.entity_index], m) for m in MEMOS]
-    jobs += [partial(_one, make_photo, root, seed, ENTITIES[p.entity_index], p) for p in PHOTOS]
+    jobs += [partial(_one, make_photo, root, seed, ENTITIES[p.entity_index], p)
+             for p in photo_plans(seed, None if rates is None else rates["duplicate"])]
     jobs += [partial(_one, make_sensor, root, seed, e, rates) for e in ENTITIES if e.sensor_time]
     jobs += [partial(_one, make_events, root, seed, e) for e in ENTITIES]
     jobs.append(partial(_one, make_metadata, root))
@@ -253,7 +257,7 @@ def generate_world(out_dir: Path, *, seed: int = 7, rates: Mapping[str, float] |
         encoding="utf-8",
     )
     truth = summarise(seed, assets, bad)
-    truth["annotation"] = make_annotations(root, seed, truth)
+    truth["annotation"] = make_annotations(root, seed, truth, checked)
     truth["planting_rates"] = checked
     truth_path = root / "ground_truth.json"
     truth_path.write_text(json.dumps(truth, indent=1, sort_keys=True) + "\n", encoding="utf-8")

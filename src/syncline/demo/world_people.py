@@ -4,6 +4,12 @@ Memos are spoken by espeak-ng one sentence at a time, trimmed, padded to whole 2
 joined with known gaps, so every SRT/WebVTT cue time is exact to the millisecond. Photos are
 JPEGs that carry what a phone leaks: EXIF (DateTimeOriginal, Make/Model, a GPS IFD), an XMP
 packet with GPS, and a JPEG COM comment naming the caretaker. Ingest must strip all three.
+
+One photo is filed twice: ``photo-08`` is ``photo-01`` re-shared from another phone and filed
+under another stall-day — resized to 80 %, 8 % brighter, re-compressed at JPEG quality 70, with
+its own EXIF. The same picture in two entities is the near-duplicate an audit must catch when
+a split puts them on both sides (``near_duplicate_of`` in the ground truth). With planting rates
+(``duplicate``), each original photo is copied to a drawn other stall-day with that probability.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from PIL.TiffImagePlugin import IFDRational
 
 from syncline.demo.world_encode import encode_aac, espeak, to_int16, write_wav
 from syncline.demo.world_plan import (
+    ENTITIES,
     FARM_GPS,
     FARM_TZ,
     NS_PER_MS,
@@ -57,6 +64,7 @@ class PhotoPlan:
     people: tuple[str, ...]
     start_s: tuple[float, float]
     comment: str
+    copy_of: str = ""  # key of the photo this one re-shares (a near-duplicate), "" for an original
 
 
 MEMOS = (
@@ -81,6 +89,47 @@ PHOTOS = (
     PhotoPlan("photo-05", 5, "caretaker-02", ("caretaker-01", "caretaker-03"), (40.0, 45.0),
               "caretaker-01 and caretaker-03 waiting for the vet"),
 )
+DUPLICATES = (PhotoPlan("photo-08", 1, "caretaker-03", (), (16.0, 22.0), "feed bunk", copy_of="photo-01"),)
+
+
+def photo_plans(seed: int, rate: float | None) -> tuple[PhotoPlan, ...]:
+    """The originals and their re-shared copies: the default table's, or drawn with ``rate``
+    (each original copied with that probability to another stall-day, keys photo-11, -12...)."""
+    if rate is None:
+        return PHOTOS + DUPLICATES
+    rng = rng_for(seed, "planting/photos")
+    copies: list[PhotoPlan] = []
+    for p in PHOTOS:
+        coin, other = float(rng.random()), int(rng.integers(0, len(ENTITIES) - 1))
+        if coin < rate:
+            target = other + (other >= p.entity_index)  # any stall-day but its own
+            copies.append(PhotoPlan(f"photo-{11 + len(copies)}", target, "caretaker-03", p.people, (16.0, 22.0),
+                                    "re-shared", copy_of=p.key))
+    return PHOTOS + tuple(copies)
+
+
+def _picture(rng: np.random.Generator, entity: EntityPlan, plan: PhotoPlan, offset_ns: int) -> Image.Image:
+    frame = render_frames(CAMERAS["cam1"], "day", np.array([offset_ns / NS_PER_S]), rng)[0]
+    if entity.lighting == "night":
+        frame = (frame.astype(np.float32) * 0.55).astype(np.uint8)
+    img = Image.fromarray(frame)
+    draw = ImageDraw.Draw(img)
+    for j, _person in enumerate(plan.people):
+        x = 60 + 90 * j + int(rng.integers(0, 30))
+        draw.rectangle((x, 95, x + 34, 200), fill=(40, 70, 120))
+        draw.ellipse((x + 5, 68, x + 29, 94), fill=(224, 186, 150))
+    return img
+
+
+def _copied_picture(seed: int, key: str) -> Image.Image:
+    """The original photo ``key``'s picture re-shared: resized to 80 %, 8 % brighter."""
+    src = next(p for p in PHOTOS if p.key == key)
+    entity = ENTITIES[src.entity_index]
+    rng = rng_for(seed, f"data/photos/{entity.entity_id}_{src.key}.jpg")
+    clock = draw_clock(rng, start_s=src.start_s)
+    img = _picture(rng, entity, src, clock.true_offset_ns)
+    small = img.resize((img.width * 4 // 5, img.height * 4 // 5), Image.Resampling.BILINEAR)
+    return Image.fromarray(np.clip(np.asarray(small, np.float32) * 1.08, 0, 255).astype(np.uint8))
 
 
 def _trim_to_units(x: np.ndarray, unit: int) -> np.ndarray:
@@ -187,19 +236,15 @@ def _xmp(lat: float, lon: float, when: str, make: str) -> bytes:
     ).encode()
 
 
+def _entity_of(key: str) -> str:
+    return ENTITIES[next(p for p in PHOTOS if p.key == key).entity_index].entity_id
+
+
 def make_photo(root: Path, seed: int, entity: EntityPlan, plan: PhotoPlan) -> AssetOut:
     rel = f"data/photos/{entity.entity_id}_{plan.key}.jpg"
     rng = rng_for(seed, rel)
     clock = draw_clock(rng, start_s=plan.start_s)
-    frame = render_frames(CAMERAS["cam1"], "day", np.array([clock.true_offset_ns / NS_PER_S]), rng)[0]
-    if entity.lighting == "night":
-        frame = (frame.astype(np.float32) * 0.55).astype(np.uint8)
-    img = Image.fromarray(frame)
-    draw = ImageDraw.Draw(img)
-    for j, _person in enumerate(plan.people):
-        x = 60 + 90 * j + int(rng.integers(0, 30))
-        draw.rectangle((x, 95, x + 34, 200), fill=(40, 70, 120))
-        draw.ellipse((x + 5, 68, x + 29, 94), fill=(224, 186, 150))
+    img = _copied_picture(seed, plan.copy_of) if plan.copy_of else _picture(rng, entity, plan, clock.true_offset_ns)
     lat0, lon0 = FARM_GPS[entity.barn]
     lat = round(lat0 + float(rng.uniform(-2e-4, 2e-4)), 6)
     lon = round(lon0 + float(rng.uniform(-2e-4, 2e-4)), 6)
@@ -224,14 +269,15 @@ def make_photo(root: Path, seed: int, entity: EntityPlan, plan: PhotoPlan) -> As
     gps[ExifTags.GPS.GPSLongitude] = _dms(abs(lon))
     comment = plan.comment
     xmp_when = local.strftime("%Y-%m-%dT%H:%M:%S") + f".{subsec}{TZ_OFFSET}"
-    img.save(root / rel, "JPEG", quality=85, exif=exif.tobytes(), xmp=_xmp(lat, lon, xmp_when, make),
-             comment=comment.encode("utf-8"))
+    img.save(root / rel, "JPEG", quality=70 if plan.copy_of else 85, exif=exif.tobytes(),
+             xmp=_xmp(lat, lon, xmp_when, make), comment=comment.encode("utf-8"))
     subjects = list(plan.people)
     truth: dict[str, Any] = {
         "entity_id": entity.entity_id, "modality": "image", "kind": "phone_photo",
         "taken_by": plan.taken_by, "people": subjects, "clock": clock.truth(),
         "capture_entity_ns": clock.true_offset_ns,
         "image": {"width": img.width, "height": img.height, "format": "jpeg"},
+        **({"near_duplicate_of": f"data/photos/{_entity_of(plan.copy_of)}_{plan.copy_of}.jpg"} if plan.copy_of else {}),
         "privacy": {
             "exif": {"Make": make, "Model": model, "DateTimeOriginal": exif_time,
                      "OffsetTimeOriginal": TZ_OFFSET, "SubSecTimeOriginal": subsec},
