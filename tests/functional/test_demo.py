@@ -186,8 +186,8 @@ def test_demo_label_noise_finds_the_wrong_labels_and_the_noisy_annotator(demo) -
     result, truth = demo
     card = result["audit"]["scorecard"]["data"]
     wrong = card["checks"]["label_noise.disagreement"]
-    # every wrong label of a field with 3+ annotators; the misses of precision are whole-target 2-2 splits
-    assert wrong["planted"] >= 50 and wrong["recall"] >= 0.9 and wrong["precision"] >= 0.8
+    # every wrong label of a field with 3+ annotators, against the Dawid-Skene consensus
+    assert wrong["planted"] >= 50 and wrong["recall"] >= 0.9 and wrong["precision"] >= 0.9
     assert card["details"]["label_noise"]["not_judgeable"] == {"action": sum(
         1 for w in truth["annotation"]["wrong"] if w["field"] == "action")}  # two annotators: who is wrong?
     checks = {c["check"]: c for c in result["audit"]["checks"]}

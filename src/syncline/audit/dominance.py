@@ -33,6 +33,7 @@ from syncline.align.segment import clock_of
 from syncline.align.tuples import asset_path
 from syncline.annotate.schema import SCHEMA_FILE, load_schema
 from syncline.audit.findings import CannotRun, CheckResult, Finding
+from syncline.audit.gold import consensus, with_consensus
 from syncline.catalog import query as Q
 from syncline.media.types import MediaError
 from syncline.project import Project
@@ -72,7 +73,8 @@ def modality_dominance(project: Project) -> CheckResult:
     fields = [n for n, f in load_schema(path).fields.items() if f.type in ("class", "ordinal")
               and f.granularity == "segment"]
     with project.catalog().connect() as con:
-        labelled = {f: Q.class_conditions(con, f, "entity") for f in fields}
+        labelled = {f: with_consensus(Q.class_conditions(con, f, "entity"), consensus(Q.field_labels(con, f)))
+                    for f in fields}
         spans = {f: {s["target_id"]: s for s in Q.label_target_spans(con, f)} for f in fields if labelled[f]}
         assets = Q.audit_assets(con, list(MODALITIES))
         verdicts = Q.latest_alignment(con)

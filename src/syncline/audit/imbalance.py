@@ -1,7 +1,8 @@
 """Imbalance: classes × capture conditions, with weights to train with and a sampling plan.
 
 For every class or ordinal field of the label schema, each labelled target counts once, with
-its majority label and its capture condition (an asset ``context_json`` key such as lighting,
+its consensus label (``audit.gold``: Dawid–Skene, so a two-annotator tie does not go to the
+class that sorts first) and its capture condition (an asset ``context_json`` key such as lighting,
 the camera, an entity attribute). Three things go wrong and each becomes a finding:
 
 * a *rare class* — under 5 % of the targets, or the largest class over 10× the smallest;
@@ -23,6 +24,7 @@ from scipy.stats import chi2_contingency
 
 from syncline.annotate.schema import SCHEMA_FILE, load_schema
 from syncline.audit.findings import CannotRun, CheckResult, Finding
+from syncline.audit.gold import consensus, with_consensus
 from syncline.catalog import query as Q
 from syncline.project import Project
 
@@ -43,7 +45,9 @@ def imbalance(project: Project, conditions: list[str] | None = None) -> CheckRes
     keys = conditions if conditions is not None else _conditions(project)
     result = CheckResult("imbalance", ran=True)
     with project.catalog().connect() as con:
-        tables = {(f, k): Q.class_conditions(con, f, k) for f in fields for k in keys or ["entity"]}
+        gold = {f: consensus(Q.field_labels(con, f)) for f in fields}
+        tables = {(f, k): with_consensus(Q.class_conditions(con, f, k), gold[f])
+                  for f in fields for k in keys or ["entity"]}
     if not any(tables.values()):
         raise CannotRun("no class labels in the catalog: import labels (syncline labels import) first")
     for field in fields:

@@ -3,11 +3,15 @@ per annotator, with intervals, against the task's tolerance.
 
 Two estimates, because they see different errors:
 
-* *annotator disagreement* — a label is suspect when it differs from the strict majority of the
-  *other* annotators of its target (two or more others; where they tie, the label is not
-  judged). It finds each annotator's private errors and systematic confusions (one crowd worker
-  who calls every lying animal at night "down"), needs nothing but the labels, and names the
-  labels and who gave them;
+* *annotator disagreement* — a label is suspect when it differs from its target's consensus
+  (three or more annotators), the consensus being Dawid–Skene's: each annotator's labels weighed
+  by how reliable they are on that class, learnt from all the field's labels
+  (``annotate.consensus``). A plain majority of the others was tried first: where four
+  annotators split 2–2, each side is the other's 2–1 majority and the right labels are flagged
+  with the wrong ones (precision 0.76–0.78 on the demo's ``vocal``; Dawid–Skene 0.84–1.00). It
+  finds each annotator's private errors and systematic confusions (one crowd worker who calls
+  every lying animal at night "down"), needs nothing but the labels, and names the labels and
+  who gave them;
 * *confident learning* — where the catalog holds embeddings of the labelled targets (any
   representation; the one covering most targets is used), out-of-fold probabilities from a model
   trained on the other entities (``label_noise.out_of_fold_probs``, groups = entities) and
@@ -26,13 +30,13 @@ the capture conditions of the targets (lighting...).
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any
 
 import numpy as np
 
 from syncline.annotate.schema import SCHEMA_FILE, load_schema
 from syncline.audit.findings import CannotRun, CheckResult, Finding
+from syncline.audit.gold import consensus
 from syncline.audit.label_noise import (
     find_label_issues,
     out_of_fold_probs,
@@ -65,7 +69,7 @@ def label_noise(project: Project) -> CheckResult:
     limits = _tolerance(project)
     result.summary["tolerance"] = {"warn": limits[0], "fail": limits[1]}
     for field in [f for f in fields if labels[f]]:
-        majority = _majority(labels[field])
+        majority = consensus(labels[field])
         targets = sorted(majority)
         part: dict[str, Any] = {"targets": len(targets)}
         part["disagreement"] = _disagreement(result, field, labels[field], slices[field], limits)
@@ -76,34 +80,23 @@ def label_noise(project: Project) -> CheckResult:
     return result
 
 
-def suspect_labels(rows: list[tuple[str, str, str]]) -> tuple[np.ndarray, np.ndarray]:
-    """(judged, suspect) per row of ``(target, annotator, value)``: judged where two or more other
-    annotators labelled the target and their votes have one strict winner; suspect where the
-    row's value is not that winner. One vote-count matrix, no loop over labels."""
+def suspect_labels(rows: list[tuple[str, str, str]], min_annotators: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """(judged, suspect) per row of ``(target, annotator, value)``: judged where the target has
+    ``min_annotators`` or more annotators; suspect where the row's value is not the target's
+    Dawid–Skene consensus. Arrays throughout, no loop over labels."""
+    from syncline.annotate.consensus import dawid_skene
+
     if not rows:
         return np.zeros(0, bool), np.zeros(0, bool)
-    t_keys, t = np.unique([r[0] for r in rows], return_inverse=True)
-    v_keys, v = np.unique([r[2] for r in rows], return_inverse=True)
-    t, v = t.ravel(), v.ravel()
-    votes = np.zeros((len(t_keys), len(v_keys)), np.int64)
-    np.add.at(votes, (t, v), 1)
-    others = votes[t].copy()
-    others[np.arange(len(rows)), v] -= 1
-    top = others.max(axis=1)
-    winner = others.argmax(axis=1)
-    judged = (others.sum(axis=1) >= 2) & ((others == top[:, None]).sum(axis=1) == 1)
-    return judged, judged & (winner != v)
-
-
-def _majority(rows: list[tuple[str, str, str]]) -> dict[str, str]:
-    by: dict[str, list[str]] = {}
-    for t, _, v in rows:
-        by.setdefault(t, []).append(v)
-    majority = {}
-    for t, values in by.items():
-        counts = Counter(values).most_common()
-        majority[t] = sorted(v for v, c in counts if c == counts[0][1])[0]
-    return majority
+    _, t = np.unique([r[0] for r in rows], return_inverse=True)
+    _, a = np.unique([r[1] for r in rows], return_inverse=True)
+    _, v = np.unique([r[2] for r in rows], return_inverse=True)
+    t, a, v = t.ravel(), a.ravel(), v.ravel()
+    judged = np.bincount(t)[t] >= min_annotators
+    if not judged.any():
+        return judged, judged.copy()
+    gold = dawid_skene(t, a, v).gold
+    return judged, judged & (gold[t] != v)
 
 
 def _tolerance(project: Project) -> tuple[float, float]:
@@ -127,8 +120,8 @@ def _disagreement(result: CheckResult, field: str, rows: list[tuple[str, str, st
                   limits: tuple[float, float]) -> dict[str, Any]:
     judged, suspect = suspect_labels(rows)
     if not judged.any():
-        return {"ran": False, "why_not": "no target has three or more annotators with a majority among the others: "
-                                         "have two more annotators label a sample of the targets"}
+        return {"ran": False, "why_not": "no target has three or more annotators (with two, who is wrong cannot be "
+                                         "told): have more annotators label a sample of the targets"}
     keep = np.flatnonzero(judged)
     cond = np.array([slices.get(rows[i][0], "unknown") for i in keep])
     who = np.array([rows[i][1] for i in keep])
@@ -142,7 +135,7 @@ def _disagreement(result: CheckResult, field: str, rows: list[tuple[str, str, st
         if v.level != "ok":
             result.findings.append(Finding(
                 "label_noise.annotator", SEVERITY[v.level],  # type: ignore[arg-type]
-                f"{field}: {r.suspects} of {r.n} of {a}'s labels differ from the other annotators' majority "
+                f"{field}: {r.suspects} of {r.n} of {a}'s labels differ from the annotators' consensus "
                 f"({r.fraction:.1%}, 95% [{r.low:.1%}, {r.high:.1%}]){_state(v)}",
                 f"review {a}'s {field} labels against the guidelines (and retrain or re-qualify); "
                 "grade a sample of them", "annotator", a,
