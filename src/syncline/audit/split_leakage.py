@@ -1,22 +1,24 @@
 """Split leakage: the same entity, the same person or the same picture on both sides of a split.
 
 For every split set in the catalog (``syncline split``): an entity whose targets sit in two
-splits, a subject (a person) who appears in two splits, and near-duplicate images across splits, compared by a
-64-bit difference hash (dHash: a 9×8 grey thumbnail, one bit per horizontal gradient sign),
+splits, a subject (a person) who appears in two splits, and near-duplicate images across splits,
+compared by a 64-bit difference hash (dHash: a 9×8 grey thumbnail, one bit per horizontal gradient sign),
 which survives re-encoding, resizing and mild edits; two files within 10 of 64 bits are the same
 picture (the usual dHash threshold: a re-shared, resized, brightened, re-compressed copy lands
 at ~5, different scenes from the same barn camera at 14 or more). An image belongs to the splits
 of its own targets, and to those of its entity's targets: a model trained on the entity sees its
-photos. Any of these lets a model be graded on what it memorised. (Video is not compared: one
-frame of a fixed camera looks like the next pen's; video near-duplicates need a comparison over
-time, left for the representation index.)
+photos. Videos are compared over time (``video_duplicates``: when things change, not one frame —
+one frame of a fixed camera looks like the next pen's); a file of either kind belongs to its
+entity's splits the same way. Any of these lets a model be graded on what it memorised.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import av
 import numpy as np
 from PIL import Image
 
@@ -36,8 +38,7 @@ def dhash(gray: np.ndarray) -> int:
     return int(np.packbits(bits).view(">u8")[0])
 
 
-def _picture(project: Project, asset: dict[str, Any]) -> np.ndarray:
-    path = asset_path(project, asset)
+def _picture(path: Path) -> np.ndarray:
     with Image.open(path) as im:
         return np.asarray(im.convert("L"))
 
@@ -47,15 +48,18 @@ def split_leakage(project: Project) -> CheckResult:
         sets = [str(s) for (s,) in con.sql("SELECT DISTINCT split_set FROM splits ORDER BY 1").fetchall()]
         members = {s: Q.split_members(con, s) for s in sets}
         media = {a["asset_id"]: a for a in Q.audit_assets(con, ["image"])}
+        videos = {a["asset_id"]: a for a in Q.audit_assets(con, ["video"])}
     if not sets:
         raise CannotRun("no split in the catalog: run `syncline split FIELD` (or import your own with --from)")
     result = CheckResult("split", ran=True)
-    hashes: dict[str, int] = {}
+    hashes: dict[str, Any] = {}
+    sigs: dict[str, Any] = {}
     for name in sets:
         rows = members[name]
         result.findings += _shared(name, rows, "entity_id", "entity")
         result.findings += _shared(name, rows, "subject_ids", "subject")
         result.findings += _near_duplicates(project, name, rows, media, hashes, result)
+        result.findings += _near_duplicate_videos(project, name, rows, videos, sigs, result)
         result.summary[name] = {"targets": len(rows), "by_split": {s: sum(1 for r in rows if r["split"] == s)
                                                                    for s in ("train", "validation", "test")}}
     return result
@@ -73,8 +77,8 @@ def _shared(name: str, rows: list[dict[str, Any]], column: str, noun: str) -> li
             for k, s in sorted(where.items()) if len(s) > 1]
 
 
-def _near_duplicates(project: Project, name: str, rows: list[dict[str, Any]], media: dict[str, dict[str, Any]],
-                     hashes: dict[str, int], result: CheckResult) -> list[Finding]:
+def _membership(rows: list[dict[str, Any]], media: dict[str, dict[str, Any]]) -> dict[str, set[str]]:
+    """The splits each file of ``media`` is in: those of the targets it belongs to and of its entity's."""
     split_of: dict[str, set[str]] = {}
     by_entity: dict[str, set[str]] = {}
     for r in rows:
@@ -85,25 +89,71 @@ def _near_duplicates(project: Project, name: str, rows: list[dict[str, Any]], me
     for a, m in media.items():
         if str(m["entity_id"]) in by_entity:
             split_of.setdefault(a, set()).update(by_entity[str(m["entity_id"])])
-    for a in sorted(split_of):
-        if a not in hashes:
+    return split_of
+
+
+def _compute(project: Project, ids: list[str], media: dict[str, dict[str, Any]], cache: dict[str, Any],
+             make: Callable[[Path], Any], result: CheckResult) -> None:
+    for a in ids:
+        if a not in cache:
             try:
-                hashes[a] = dhash(_picture(project, media[a]))
-            except (MediaError, OSError, ValueError) as e:
+                cache[a] = make(asset_path(project, media[a]))
+            except (MediaError, OSError, ValueError, av.error.FFmpegError) as e:
+                cache[a] = None
                 result.errors.append(f"{Path(str(media[a]['source_path'])).name}: {str(e).splitlines()[0]}")
-    ids = [a for a in sorted(split_of) if a in hashes]
+
+
+def _finding(name: str, a: str, b: str, media: dict[str, dict[str, Any]], split_of: dict[str, set[str]],
+             what: str, details: dict[str, Any]) -> Finding:
+    na, nb = (Path(str(media[x]["source_path"])).name for x in (a, b))
+    return Finding("split.near_duplicate", "error",
+                   f"split {name}: {na} ({'/'.join(sorted(split_of[a]))}) and {nb} "
+                   f"({'/'.join(sorted(split_of[b]))}) are {what}",
+                   "drop one copy or put both in the same split", "split", name,
+                   details={"assets": [a, b], **details}, asset_ids=(a, b))
+
+
+def _apart(a: str, b: str, media: dict[str, dict[str, Any]], split_of: dict[str, set[str]]) -> bool:
+    return split_of[a] != split_of[b] and media[a]["entity_id"] != media[b]["entity_id"]
+
+
+def _near_duplicates(project: Project, name: str, rows: list[dict[str, Any]], media: dict[str, dict[str, Any]],
+                     hashes: dict[str, Any], result: CheckResult) -> list[Finding]:
+    split_of = _membership(rows, media)
+    _compute(project, sorted(split_of), media, hashes, lambda p: dhash(_picture(p)), result)
+    ids = [a for a in sorted(split_of) if hashes.get(a) is not None]
     h = np.array([hashes[a] for a in ids], np.uint64)
     out = []
     for i in range(len(ids)):  # one row of the Hamming matrix at a time: memory stays linear
         bits_row = np.unpackbits((h[i] ^ h[i + 1:]).view(np.uint8).reshape(-1, 8), axis=1).sum(axis=1)
         for j in np.flatnonzero(bits_row <= NEAR_BITS) + i + 1:
             a, b, bits = ids[i], ids[int(j)], int(bits_row[int(j) - i - 1])
-            if split_of[a] == split_of[b] or media[a]["entity_id"] == media[b]["entity_id"]:
+            if _apart(a, b, media, split_of):
+                out.append(_finding(name, a, b, media, split_of, f"the same picture ({bits} of 64 bits differ)",
+                                    {"bits": bits, "modality": "image"}))
+    return out
+
+
+def _near_duplicate_videos(project: Project, name: str, rows: list[dict[str, Any]],
+                           videos: dict[str, dict[str, Any]], sigs: dict[str, Any],
+                           result: CheckResult) -> list[Finding]:
+    from syncline.audit.video_duplicates import match, signature
+
+    split_of = _membership(rows, videos)
+    _compute(project, sorted(split_of), videos, sigs, signature, result)
+    ids = [a for a in sorted(split_of) if sigs.get(a) is not None]
+    result.summary.setdefault("videos_without_motion", sorted(
+        Path(str(videos[a]["source_path"])).name for a in ids if not sigs[a].moving))
+    out = []
+    for i, a in enumerate(ids):
+        for b in ids[i + 1:]:
+            if not _apart(a, b, videos, split_of):
                 continue
-            na, nb = (Path(str(media[x]["source_path"])).name for x in (a, b))
-            out.append(Finding("split.near_duplicate", "error",
-                               f"split {name}: {na} ({'/'.join(sorted(split_of[a]))}) and {nb} "
-                               f"({'/'.join(sorted(split_of[b]))}) are the same picture ({bits} of 64 bits differ)",
-                               "drop one copy or put both in the same split", "split", name,
-                               details={"assets": [a, b], "bits": bits}, asset_ids=(a, b)))
+            m = match(sigs[a], sigs[b])
+            if m is not None:
+                out.append(_finding(name, a, b, videos, split_of,
+                                    f"the same recording (motion timing r {m[0]:.2f}, picture r {m[1]:.2f}, "
+                                    f"{m[2]:+.1f} s apart)",
+                                    {"modality": "video", "profile_r": round(m[0], 3), "look_r": round(m[1], 3),
+                                     "lag_s": m[2]}))
     return out
