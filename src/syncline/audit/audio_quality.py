@@ -58,22 +58,53 @@ class AudioStats:
 
 
 def audio_stats(samples: NDArray[np.float32], rate: int, start_ns: int) -> AudioStats:
-    """Statistics of ``samples`` (channels × n, float in [-1, 1]) in 10 ms frames."""
+    """Statistics of ``samples`` (channels × n, float in [-1, 1]) in 10 ms frames.
+
+    Frame power is a float32 dot product of each frame with itself (a few ulps from a float64
+    mean of squares, so a level at -60.000 dB may land either side; nothing else moves), and the
+    clipped share is counted only in frames whose peak reaches the clip level: a file without
+    clipping costs one max and one min over its samples."""
     x = np.atleast_2d(np.asarray(samples, np.float32))
     frame = max(1, int(round(rate * FRAME_S)))
     n = x.shape[1] // frame
     if n == 0:
         raise ValueError("shorter than one 10 ms frame")
     f = x[:, :n * frame].reshape(x.shape[0], n, frame)
-    power = (f.astype(np.float64) ** 2).mean(axis=2)
+    power = np.einsum("cnk,cnk->cn", f, f).astype(np.float64) / frame
     with np.errstate(divide="ignore"):
         rms_db = 10 * np.log10(np.maximum(power.max(axis=0), 1e-20))
-    clipped = (np.abs(f) >= CLIP_LEVEL).mean(axis=2).max(axis=0)
     energy = power.mean(axis=0)
     lo, hi = np.percentile(energy, [10, 95])
     snr = float(10 * np.log10(max(hi, 1e-20) / max(lo, 1e-20)))
-    return AudioStats(rate, start_ns, frame, rms_db, clipped.astype(np.float64), x.mean(axis=1).astype(np.float64),
+    return AudioStats(rate, start_ns, frame, rms_db, _clipped_share(f), x.mean(axis=1).astype(np.float64),
                       snr, float(10 * np.log10(max(lo, 1e-20))))
+
+
+_CLIP_BLOCK = 64  # frames per block when looking for the frames that reach the clip level
+
+
+def _reaching(blocks: NDArray[np.float32]) -> NDArray[np.bool_]:
+    """Per block (last axis: its samples), whether any channel reaches ±CLIP_LEVEL (or holds a
+    NaN, which max and min pass on: such a block is looked at sample by sample)."""
+    below = (blocks.max(axis=-1) < CLIP_LEVEL) & (blocks.min(axis=-1) > -CLIP_LEVEL)
+    return np.asarray(~below.all(axis=0), np.bool_)
+
+
+def _clipped_share(f: NDArray[np.float32]) -> NDArray[np.float64]:
+    """Per frame, the share of samples at or above ``CLIP_LEVEL`` full scale (the most of any
+    channel): blocks of frames first, then frames, then the samples of the frames that reach it."""
+    c, n, k = f.shape
+    share = np.zeros(n, np.float64)
+    whole = n // _CLIP_BLOCK * _CLIP_BLOCK
+    maybe = np.ones(n, bool)
+    if whole:
+        maybe[:whole] = np.repeat(_reaching(f[:, :whole].reshape(c, -1, _CLIP_BLOCK * k)), _CLIP_BLOCK)
+    idx = np.flatnonzero(maybe)
+    if idx.size:
+        idx = idx[_reaching(f[:, idx])]
+    if idx.size:
+        share[idx] = (np.abs(f[:, idx]) >= CLIP_LEVEL).mean(axis=2).max(axis=0)
+    return share
 
 
 def read_stats(path: Path) -> AudioStats:

@@ -12,10 +12,14 @@ silence before the first real one; a reader that keeps them shifts every event l
 * ADTS AAC: nothing signals it; 1024 (FFmpeg's and most encoders') is assumed and dropped here.
 * Opus (Ogg, WebM, Matroska): the OpusHead pre-skip (usually 312 at 48 kHz); FFmpeg honours it.
 * WAV/FLAC: 0.
+
+Plain PCM WAV is read in one call instead of decoded frame by frame (``media.wav``): the same
+float32 samples, bit for bit; anything else a WAV may hold goes through the decoder.
 """
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +39,7 @@ from syncline.media.decoding import (
     to_ns,
 )
 from syncline.media.types import MediaError, MediaErrorKind, MediaInfo, Modality
+from syncline.media.wav import read_pcm_wav
 
 MP3_DECODER_DELAY = 529
 MP3_DEFAULT_PRIMING = 1105
@@ -149,6 +154,21 @@ def read_audio(path: Path) -> tuple[np.ndarray, int, int]:
 
     path = Path(path)
     _, fmt = detect(path)
+    if fmt == "wav":
+        pcm = read_pcm_wav(path)
+        if pcm is not None:
+            return pcm
+    return decode_audio(path, fmt)
+
+
+def decode_audio(path: Path, fmt: str) -> tuple[np.ndarray, int, int]:
+    """``read_audio`` through FFmpeg's decoder and resampler (any format).
+
+    Decoded frames (1,024 samples for AAC) go into an FFmpeg sample FIFO, one C call each, and
+    move into the result array 64k samples at a time: a NumPy array per frame costs more than
+    decoding it. Frames the decoder gives as planar float already skip the resampler, as PyAV's
+    own passthrough does.
+    """
     with open_av(path) as container:
         if not container.streams.audio:
             raise MediaError(
@@ -158,25 +178,90 @@ def read_audio(path: Path) -> tuple[np.ndarray, int, int]:
         prime, source, drop = priming(path, fmt, stream)
         rate = int(stream.rate)
         resampler = av.AudioResampler(format="fltp", layout=stream.layout, rate=rate)
-        chunks: list[np.ndarray] = []
+        _, duration_ns = stream_span_ns(container, stream)
+        sink = _Samples(path, (duration_ns or 0) * rate // NS + rate)
         first_pts_ns: int | None = None
         with decode_errors(path, "audio"):
-            for frame in container.decode(stream):
+            frames = container.decode(stream)
+            for frame in frames:
                 if first_pts_ns is None and frame.pts is not None:
                     first_pts_ns = to_ns(frame.pts, stream.time_base)
                 for out in resampler.resample(frame):
-                    chunks.append(out.to_ndarray())
+                    sink.add(out)
+                if sink.channels:
+                    break
+            add = sink.add
+            if getattr(resampler, "is_passthrough", False):
+                for frame in frames:
+                    add(frame)
+            else:
+                for frame in frames:
+                    for out in resampler.resample(frame):
+                        add(out)
             for out in resampler.resample(None):
-                chunks.append(out.to_ndarray())
-    channels = stream.codec_context.channels
-    samples = (
-        np.concatenate(chunks, axis=1).astype(np.float32, copy=False)
-        if chunks
-        else np.zeros((channels, 0), np.float32)
-    )
+                add(out)
+    samples = sink.result(stream.codec_context.channels)
     start_ns = first_pts_ns or 0
     if source == "lame_tag":
         start_ns = max(0, start_ns - prime * NS // rate)
     if drop:
         samples = samples[:, drop:]
     return np.ascontiguousarray(samples), rate, start_ns
+
+
+class _Samples:
+    """Planar float frames gathered into one float32 [channels, samples] array through an FFmpeg
+    sample FIFO, which is emptied into the array every ``MOVE`` samples (so it never grows)."""
+
+    MOVE = 1 << 16
+    MOST_AHEAD = 1 << 26  # samples per channel reserved from the declared duration (more: grown)
+
+    def __init__(self, path: Path, expected: int) -> None:
+        self.path, self.expected = path, min(max(expected, self.MOVE), self.MOST_AHEAD)
+        self.fifo = av.AudioFifo()
+        self.channels = 0
+        self.array = np.empty((0, 0), np.float32)
+        self.n = 0
+
+    def add(self, frame: Any) -> None:
+        if not self.channels:
+            if not frame.samples:
+                return
+            self.channels = int(frame.layout.nb_channels)
+            self.array = np.empty((self.channels, self.expected), np.float32)
+            frame.time_base = Fraction(0, 1)  # else the FIFO insists that timestamps run on without a gap
+        elif frame.samples and frame.layout.nb_channels != self.channels:  # the FIFO would read past the planes
+            raise MediaError(
+                MediaErrorKind.UNDECODABLE,
+                f"{display_name(self.path)}: the audio changes from {self.channels} to "
+                f"{frame.layout.nb_channels} channels mid-stream; re-export it",
+            )
+        try:
+            self.fifo.write(frame)
+        except ValueError:
+            raise MediaError(
+                MediaErrorKind.UNDECODABLE,
+                f"{display_name(self.path)}: the audio changes sample format or rate mid-stream; re-export it",
+            ) from None
+        if self.fifo.samples >= self.MOVE:
+            self._move()
+
+    def _move(self) -> None:
+        chunk = self.fifo.read()
+        if chunk is None:
+            return
+        n = chunk.samples
+        if self.n + n > self.array.shape[1]:
+            grown = np.empty((self.channels, max(2 * self.array.shape[1], self.n + n)), np.float32)
+            grown[:, :self.n] = self.array[:, :self.n]
+            self.array = grown
+        for i, plane in enumerate(chunk.planes):
+            self.array[i, self.n:self.n + n] = np.frombuffer(memoryview(plane), np.float32, n)
+        self.n += n
+
+    def result(self, channels: int) -> np.ndarray:
+        """The samples (``channels`` × 0 when there were none)."""
+        self._move()
+        if not self.channels:
+            return np.zeros((channels, 0), np.float32)
+        return self.array[:, :self.n]

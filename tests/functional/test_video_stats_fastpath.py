@@ -1,0 +1,126 @@
+"""``frame_stats`` after the per-frame path was trimmed gives the statistics it gave before,
+bit for bit.
+
+The reference is the previous decode-and-batch code (each luma plane copied whole, the batch
+stacked, then cut to every second pixel and every statistic built with a temporary per
+operator), kept here verbatim. The new path copies the quarter of the pixels straight into the
+batch, counts the grey-level shares on the bytes and builds the Laplacian and the frame
+difference in place. Compared on generated clips: several batches with black, frozen and
+blurred spans, odd sizes (the last column and row of the cut), a 10-bit clip (read through the
+grey conversion), frames large enough that a batch is done a few frames at a time, one
+decoder thread and the default.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from numpy.typing import NDArray
+from scipy.ndimage import uniform_filter
+
+from syncline.audit import video_quality as vq
+from syncline.media.decoding import open_av, to_ns
+
+pytestmark = pytest.mark.functional
+
+
+def _luma_reference(frame: Any) -> NDArray[np.uint8]:
+    if frame.format.name in vq.EIGHT_BIT_PLANAR:
+        plane = frame.planes[0]
+        y = np.frombuffer(memoryview(plane), np.uint8).reshape(frame.height, plane.line_size)
+        return y[:, :frame.width]
+    return np.asarray(frame.to_ndarray(format="gray"), np.uint8)
+
+
+def _batch_stats_reference(frames: NDArray[np.uint8], previous: NDArray[np.float32] | None) -> tuple[list[Any], Any]:
+    x = frames[:, ::2, ::2].astype(np.float32)
+    n = x.shape[0]
+    flat = x.reshape(n, -1)
+    mean = flat.mean(axis=1)
+    std = np.sqrt(np.maximum((flat * flat).mean(axis=1) - mean * mean, 0.0))
+    dark, bright = (flat < vq.DARK).mean(axis=1), (flat > vq.BRIGHT).mean(axis=1)
+    lap = 4 * x[:, 1:-1, 1:-1] - x[:, :-2, 1:-1] - x[:, 2:, 1:-1] - x[:, 1:-1, :-2] - x[:, 1:-1, 2:]
+    sharp = lap.reshape(n, -1).var(axis=1)
+    before = np.concatenate([previous[None] if previous is not None else x[:1] * np.nan, x[:-1]])
+    change = np.abs(x - before).reshape(n, -1).mean(axis=1)
+    return [mean, std, dark.astype(np.float32), bright.astype(np.float32), sharp, change], x[-1]
+
+
+def _batches_reference(path: Path, threads: int | None) -> Iterator[tuple[NDArray[np.uint8], list[int], int]]:
+    with open_av(path) as container:
+        stream: Any = next(s for s in container.streams if s.type == "video")
+        stream.thread_type = "AUTO"
+        if threads:
+            stream.codec_context.thread_count = threads
+        rate = stream.average_rate or stream.guessed_rate
+        frame_ns = int(round(1e9 / float(rate))) if rate else 0
+        buf: list[NDArray[np.uint8]] = []
+        times: list[int] = []
+        for frame in container.decode(stream):
+            buf.append(_luma_reference(frame).copy())
+            times.append(to_ns(frame.pts, stream.time_base) or 0)
+            if len(buf) == vq.BATCH:
+                yield np.stack(buf), times, frame_ns
+                buf, times = [], []
+        if buf:
+            yield np.stack(buf), times, frame_ns
+
+
+def frame_stats_reference(path: Path, threads: int | None = None) -> vq.FrameStats:
+    done, pts, previous, frame_ns = [], [], None, 0
+    for batch, times, rate_ns in _batches_reference(path, threads):
+        done.append(_batch_stats_reference(batch, previous))
+        previous = batch[-1, ::2, ::2].astype(np.float32)
+        pts += times
+        frame_ns = rate_ns
+    arrays = [np.concatenate([d[0][i] for d in done]).astype(np.float32) for i in range(6)]
+    return vq.FrameStats(np.asarray(pts, np.int64), frame_ns, *arrays)
+
+
+def make_clip(path: Path, *, w: int, h: int, n: int, fps: int = 10, pix_fmt: str = "yuv420p") -> Path:
+    """A pan over a noisy texture with black, frozen, blurred and over-exposed spans."""
+    rng = np.random.default_rng(w * h + n)
+    texture = uniform_filter(rng.uniform(0, 255, (h, 2 * w)), 3)
+    frames = np.empty((n, h, w), np.float64)
+    for i in range(n):
+        frames[i] = texture[:, i % w: i % w + w] + rng.normal(0, 4, (h, w))
+    frames[n // 6: n // 6 + 12] = 0
+    frames[n // 3: n // 3 + 20] = frames[n // 3 - 1]
+    frames[n // 2: n // 2 + 15] = uniform_filter(frames[n // 2: n // 2 + 15], size=(1, 11, 11))
+    frames[2 * n // 3: 2 * n // 3 + 10] += 200
+    raw = np.clip(frames, 0, 255).astype(np.uint8)
+    codec = ["-c:v", "libx264", "-preset", "ultrafast"] if pix_fmt == "yuv420p" else ["-c:v", "ffv1"]
+    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "gray",
+                    "-s", f"{w}x{h}", "-r", str(fps), "-i", "-", *codec, "-pix_fmt", pix_fmt, str(path)],
+                   input=raw.tobytes(), check=True)
+    return path
+
+
+@pytest.mark.parametrize(("w", "h", "n", "pix_fmt", "ext"), [
+    (160, 120, 150, "yuv420p", ".mp4"),     # three batches, the last one short
+    (640, 480, 70, "yuv420p", ".mp4"),      # frames big enough to be taken three at a time
+    (162, 98, 70, "yuv420p", ".mp4"),       # a width and height that leave a last odd column and row in the cut
+    (96, 64, 64, "yuv444p", ".mkv"),        # exactly one batch
+    (64, 48, 80, "yuv420p10le", ".mkv"),    # 10-bit: through the grey conversion
+])
+@pytest.mark.parametrize("threads", [1, None])
+def test_trimmed_frame_path_gives_bit_identical_statistics(
+    tmp_path: Path, w: int, h: int, n: int, pix_fmt: str, ext: str, threads: int | None
+) -> None:
+    path = make_clip(tmp_path / f"clip{ext}", w=w, h=h, n=n, pix_fmt=pix_fmt)
+    got, want = vq.frame_stats(path, threads=threads), frame_stats_reference(path, threads)
+    assert len(got.pts_ns) == n
+    np.testing.assert_array_equal(got.pts_ns, want.pts_ns)
+    assert got.frame_ns == want.frame_ns
+    for name in ("mean", "std", "dark", "bright", "sharpness", "change"):
+        a, b = getattr(got, name), getattr(want, name)
+        assert a.dtype == b.dtype == np.float32
+        np.testing.assert_array_equal(a, b, err_msg=name)  # NaN for the first change in both
+    assert vq.defect_runs(got) == vq.defect_runs(want)
+    runs = vq.defect_runs(got)
+    assert runs["black"] and runs["overexposed"]
