@@ -29,6 +29,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("/tmp/syncline-bench-audit-checks"))
     ap.add_argument("--seeds", type=int, nargs=2, default=[7, 11], help="the default world's and the drawn one's")
     args = ap.parse_args()
+    from syncline.demo.audit_card import pr
     from syncline.demo.run import run_demo
 
     cards = {}
@@ -49,8 +50,7 @@ def main() -> None:
             if k is None:
                 cells.append("-")
                 continue
-            p = "-" if k["precision"] is None else f"{k['precision']:.2f}"
-            r = "-" if k["recall"] is None else f"{k['recall']:.2f}"
+            p, r = pr(k)
             cells.append(f"{p} / {r} ({k['planted']}/{k['found']})")
         print(f"| {name} | " + " | ".join(cells) + " |")
     (args.out / "cards.json").write_text(json.dumps(cards, indent=1, default=str))

@@ -48,7 +48,7 @@ import numpy as np
 from syncline.audit import video_quality as vq
 from syncline.audit.audio_quality import audio_stats, read_stats
 from syncline.audit.run import run_audit
-from syncline.demo.audit_card import audit_card, planted_defects
+from syncline.demo.audit_card import audit_card, planted_defects, pr
 from syncline.demo.world import PLANTING_KINDS, generate_world
 from syncline.ingest import ingest
 from syncline.media.audio import read_audio
@@ -121,8 +121,7 @@ def print_accuracy(records: list[dict[str, Any]]) -> None:
             if v is None:
                 cells.append("-")
                 continue
-            p = "-" if v["precision"] is None else f"{v['precision']:.2f}"
-            rc = "-" if v["recall"] is None else f"{v['recall']:.2f}"
+            p, rc = pr(v)
             cells.append(f"P {p} R {rc} ({v['planted']}/{v['found']})")
         print(f"  {k:<24}" + "".join(f"{c:>30}" for c in cells))
     overall = [f"P {r['precision']:.3f} R {r['recall']:.3f}" for r in records]

@@ -71,17 +71,20 @@ def audit_card(project: Project, truth_path: Path) -> dict[str, Any]:
     return card
 
 
+def pr(k: dict[str, Any]) -> tuple[str, str]:
+    """A score's precision and recall as text, "-" where there was nothing to score."""
+    return tuple("-" if k[m] is None else f"{k[m]:.2f}" for m in ("precision", "recall"))  # type: ignore[return-value]
+
+
 def print_audit_card(console: Console, card: dict[str, Any]) -> None:
     console.print(f"      [bold]audit scorecard[/bold]: precision {card['precision']:.2f}, recall {card['recall']:.2f} "
                   "against the planted defects")
     for kind, k in card["kinds"].items():
-        p = "-" if k["precision"] is None else f"{k['precision']:.2f}"
-        r = "-" if k["recall"] is None else f"{k['recall']:.2f}"
+        p, r = pr(k)
         console.print(f"        {kind:<26} planted {k['planted']:>2}, found {k['found']:>2}; precision {p}, recall {r}",
                       highlight=False)
     console.print("      [bold]data audits[/bold] against the planted label noise, leaks, duplicates and dominance")
     for kind, k in card["data"]["checks"].items():
-        p = "-" if k["precision"] is None else f"{k['precision']:.2f}"
-        r = "-" if k["recall"] is None else f"{k['recall']:.2f}"
+        p, r = pr(k)
         console.print(f"        {kind:<34} planted {k['planted']:>3}, found {k['found']:>3}; precision {p}, "
                       f"recall {r}", highlight=False)
