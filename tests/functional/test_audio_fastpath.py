@@ -226,3 +226,22 @@ def test_a_long_aac_file_crosses_several_fifo_reads(folder: Path) -> None:
     want = per_frame_reference(path)
     assert want[0].shape[1] > 2 * (1 << 20)
     assert_same(read_audio(path), want)
+
+
+@pytest.mark.parametrize(("name", "channels", "codec"), [("surround.flac", 8, "flac"), ("poly.wav", 12, "pcm_mulaw")])
+def test_eight_channels_and_more_equal_ffmpeg_s_own_decode(folder: Path, name: str, channels: int,
+                                                            codec: str) -> None:
+    """From 8 channels up a frame's planes cannot be walked (PyAV reads past FFmpeg's 8 data
+    pointers): the samples come packed and must still equal ``ffmpeg -f f32le``."""
+    import subprocess
+
+    path = folder / name
+    exprs = "|".join(f"{0.2 + 0.05 * c:.2f}*sin({200 + 37 * c}*2*PI*t)+0.05*(random(0)-0.5)" for c in range(channels))
+    ffmpeg("-f", "lavfi", "-i", f"aevalsrc=exprs={exprs}:s=16000:d=2", "-c:a", codec, str(path))
+    got, rate, start = read_audio(path)
+    raw = subprocess.run(["ffmpeg", "-loglevel", "error", "-i", str(path), "-f", "f32le", "-acodec", "pcm_f32le",
+                          "-"], capture_output=True, check=True).stdout
+    want = np.frombuffer(raw, np.float32).reshape(-1, channels).T
+    assert (rate, start) == (16000, 0) and got.shape == want.shape == (channels, 32000)
+    np.testing.assert_array_equal(got, want)
+    assert not np.array_equal(got[0], got[-1])  # the channels are not all the same

@@ -112,3 +112,33 @@ def test_a_subject_split_keeps_chains_of_people_together() -> None:
     groups = sorted(sorted(g) for g in _groups(targets, "subject").values())
     assert groups == [["lone", "same-pen"], ["t0", "t1", "t2", "t3", "t4"]]  # S1..S4 link pen-0..pen-4
     assert len(_groups(targets, "entity")) == 6
+
+
+def test_a_copy_between_entities_that_each_span_two_splits_is_still_caught(tmp_path: Path) -> None:
+    """Split per image: pen-0 and pen-1 each hold a train and a test picture, and pen-1's test
+    picture is pen-0's train picture, brightened. Each file is in its own target's split (not in
+    every split of its entity), so the pair is on two sides and reported; the unrelated pictures
+    are not."""
+    from syncline.annotate.labels import write_labels
+
+    data = tmp_path / "data"
+    pictures = {"pen-0/a1.png": scene(1), "pen-0/a2.png": scene(2),
+                "pen-1/b1.png": np.clip(scene(1).astype(int) + 8, 0, 255).astype(np.uint8), "pen-1/b2.png": scene(3)}
+    for rel, arr in pictures.items():
+        (data / rel).parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(arr).save(data / rel)
+    p = init_project(tmp_path / "p")
+    ingest(p, [data])
+    (p.root / "labels.yaml").write_text(yaml.safe_dump({"version": 1, "fields": {
+        "busy": {"kind": "perception", "granularity": "region", "type": "class", "values": ["yes", "no"]}},
+        "annotators": {"vet": {"tier": "expert", "fields": ["busy"]}}}))
+    ids = _ids(p)
+    write_labels(p, [{"field": "busy", "target_id": a["asset_id"], "annotator": "vet", "value": "yes"}
+                     for a in ids.values()])
+    split = {"a1.png": "train", "a2.png": "test", "b1.png": "test", "b2.png": "train"}
+    (tmp_path / "split.csv").write_text("target_id,split\n" + "".join(
+        f"{ids[n]['asset_id']},{s}\n" for n, s in split.items()))
+    import_splits(p, tmp_path / "split.csv", "busy")
+    (result,) = run_audit(p, ["split"]).results
+    near = [set(f.details["assets"]) for f in result.findings if f.check == "split.near_duplicate"]
+    assert near == [{ids["a1.png"]["asset_id"], ids["b1.png"]["asset_id"]}]

@@ -1,6 +1,6 @@
 """Near-duplicate videos across a split: six pens filmed by identical fixed cameras (the same
 background everywhere, a block that moves at different moments in each pen) and one clip filed a
-second time under another pen — trimmed, rescaled, brightened and re-encoded by ffmpeg. The
+second time under another pen — trimmed between bin edges, rescaled, brightened and re-encoded by ffmpeg. The
 split check names exactly that pair; the look-alike pens and a clip without motion are not
 called duplicates."""
 
@@ -54,12 +54,12 @@ def test_a_copied_clip_is_found_across_the_split_and_look_alikes_are_not(tmp_pat
     for i in range(6):
         (data / f"pen-{i}").mkdir(parents=True)
         _clip(data / f"pen-{i}" / f"cam-{i}.mp4", i if i < 5 else None)  # pen-5: no motion
-    subprocess.run(["ffmpeg", "-y", "-loglevel", "error", "-ss", "2", "-i", str(data / "pen-0" / "cam-0.mp4"),
+    subprocess.run(["ffmpeg", "-y", "-loglevel", "error", "-ss", "2.3", "-i", str(data / "pen-0" / "cam-0.mp4"),
                     "-vf", "scale=72:48,eq=brightness=0.05", "-c:v", "libx264", "-crf", "30", "-preset", "ultrafast",
                     str(data / "pen-3" / "forwarded.mp4")], check=True)
     sig = {p.name: signature(p) for p in sorted(data.rglob("*.mp4"))}
     m = match(sig["cam-0.mp4"], sig["forwarded.mp4"])
-    assert m is not None and m[0] > 0.95 and abs(m[2] - 2.0) <= 0.5  # the copy starts 2 s in
+    assert m is not None and m[0] > 0.95 and abs(m[2] - 2.3) <= 0.15  # the copy starts 2.3 s in, between bin edges
     assert not sig["cam-5.mp4"].moving and match(sig["cam-5.mp4"], sig["cam-5.mp4"]) is None
     assert all(match(sig[f"cam-{a}.mp4"], sig[f"cam-{b}.mp4"]) is None for a in range(5) for b in range(a + 1, 5))
 
@@ -83,4 +83,14 @@ def test_a_copied_clip_is_found_across_the_split_and_look_alikes_are_not(tmp_pat
     assert [set(f.details["assets"]) for f in near] == [{assets["cam-0.mp4"]["asset_id"],
                                                          assets["forwarded.mp4"]["asset_id"]}]
     assert near[0].details["modality"] == "video" and "same recording" in near[0].message
-    assert result.summary["videos_without_motion"] == ["cam-5.mp4"]
+    assert result.summary["default"]["videos_without_motion"] == ["cam-5.mp4"]
+
+
+@pytest.mark.parametrize("trim", [0.0, 0.7, 1.15, 3.35])
+def test_a_copy_trimmed_anywhere_matches_at_its_trim(tmp_path: Path, trim: float) -> None:
+    _clip(tmp_path / "a.mp4", 11)
+    subprocess.run(["ffmpeg", "-y", "-loglevel", "error", "-ss", str(trim), "-i", str(tmp_path / "a.mp4"),
+                    "-r", "15", "-c:v", "libx264", "-crf", "28", "-preset", "ultrafast", str(tmp_path / "b.mp4")],
+                   check=True)
+    m = match(signature(tmp_path / "a.mp4"), signature(tmp_path / "b.mp4"))
+    assert m is not None and abs(m[2] - trim) <= 0.15

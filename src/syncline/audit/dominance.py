@@ -15,8 +15,9 @@ Each modality's share of the contribution is its drop over the sum of drops. One
 unimodal one, and the other streams are along for the ride (or their features miss the signal).
 A head no better than chance is reported too — no modality carries the label in these features.
 
-A stream that ``syncline align`` examined and could not verify (it abstained, found no
-plausible alignment, or the lag was ambiguous) is left out: on its manifest clock it may sit
+A stream that ``syncline align`` examined but whose clock is not a recorded correction (it
+abstained, found no plausible alignment, the lag was ambiguous, or the correction was never
+applied) is left out: on its manifest clock it may sit
 seconds off, its "window" features would come from another moment, and an ablation on them
 measures the misalignment, not the modality. Left-out files are counted in the summary; streams
 no alignment run examined are used as their clocks say.
@@ -77,9 +78,12 @@ def modality_dominance(project: Project) -> CheckResult:
                     for f in fields}
         spans = {f: {s["target_id"]: s for s in Q.label_target_spans(con, f)} for f in fields if labelled[f]}
         assets = Q.audit_assets(con, list(MODALITIES))
-        verdicts = Q.latest_alignment(con)
-    unverified = {str(r["asset_id"]) for r in verdicts} - {str(r["asset_id"]) for r in verdicts
-                                                           if r["verdict"] == "aligned"}  # by no method
+        examined = {str(r["asset_id"]) for r in Q.latest_alignment(con)}
+    # examined by alignment, but its clock is not a recorded correction (nor the anchor): it
+    # abstained, found nothing plausible, or was never applied (`syncline align` without --apply)
+    unverified = {a["asset_id"] for a in assets if a["asset_id"] in examined
+                  and not (str(a["clock_source"] or "") == "anchor"
+                           or str(a["clock_source"] or "").startswith("estimated:"))}
     if not any(labelled.values()):
         raise CannotRun("no class labels on segments: import segment labels first")
     if len({a["modality"] for a in assets}) < 2:

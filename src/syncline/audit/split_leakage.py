@@ -1,15 +1,18 @@
 """Split leakage: the same entity, the same person or the same picture on both sides of a split.
 
 For every split set in the catalog (``syncline split``): an entity whose targets sit in two
-splits, a subject (a person) who appears in two splits, and near-duplicate images across splits,
-compared by a 64-bit difference hash (dHash: a 9×8 grey thumbnail, one bit per horizontal gradient sign),
-which survives re-encoding, resizing and mild edits; two files within 10 of 64 bits are the same
-picture (the usual dHash threshold: a re-shared, resized, brightened, re-compressed copy lands
-at ~5, different scenes from the same barn camera at 14 or more). An image belongs to the splits
-of its own targets, and to those of its entity's targets: a model trained on the entity sees its
-photos. Videos are compared over time (``video_duplicates``: when things change, not one frame —
-one frame of a fixed camera looks like the next pen's); a file of either kind belongs to its
-entity's splits the same way. Any of these lets a model be graded on what it memorised.
+splits, a subject (a person) who appears in two splits, and near-duplicate images and videos
+from different entities across splits. Images are compared by a 64-bit difference hash (dHash:
+a 9×8 grey thumbnail, one bit per horizontal gradient sign), which survives re-encoding,
+resizing and mild edits; two files within 10 of 64 bits are the same picture (the usual dHash
+threshold: a re-shared, resized, brightened, re-compressed copy lands at ~5, different scenes
+from the same barn camera at 14 or more). Videos are compared over time (``video_duplicates``:
+when things change, not one frame — one frame of a fixed camera looks like the next pen's).
+
+A file is in the splits of the targets that name it; a file no target names (a photo of an
+entity whose segments are labelled) is in its entity's splits — a model trained on the entity
+sees it. A pair is reported when the two files are in more than one split between them. Any of
+these lets a model be graded on what it memorised.
 """
 
 from __future__ import annotations
@@ -60,8 +63,8 @@ def split_leakage(project: Project) -> CheckResult:
         result.findings += _shared(name, rows, "subject_ids", "subject")
         result.findings += _near_duplicates(project, name, rows, media, hashes, result)
         result.findings += _near_duplicate_videos(project, name, rows, videos, sigs, result)
-        result.summary[name] = {"targets": len(rows), "by_split": {s: sum(1 for r in rows if r["split"] == s)
-                                                                   for s in ("train", "validation", "test")}}
+        by_split = {s: sum(1 for r in rows if r["split"] == s) for s in ("train", "validation", "test")}
+        result.summary.setdefault(name, {}).update({"targets": len(rows), "by_split": by_split})
     return result
 
 
@@ -78,7 +81,8 @@ def _shared(name: str, rows: list[dict[str, Any]], column: str, noun: str) -> li
 
 
 def _membership(rows: list[dict[str, Any]], media: dict[str, dict[str, Any]]) -> dict[str, set[str]]:
-    """The splits each file of ``media`` is in: those of the targets it belongs to and of its entity's."""
+    """The splits each file of ``media`` is in: those of the targets it belongs to, else (a file no
+    target names) those of its entity's targets."""
     split_of: dict[str, set[str]] = {}
     by_entity: dict[str, set[str]] = {}
     for r in rows:
@@ -86,9 +90,9 @@ def _membership(rows: list[dict[str, Any]], media: dict[str, dict[str, Any]]) ->
         for a in r["asset_ids"] or []:
             if a in media:
                 split_of.setdefault(a, set()).add(r["split"])
-    for a, m in media.items():
-        if str(m["entity_id"]) in by_entity:
-            split_of.setdefault(a, set()).update(by_entity[str(m["entity_id"])])
+    for a, m in media.items():  # a file no target names belongs to its entity's splits
+        if a not in split_of and str(m["entity_id"]) in by_entity:
+            split_of[a] = set(by_entity[str(m["entity_id"])])
     return split_of
 
 
@@ -114,7 +118,7 @@ def _finding(name: str, a: str, b: str, media: dict[str, dict[str, Any]], split_
 
 
 def _apart(a: str, b: str, media: dict[str, dict[str, Any]], split_of: dict[str, set[str]]) -> bool:
-    return split_of[a] != split_of[b] and media[a]["entity_id"] != media[b]["entity_id"]
+    return len(split_of[a] | split_of[b]) > 1 and media[a]["entity_id"] != media[b]["entity_id"]
 
 
 def _near_duplicates(project: Project, name: str, rows: list[dict[str, Any]], media: dict[str, dict[str, Any]],
@@ -142,8 +146,8 @@ def _near_duplicate_videos(project: Project, name: str, rows: list[dict[str, Any
     split_of = _membership(rows, videos)
     _compute(project, sorted(split_of), videos, sigs, signature, result)
     ids = [a for a in sorted(split_of) if sigs.get(a) is not None]
-    result.summary.setdefault("videos_without_motion", sorted(
-        Path(str(videos[a]["source_path"])).name for a in ids if not sigs[a].moving))
+    result.summary.setdefault(name, {})["videos_without_motion"] = sorted(
+        Path(str(videos[a]["source_path"])).name for a in ids if not sigs[a].moving)
     out = []
     for i, a in enumerate(ids):
         for b in ids[i + 1:]:

@@ -177,7 +177,10 @@ def decode_audio(path: Path, fmt: str) -> tuple[np.ndarray, int, int]:
         stream = container.streams.audio[0]
         prime, source, drop = priming(path, fmt, stream)
         rate = int(stream.rate)
-        resampler = av.AudioResampler(format="fltp", layout=stream.layout, rate=rate)
+        # packed from 8 channels up: PyAV finds a frame's planes by walking to a NULL pointer,
+        # which FFmpeg only guarantees below 8 (AV_NUM_DATA_POINTERS), and reads garbage planes
+        packed = stream.codec_context.channels >= 8
+        resampler = av.AudioResampler(format="flt" if packed else "fltp", layout=stream.layout, rate=rate)
         _, duration_ns = stream_span_ns(container, stream)
         sink = _Samples(path, (duration_ns or 0) * rate // NS + rate)
         first_pts_ns: int | None = None
@@ -210,8 +213,9 @@ def decode_audio(path: Path, fmt: str) -> tuple[np.ndarray, int, int]:
 
 
 class _Samples:
-    """Planar float frames gathered into one float32 [channels, samples] array through an FFmpeg
-    sample FIFO, which is emptied into the array every ``MOVE`` samples (so it never grows)."""
+    """Float frames (planar, or packed from 8 channels up) gathered into one float32 [channels,
+    samples] array through an FFmpeg sample FIFO, which is emptied into the array every ``MOVE``
+    samples (so it never grows)."""
 
     MOVE = 1 << 16
     MOST_AHEAD = 1 << 26  # samples per channel reserved from the declared duration (more: grown)
@@ -255,8 +259,12 @@ class _Samples:
             grown = np.empty((self.channels, max(2 * self.array.shape[1], self.n + n)), np.float32)
             grown[:, :self.n] = self.array[:, :self.n]
             self.array = grown
-        for i, plane in enumerate(chunk.planes):
-            self.array[i, self.n:self.n + n] = np.frombuffer(memoryview(plane), np.float32, n)
+        if chunk.format.is_planar:
+            for i, plane in enumerate(chunk.planes):
+                self.array[i, self.n:self.n + n] = np.frombuffer(memoryview(plane), np.float32, n)
+        else:
+            packed = np.frombuffer(memoryview(chunk.planes[0]), np.float32, n * self.channels)
+            self.array[:, self.n:self.n + n] = packed.reshape(n, self.channels).T
         self.n += n
 
     def result(self, channels: int) -> np.ndarray:

@@ -40,7 +40,7 @@ def _pcm_layout(f: BinaryIO, size: int) -> tuple[int, int, int, int, int, int] |
     while pos + 8 <= size:  # every chunk, padded to even offsets (later 'data' chunks win in FFmpeg)
         f.seek(pos)
         chunk, length = f.read(4), int.from_bytes(f.read(4), "little")
-        if chunk in (b"SMV0", b"XMA2") or (chunk == b"LIST" and length < 4):
+        if chunk in (b"SMV0", b"XMA2") or (chunk in (b"LIST", b"list") and length < 4):
             return None
         if chunk == b"fmt " and fmt is None:
             fmt = f.read(min(length, 64))
