@@ -39,6 +39,7 @@ def main() -> None:
         t0 = time.monotonic()
         result = run_demo(where, seed=seed, rates=rates)
         card = result["audit"]["scorecard"]["data"]
+        card["dominance_summary"] = next(c["summary"] for c in result["audit"]["checks"] if c["check"] == "dominance")
         cards[f"{label} (seed {seed})"] = card
         print(f"{label} world, seed {seed}: demo in {time.monotonic() - t0:.0f} s")
     print("\n| check | " + " | ".join(cards) + " |\n|---|" + "---|" * len(cards))

@@ -204,3 +204,8 @@ def test_demo_dominance_uses_only_streams_in_sync(demo) -> None:  # type: ignore
     assert streams["left_out_unverified"] >= len(truth["misattached"]) + 1
     posture = checks["dominance"]["summary"]["posture"]
     assert posture["ran"] and posture["segments"] < len(truth["annotation"]["windows"])
+    # the planted audio-only field: the audio head alone beats chance, the video head does not
+    vocal = checks["dominance"]["summary"]["vocal"]
+    assert vocal["alone_p"]["audio"] <= 0.05 < vocal["alone_p"]["video"]
+    card = result["audit"]["scorecard"]["data"]["details"]["dominance"]["verdicts"]
+    assert card["planted"] == 1 and card["precision"] == card["recall"] == 1.0

@@ -13,7 +13,13 @@ concatenation — is cross-validated with entities as groups. Then, per modality
 Each modality's share of the contribution is its drop over the sum of drops. One modality with
 80 % or more of it, while the fused head beats chance, is a finding: the "multimodal" model is a
 unimodal one, and the other streams are along for the ride (or their features miss the signal).
-A head no better than chance is reported too — no modality carries the label in these features.
+
+With few segments the fused head can do worse than its best part (a small training set and many
+noisy dimensions from the other streams), so the heads alone are tested too: each against 49
+shuffles of the labels on the same folds (a permutation p-value). When exactly one modality
+alone beats chance by 0.1 with p ≤ 0.05 and no other does, only that modality carries the label
+— the same finding. When none does and the fused head is no better than chance either, no
+modality carries the label in these features (info).
 
 A stream that ``syncline align`` examined but whose clock is not a recorded correction (it
 abstained, found no plausible alignment, the lag was ambiguous, or the correction was never
@@ -41,6 +47,7 @@ from syncline.project import Project
 
 MODALITIES = ("audio", "video")
 DOMINANT, LIFT = 0.8, 0.1
+ALONE_P, PERMUTATIONS = 0.05, 49
 
 
 def _windows(project: Project, assets: list[dict[str, Any]], errors: list[str]) -> dict[str, list[tuple[int, int,
@@ -126,22 +133,40 @@ def _field(result: CheckResult, field: str, labelled: list[tuple[str, str, str, 
     chance = 1.0 / len(classes)
     out = {"ran": True, "segments": len(y), "chance": round(chance, 3),
            "balanced_accuracy": {k: round(v, 3) for k, v in scores.items()}, "shares": shares}
-    if scores["fused"] < chance + LIFT:
-        result.findings.append(Finding("dominance.no_signal", "info",
-                                       f"{field}: the fused head is no better than chance ({scores['fused']:.2f} vs "
-                                       f"{chance:.2f}) on the built-in audio and video features",
-                                       "the label is not visible to these features: use a stronger representation "
-                                       "or check that the label is observable in the media", "field", field,
-                                       details=out))
-    elif total > 0 and max(drops.values()) / total >= DOMINANT and max(drops.values()) >= LIFT and all(
-            scores[f"{m} alone"] < chance + LIFT for m in MODALITIES if m != max(drops, key=lambda m: drops[m])):
+    y_idx = np.array([classes.index(v) for v in y])
+    p_alone = _alone_p(x, y_idx, np.array(groups), scores)
+    out["alone_p"] = p_alone
+    carriers = [m for m in MODALITIES if scores[f"{m} alone"] >= chance + LIFT and p_alone[m] <= ALONE_P]
+    top = max(drops, key=lambda m: drops[m])
+    if total > 0 and drops[top] / total >= DOMINANT and drops[top] >= LIFT and scores["fused"] >= chance + LIFT and all(
+            scores[f"{m} alone"] < chance + LIFT for m in MODALITIES if m != top):
         # a real drop without it, and no other modality that could do the job alone (that is redundancy)
-        top = max(drops, key=lambda m: drops[m])
         result.findings.append(Finding("dominance.one_modality", "warning",
                                        f"{field}: {top} does {drops[top] / total:.0%} of the work (balanced accuracy "
                                        f"{scores['fused']:.2f} fused, {scores[f'without {top}']:.2f} without {top})",
-                                       f"the model is a {top} model: check what the other streams should add, give "
-                                       "them features that carry it, or drop them", "field", field, details=out))
+                                       f"the model is {_an(top)} model: check what the other streams should add, give "
+                                       "them features that carry it, or drop them", "field", field,
+                                       details=out | {"modality": top}))
+    elif len(carriers) == 1:
+        only = carriers[0]
+        others = ", ".join(f"{m} alone {scores[f'{m} alone']:.2f} (p = {p_alone[m]:.2f})" for m in MODALITIES
+                           if m != only)
+        result.findings.append(Finding("dominance.one_modality", "warning",
+                                       f"{field}: only {only} carries it — {only} alone {scores[f'{only} alone']:.2f} "
+                                       f"(p = {p_alone[only]:.2f}, chance {chance:.2f}), {others}; the fused head "
+                                       f"{scores['fused']:.2f} gains nothing from the rest",
+                                       f"the model is {_an(only)} model: check what the other streams should add, give "
+                                       "them features that carry it, or drop them", "field", field,
+                                       details=out | {"modality": only}))
+    elif not carriers and scores["fused"] < chance + LIFT:
+        result.findings.append(Finding("dominance.no_signal", "info",
+                                       f"{field}: no modality carries it on the built-in audio and video features "
+                                       f"(fused {scores['fused']:.2f}, "
+                                       + ", ".join(f"{m} alone {scores[f'{m} alone']:.2f}" for m in MODALITIES)
+                                       + f"; chance {chance:.2f})",
+                                       "the label is not visible to these features: use a stronger representation "
+                                       "or check that the label is observable in the media", "field", field,
+                                       details=out))
     return out
 
 
@@ -173,6 +198,37 @@ def _ablation(x: dict[str, np.ndarray], y: np.ndarray, groups: np.ndarray, k: in
                 alone = _fit(LogisticRegression, xt[:, edges[i]:edges[i + 1]], y[train])
                 pred[f"{m} alone"][test] = alone(xs[:, edges[i]:edges[i + 1]])
         return {key: float(balanced_accuracy_score(y, p)) for key, p in pred.items()}
+
+
+def _an(modality: str) -> str:
+    return ("an " if modality[0] in "aeiou" else "a ") + modality
+
+
+def _alone_p(x: dict[str, np.ndarray], y: np.ndarray, groups: np.ndarray, scores: dict[str, float],
+             seed: int = 0) -> dict[str, float]:
+    """Per modality, the permutation p-value of its head alone: the share of ``PERMUTATIONS``
+    label shuffles (same folds) that score at least as well, counting the real labels once."""
+    import warnings
+
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import balanced_accuracy_score
+    from sklearn.model_selection import GroupKFold
+    from sklearn.preprocessing import StandardScaler
+
+    folds = list(GroupKFold(n_splits=min(5, len(set(groups)))).split(y, y, groups))
+    scaled = {m: [(StandardScaler().fit(v[tr]), tr, te) for tr, te in folds] for m, v in x.items()}
+    rng = np.random.default_rng(seed)
+    beaten = dict.fromkeys(x, 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _ in range(PERMUTATIONS):
+            yy = rng.permutation(y)
+            for m, v in x.items():
+                pred = np.zeros(len(yy), np.int64)
+                for scaler, tr, te in scaled[m]:
+                    pred[te] = _fit(LogisticRegression, scaler.transform(v[tr]), yy[tr])(scaler.transform(v[te]))
+                beaten[m] += balanced_accuracy_score(yy, pred) >= scores[f"{m} alone"]
+    return {m: round((1 + b) / (PERMUTATIONS + 1), 3) for m, b in beaten.items()}
 
 
 def _fit(model: Any, x: np.ndarray, y: np.ndarray) -> Any:

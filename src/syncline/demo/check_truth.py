@@ -15,8 +15,9 @@ set arithmetic (``score``):
 * *imbalance* — rare classes (under 5 % or 10× fewer than the largest) and class-by-lighting
   confounds (χ² p < 0.01 with Cramér's V ≥ 0.3) of the *true* window labels, against the check's
   findings on the consensus labels;
-* *dominance* — the planted dominant modality (``vocal`` is heard, not seen) and the fields the
-  world does not render (posture, action: no signal).
+* *dominance* — the planted dominant modality (``vocal`` is heard, not seen). Posture and action
+  are not scored: the world makes them depend on lighting, which the cameras see, so "video
+  carries it" and "no signal" are both defensible there; their verdicts are listed as unscored.
 
 The splits are the catalog's (``syncline split`` assigns them); everything else is the world's.
 """
@@ -138,11 +139,11 @@ def imbalance_card(project: Project, truth: dict[str, Any], fields: tuple[str, .
 def dominance_card(project: Project, truth: dict[str, Any]) -> dict[str, Any]:
     ann = truth["annotation"]
     planted = {(f, "one_modality", m) for f, m in ann["dominance"].items()}
-    planted |= {(f, "no_signal", "") for f in ann["not_observable"]}
-    found = {(f["target_id"], f["check"].split(".", 1)[1],
-              max(f["details"]["shares"], key=lambda m: f["details"]["shares"][m] or 0)
-              if f["check"] == "dominance.one_modality" else "") for f in _findings(project, "dominance.")}
-    return {"verdicts": score(planted, found)}
+    got = [(f["target_id"], f["check"].split(".", 1)[1], f["details"].get("modality", ""))
+           for f in _findings(project, "dominance.")]
+    found = {g for g in got if g[0] in ann["dominance"]}
+    unscored = sorted(map(str, {g for g in got if g[0] not in ann["dominance"]}))
+    return {"verdicts": score(planted, found), "unscored": unscored}
 
 
 def data_audit_card(project: Project, truth: dict[str, Any]) -> dict[str, Any]:

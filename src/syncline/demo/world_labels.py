@@ -181,7 +181,10 @@ def make_annotations(root: Path, seed: int, truth: dict[str, Any],
             "leaks": [{"field": "posture", "source": "note:note",
                        "classes": [c for c in ("down_struggling", "lying") if notes[c][1] > 0],
                        "notes": {k: v[0] for k, v in notes.items()}}],
-            "dominance": {"vocal": "audio"}, "not_observable": ["posture", "action"]}
+            "dominance": {"vocal": "audio"},
+            # lying (and so watch) is likelier at night, and the cameras see night: video may carry
+            # these through the lighting, so no dominance verdict on them is planted either way
+            "lighting_dependent": ["posture", "action"]}
 
 
 def _wrong(labels: list[dict[str, Any]], windows: list[dict[str, Any]]) -> list[dict[str, Any]]:
