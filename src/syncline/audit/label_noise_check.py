@@ -72,7 +72,7 @@ def label_noise(project: Project) -> CheckResult:
         majority = consensus(labels[field])
         targets = sorted(majority)
         part: dict[str, Any] = {"targets": len(targets)}
-        part["disagreement"] = _disagreement(result, field, labels[field], slices[field], limits)
+        part["disagreement"] = _disagreement(result, field, labels[field], slices[field], limits, majority)
         cond = np.array([slices[field].get(t, "unknown") for t in targets])
         part["confident_learning"] = _confident(result, field, targets, majority, cond, entities[field],
                                                 vectors[field], limits)
@@ -80,23 +80,24 @@ def label_noise(project: Project) -> CheckResult:
     return result
 
 
-def suspect_labels(rows: list[tuple[str, str, str]], min_annotators: int = 3) -> tuple[np.ndarray, np.ndarray]:
+def suspect_labels(rows: list[tuple[str, str, str]], min_annotators: int = 3,
+                   gold: dict[str, str] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(judged, suspect) per row of ``(target, annotator, value)``: judged where the target has
     ``min_annotators`` or more annotators; suspect where the row's value is not the target's
-    Dawid–Skene consensus. Arrays throughout, no loop over labels."""
-    from syncline.annotate.consensus import dawid_skene
-
+    consensus (``gold``, else ``audit.gold.consensus`` of the rows). No loop over labels: the
+    consensus is looked up once per target."""
     if not rows:
         return np.zeros(0, bool), np.zeros(0, bool)
-    _, t = np.unique([r[0] for r in rows], return_inverse=True)
-    _, a = np.unique([r[1] for r in rows], return_inverse=True)
-    _, v = np.unique([r[2] for r in rows], return_inverse=True)
-    t, a, v = t.ravel(), a.ravel(), v.ravel()
+    targets, t = np.unique([r[0] for r in rows], return_inverse=True)
+    values, v = np.unique([r[2] for r in rows], return_inverse=True)
+    t, v = t.ravel(), v.ravel()
     judged = np.bincount(t)[t] >= min_annotators
     if not judged.any():
         return judged, judged.copy()
-    gold = dawid_skene(t, a, v).gold
-    return judged, judged & (gold[t] != v)
+    gold = consensus(rows) if gold is None else gold
+    code = {value: i for i, value in enumerate(values.tolist())}
+    gold_code = np.array([code.get(gold.get(str(k), ""), -1) for k in targets.tolist()])
+    return judged, judged & (gold_code[t] != v)
 
 
 def _tolerance(project: Project) -> tuple[float, float]:
@@ -117,8 +118,8 @@ def _rate(r: Any) -> dict[str, Any]:
 
 
 def _disagreement(result: CheckResult, field: str, rows: list[tuple[str, str, str]], slices: dict[str, str],
-                  limits: tuple[float, float]) -> dict[str, Any]:
-    judged, suspect = suspect_labels(rows)
+                  limits: tuple[float, float], gold: dict[str, str]) -> dict[str, Any]:
+    judged, suspect = suspect_labels(rows, gold=gold)
     if not judged.any():
         return {"ran": False, "why_not": "no target has three or more annotators (with two, who is wrong cannot be "
                                          "told): have more annotators label a sample of the targets"}

@@ -7,6 +7,7 @@ tables to exact versions, so a run's numbers can be recomputed on the data it sa
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 import duckdb
@@ -750,3 +751,35 @@ def pilot_candidates(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
                           || coalesce(a.camera, '') || '|' || coalesce(a.device, '')) AS signature
         FROM s JOIN assets a USING (asset_id) GROUP BY s.segment_id ORDER BY s.segment_id""").fetchall()
     return [(str(sid), str(sig or "")) for sid, sig in rows]
+
+
+def findings_with_prefix(con: duckdb.DuckDBPyConnection, prefix: str) -> list[dict[str, Any]]:
+    """Findings whose check starts with ``prefix``: check, target ID and the parsed details."""
+    rows = con.execute("""SELECT "check", target_id, details_json FROM findings WHERE starts_with("check", ?)""",
+                       [prefix]).fetchall()
+    return [{"check": str(c), "target_id": str(t), "details": json.loads(d)} for c, t, d in rows]
+
+
+def segment_starts(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, int]]:
+    """``{segment_id: (entity_id, t0_ns)}`` of every segment."""
+    return {str(s): (str(e), int(t0)) for s, e, t0 in con.sql(
+        "SELECT segment_id, entity_id, t0_ns FROM segments").fetchall()}
+
+
+def most_annotators_per_target(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Per field, the most distinct annotators any one of its targets has."""
+    return {str(f): int(n) for f, n in con.sql("""
+        SELECT field, max(n) FROM (SELECT field, target_id, count(DISTINCT annotator) AS n
+                                   FROM labels WHERE annotator IS NOT NULL GROUP BY ALL)
+        GROUP BY field""").fetchall()}
+
+
+def split_entities(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str]]:
+    """(split set, entity, split) of every split row."""
+    rows = con.sql("SELECT split_set, entity_id, split FROM splits").fetchall()
+    return [(str(a), str(b), str(c)) for a, b, c in rows]
+
+
+def asset_paths(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """``{asset_id: source_path}``."""
+    return {str(a): str(p) for a, p in con.sql("SELECT asset_id, source_path FROM assets").fetchall()}

@@ -17,6 +17,7 @@ from typing import Any
 
 from rich.console import Console
 
+from syncline.catalog import query as Q
 from syncline.demo.check_truth import data_audit_card
 from syncline.project import Project
 
@@ -51,8 +52,8 @@ def audit_card(project: Project, truth_path: Path) -> dict[str, Any]:
     truth = json.loads(Path(truth_path).read_text(encoding="utf-8"))
     planted = planted_defects(truth)
     with project.catalog().connect() as con:
-        rows = con.sql("""SELECT "check", details_json FROM findings WHERE starts_with("check", 'media.')""").fetchall()
-    found = [(json.loads(d)["file"], str(c), _span(json.loads(d))) for c, d in rows]
+        rows = Q.findings_with_prefix(con, "media.")
+    found = [(f["details"]["file"], f["check"], _span(f["details"])) for f in rows]
     kinds = sorted({c for _, c, _ in planted} | {c for _, c, _ in found if c not in CONDITIONS})
     card: dict[str, Any] = {"kinds": {}, "conditions": {c: sum(1 for _, k, _ in found if k == c) for c in CONDITIONS}}
     tp_all = fp_all = fn_all = 0

@@ -24,12 +24,12 @@ The splits are the catalog's (``syncline split`` assigns them); everything else 
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from typing import Any
 
 import numpy as np
 
+from syncline.catalog import query as Q
 from syncline.project import Project
 
 Key = tuple[Any, ...]
@@ -45,21 +45,15 @@ def score(planted: set[Key], found: set[Key]) -> dict[str, Any]:
 
 def _findings(project: Project, prefix: str) -> list[dict[str, Any]]:
     with project.catalog().connect() as con:
-        rows = con.execute("""SELECT "check", target_id, details_json FROM findings WHERE starts_with("check", ?)""",
-                           [prefix]).fetchall()
-    return [{"check": str(c), "target_id": str(t), "details": json.loads(d)} for c, t, d in rows]
+        return Q.findings_with_prefix(con, prefix)
 
 
 def label_noise_card(project: Project, truth: dict[str, Any]) -> dict[str, Any]:
     ann = truth["annotation"]
     with project.catalog().connect() as con:
-        where = {str(s): (str(e), int(t0)) for s, e, t0 in con.sql(
-            "SELECT segment_id, entity_id, t0_ns FROM segments").fetchall()}
-        per_target = dict(con.sql("""
-            SELECT field, max(n) FROM (SELECT field, target_id, count(DISTINCT annotator) AS n
-                                       FROM labels WHERE annotator IS NOT NULL GROUP BY ALL)
-            GROUP BY field""").fetchall())
-    judged = {str(f) for f, n in per_target.items() if n >= 3}
+        where = Q.segment_starts(con)
+        per_target = Q.most_annotators_per_target(con)
+    judged = {f for f, n in per_target.items() if n >= 3}
     found: set[Key] = set()
     for f in _findings(project, "label_noise.disagreement"):
         if f["check"] == "label_noise.disagreement":
@@ -81,8 +75,8 @@ def leakage_card(project: Project, truth: dict[str, Any]) -> dict[str, Any]:
 
 def split_card(project: Project, truth: dict[str, Any]) -> dict[str, Any]:
     with project.catalog().connect() as con:
-        rows = con.sql("SELECT split_set, entity_id, split FROM splits").fetchall()
-        paths = dict(con.sql("SELECT asset_id, source_path FROM assets").fetchall())
+        rows = Q.split_entities(con)
+        paths = Q.asset_paths(con)
     splits: dict[tuple[str, str], set[str]] = {}
     for name, entity, split in rows:
         splits.setdefault((str(name), str(entity)), set()).add(str(split))
