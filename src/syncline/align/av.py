@@ -14,7 +14,8 @@
 3. the best peak is refined by a parabola through its three samples;
 4. the evidence is judged: too few onsets -> ABSTAIN; a peak no higher than the peaks of
    block-shuffled targets (a null with the same event statistics but no alignment) ->
-   NO_PLAUSIBLE_ALIGNMENT (or ABSTAIN when the events are too few to tell); a second peak
+   NO_PLAUSIBLE_ALIGNMENT when the peak is within the null's spread (under 3 sd), ABSTAIN when it
+   stands out but not enough to trust (3-5 sd) or the events are too few to tell; a second peak
    almost as high -> AMBIGUOUS with the candidates; otherwise ALIGNED, with an uncertainty
    from the spread of matched onset pairs.
 """
@@ -41,6 +42,7 @@ MIN_MATCHED = 3
 MIN_OVERLAP_S = 4.0
 N_NULL = 30
 Z_MIN = 5.0  # peak over the null's mean, in null standard deviations
+Z_WEAK = 3.0  # below Z_MIN but at least this: weak evidence, abstain; below it: no plausible alignment
 AMBIGUOUS_RATIO = 0.75  # second peak's excess over the null mean, relative to the first's
 MAX_CANDIDATES = 4
 FLOOR_S = 2.0  # running median of a smoothed signal taken off as its local floor
@@ -211,6 +213,14 @@ def lag_from_signals(
         few = min(len(a.onsets), len(b.onsets)) < 2 * MIN_ONSETS
         if few:
             return _abstain(method, f"too few events to tell a match from chance (z={z1:.1f})", **details)
+        if z1 >= Z_WEAK:
+            # the best lag stands out, but not enough to trust: "another recording" would be a
+            # confident claim the evidence does not support either
+            best_s = lags_abs[best] / rate
+            details["best_lag_s"] = round(float(best_s), 3)
+            return _abstain(method, f"weak evidence: the best lag ({best_s:+.2f} s) stands {z1:.1f} sd over "
+                            f"shuffled, short of {Z_MIN:g}; more events, or a narrower --max-lag around it, "
+                            "would decide", **details)
         return OffsetEstimate(
             method=method, verdict=Verdict.NO_PLAUSIBLE_ALIGNMENT,
             reason=f"no lag within ±{max_lag_ns / _NS:g} s matches better than chance "
