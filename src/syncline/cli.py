@@ -238,6 +238,73 @@ def segment(
 
 
 @app.command()
+def embed(
+    project: ProjectOpt = Path("."),
+    representation: Annotated[list[str] | None, typer.Option(
+        "--representation", "-r", help="only these, e.g. logmel-1s@1 (repeatable; default: every known one)")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Store window vectors of every asset under each representation, once per version (resumable)."""
+    from syncline.represent.embed import embed as run_embed
+    from syncline.represent.registry import EncoderError
+
+    p = _open(project)
+    try:
+        report = run_embed(p, representation)
+    except EncoderError as e:
+        _fail(str(e))
+    if json_out:
+        _print_json(report.to_json())
+        return
+    from syncline.report_text import print_embed
+
+    print_embed(console, report)
+
+
+@app.command()
+def representations(project: ProjectOpt = Path("."), json_out: JsonOpt = False) -> None:
+    """Stored representations: vectors, assets, and the runs that depend on each version."""
+    p = _open(project)
+    with p.catalog().connect() as con:
+        from syncline.catalog.query import representation_usage
+
+        rows = representation_usage(con)
+    if json_out:
+        _print_json(rows)
+        return
+    from syncline.report_text import print_representations
+
+    print_representations(console, rows)
+
+
+@app.command()
+def similar(
+    segment_id: Annotated[str, typer.Argument(help="the query segment's ID")],
+    project: ProjectOpt = Path("."),
+    representation: Annotated[list[str] | None, typer.Option(
+        "--representation", "-r", help="compare on these (repeatable; default: every stored one)")] = None,
+    k: Annotated[int, typer.Option("-k", min=1, help="how many to return")] = 10,
+    other_entities: Annotated[bool, typer.Option("--other-entities", help="only other entities' segments")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Segments like this one (cosine over standardised stored vectors, through current clocks)."""
+    from syncline.represent.search import SearchError
+    from syncline.represent.search import similar as run_similar
+
+    p = _open(project)
+    try:
+        res = run_similar(p, segment_id, representation_ids=representation, k=k, other_entities=other_entities)
+    except SearchError as e:
+        _fail(str(e))
+    if json_out:
+        _print_json(res)
+        return
+    from syncline.report_text import print_similar
+
+    print_similar(console, res)
+
+
+@app.command()
 def tuples(
     project: ProjectOpt = Path("."),
     segmenter: Annotated[str | None, typer.Option(help="only segments of this segmenter, e.g. fixed-10s@2")] = None,

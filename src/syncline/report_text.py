@@ -217,3 +217,31 @@ def print_audit(console: Console, report: Any, project: Any, *, limit: int = 12)
         for e in r.errors:
             console.print(f"  [red]unreadable[/red] {escape(e)}", highlight=False)
     console.print(f"audit run {report.run_id[:12]} in {report.seconds:.1f} s")
+
+
+def print_embed(console: Console, report: Any) -> None:
+    t = Table("representation", "embedded now", "already", "no media", "failed", "vectors written")
+    for rid, c in report.representations.items():
+        t.add_row(rid, str(c["embedded"]), str(c["already"]), str(c["no_media"]), str(c["failed"]), str(c["vectors"]))
+    console.print(t)
+    for e in report.errors:
+        console.print(f"  [red]failed[/red] {escape(e)}", highlight=False)
+
+
+def print_representations(console: Console, rows: list[dict[str, Any]]) -> None:
+    t = Table("representation", "modality", "dim", "config", "vectors", "assets", "runs using it")
+    for r in rows:
+        t.add_row(r["representation_id"], r["modality"], str(r["dim"]), r["config_hash"], str(r["vectors"]),
+                  str(r["assets"]), ", ".join(r["runs"]) or "-")
+    console.print(t)
+
+
+def print_similar(console: Console, res: dict[str, Any]) -> None:
+    console.print(f"like {res['segment_id']} ({res['entity_id']} {res['t0_ns'] / 1e9:.1f}-{res['t1_ns'] / 1e9:.1f} s) "
+                  f"on {', '.join(res['representations'])}; {res['segments_searched']} segments searched",
+                  highlight=False)
+    t = Table("score", "segment", "entity", "from s", "to s")
+    for r in res["similar"]:
+        t.add_row(f"{r['score']:.3f}", r["segment_id"], r["entity_id"], f"{r['t0_ns'] / 1e9:.1f}",
+                  f"{r['t1_ns'] / 1e9:.1f}")
+    console.print(t)

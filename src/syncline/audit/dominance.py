@@ -1,9 +1,10 @@
 """Modality dominance: does one modality do nearly all the work?
 
 For every class field labelled on segments, each labelled segment gets one vector per modality
-from the built-in representations (``represent.builtin``: log-mel per second of audio, colour and
-edge grid per second of video), averaged over the seconds inside the segment on the entity
-timeline (through each file's clock). A fusion head — a logistic regression on the standardised
+from the built-in representations (log-mel per second of audio, colour and edge grid per second
+of video), stored by ``syncline embed`` (what is missing is embedded first, once) and averaged
+over the seconds inside the segment on the entity timeline, through each file's current clock
+(``represent.search``). A fusion head — a logistic regression on the standardised
 concatenation — is cross-validated with entities as groups. Then, per modality:
 
 * *ablation*: the same fitted head with that modality's block set to its training mean; the
@@ -31,47 +32,34 @@ no alignment run examined are used as their clocks say.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from syncline.align.segment import clock_of
-from syncline.align.tuples import asset_path
 from syncline.annotate.schema import SCHEMA_FILE, load_schema
 from syncline.audit.findings import CannotRun, CheckResult, Finding
 from syncline.audit.gold import consensus, with_consensus
 from syncline.catalog import query as Q
-from syncline.media.types import MediaError
 from syncline.project import Project
+from syncline.represent.search import Windows, segment_vectors, windows
 
 MODALITIES = ("audio", "video")
 DOMINANT, LIFT = 0.8, 0.1
 ALONE_P, PERMUTATIONS = 0.05, 49
 
 
-def _windows(project: Project, assets: list[dict[str, Any]], errors: list[str]) -> dict[str, list[tuple[int, int,
-                                                                                                          np.ndarray]]]:
-    """Per entity and modality key ``entity|modality``: (t0, t1, vector) of every second, entity time."""
-    from syncline.represent.builtin import features_for
-
-    out: dict[str, list[tuple[int, int, np.ndarray]]] = {}
-    for a in assets:
-        try:
-            f = features_for(asset_path(project, a), a["modality"])
-        except (MediaError, OSError, ValueError, IndexError) as e:
-            errors.append(f"{Path(str(a['source_path'])).name}: {str(e).splitlines()[0]}")
-            continue
-        clock = clock_of(a)
-        rows = out.setdefault(f"{a['entity_id']}|{a['modality']}", [])
-        rows += [(clock.to_entity(local_ns=t0), clock.to_entity(local_ns=t1), v)
-                 for t0, t1, v in zip(f.t0_ns, f.t1_ns, f.vectors, strict=True)]
-    return out
+REPRESENTATIONS = {"audio": "logmel-1s@1", "video": "grid-colour-edges-1s@1"}
 
 
-def _segment_vector(rows: list[tuple[int, int, np.ndarray]], t0: int, t1: int) -> np.ndarray | None:
-    inside = [v for a, b, v in rows if a < t1 and b > t0]
-    return np.mean(inside, axis=0) if inside else None
+def _vectors(project: Project, errors: list[str]) -> dict[str, Windows]:
+    """Each modality's stored window vectors (``syncline embed``; what is missing is embedded
+    now, once, and kept for the next audit, pipeline or search)."""
+    from syncline.represent.embed import embed
+
+    report = embed(project, list(REPRESENTATIONS.values()))
+    errors += report.errors
+    with project.catalog().connect() as con:
+        return {m: windows(con, rid) for m, rid in REPRESENTATIONS.items()}
 
 
 def modality_dominance(project: Project) -> CheckResult:
@@ -100,27 +88,26 @@ def modality_dominance(project: Project) -> CheckResult:
     mine = [a for a in assets if a["entity_id"] in entities]
     synced = [a for a in mine if a["asset_id"] not in unverified]
     result.summary["streams"] = {"used": len(synced), "left_out_unverified": len(mine) - len(synced)}
-    windows = _windows(project, synced, result.errors)
+    vectors = _vectors(project, result.errors)
+    allowed = {a["asset_id"] for a in synced}
     for field in [f for f in fields if labelled[f]]:
-        result.summary[field] = _field(result, field, labelled[field], spans[field], windows)
+        result.summary[field] = _field(result, field, labelled[field], spans[field], vectors, allowed)
     return result
 
 
 def _field(result: CheckResult, field: str, labelled: list[tuple[str, str, str, str]],
-           spans: dict[str, dict[str, Any]], windows: dict[str, list[tuple[int, int, np.ndarray]]]) -> dict[str, Any]:
-    blocks: dict[str, list[np.ndarray]] = {m: [] for m in MODALITIES}
-    y, groups = [], []
-    for target, entity, value, _ in labelled:
-        s = spans.get(target)
-        if s is None or s["t0_ns"] is None:
-            continue
-        vecs = {m: _segment_vector(windows.get(f"{entity}|{m}", []), s["t0_ns"], s["t1_ns"]) for m in MODALITIES}
-        if any(v is None for v in vecs.values()):
-            continue
-        for m in MODALITIES:
-            blocks[m].append(vecs[m])  # type: ignore[arg-type]
-        y.append(value)
-        groups.append(entity)
+           spans: dict[str, dict[str, Any]], vectors: dict[str, Windows], allowed: set[str]) -> dict[str, Any]:
+    rows = [(entity, s["t0_ns"], s["t1_ns"], value) for target, entity, value, _ in labelled
+            if (s := spans.get(target)) is not None and s["t0_ns"] is not None]
+    ents = np.array([r[0] for r in rows], object)
+    t0, t1 = np.array([r[1] for r in rows], np.int64), np.array([r[2] for r in rows], np.int64)
+    per = {m: segment_vectors(vectors[m], ents, t0, t1, assets=allowed) for m in MODALITIES}
+    every = np.ones(len(rows), bool)
+    for m in MODALITIES:
+        every &= ~np.isnan(per[m]).any(axis=1) if per[m].shape[1] else np.zeros(len(rows), bool)
+    blocks = {m: per[m][every] for m in MODALITIES}
+    y = [r[3] for r, ok in zip(rows, every, strict=True) if ok]
+    groups = [r[0] for r, ok in zip(rows, every, strict=True) if ok]
     classes = sorted(set(y))
     if len(set(groups)) < 3 or len(classes) < 2 or len(y) < 20:
         return {"ran": False, "why_not": f"{len(y)} segments with every modality, {len(set(groups))} entities, "

@@ -783,3 +783,61 @@ def split_entities(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str]]
 def asset_paths(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     """``{asset_id: source_path}``."""
     return {str(a): str(p) for a, p in con.sql("SELECT asset_id, source_path FROM assets").fetchall()}
+
+
+def representation_hashes(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """The config hash stored under each representation ID."""
+    return {str(r): str(h) for r, h in con.sql("SELECT representation_id, config_hash FROM representations").fetchall()}
+
+
+def embedded_assets(con: duckdb.DuckDBPyConnection, representation_id: str) -> set[str]:
+    """Assets with at least one window vector of ``representation_id``."""
+    rows = con.execute("SELECT DISTINCT asset_ids[1] FROM embeddings WHERE representation_id = ? "
+                       "AND target_type = 'asset_window'", [representation_id]).fetchall()
+    return {str(r[0]) for r in rows}
+
+
+def asset_windows(con: duckdb.DuckDBPyConnection, representation_id: str) -> pa.Table:
+    """Every window vector of a representation with its asset's entity and clock, the window's
+    span on the file's own clock parsed from the target ID, ordered by asset and time."""
+    return con.sql("""
+        SELECT a.asset_id, a.entity_id, a.clock_offset_ns, a.clock_drift_ppm, a.clock_source,
+               CAST(split_part(e.target_id, ':', 2) AS BIGINT) AS t0_ns,
+               CAST(split_part(e.target_id, ':', 3) AS BIGINT) AS t1_ns, e.vector
+        FROM embeddings e JOIN assets a ON a.asset_id = e.asset_ids[1]
+        WHERE e.representation_id = ? AND e.target_type = 'asset_window'
+        ORDER BY a.asset_id, t0_ns""", params=[representation_id]).to_arrow_table()
+
+
+def segment_spans(con: duckdb.DuckDBPyConnection, segmenter: str | None = None) -> pa.Table:
+    """Segments (ID, entity, span, segmenter), optionally of one segmenter, by entity and time."""
+    query = """SELECT segment_id, entity_id, t0_ns, t1_ns, segmenter FROM segments
+               WHERE $seg IS NULL OR segmenter = $seg ORDER BY entity_id, t0_ns, segmenter, segment_id"""
+    return con.sql(query, params={"seg": segmenter}).to_arrow_table()
+
+
+def representation_usage(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """Each stored representation: its vectors and assets, and the runs pinned to it."""
+    rel = con.sql("""
+        WITH e AS (SELECT representation_id, count(*) AS vectors, count(DISTINCT asset_ids[1]) AS assets
+                   FROM embeddings GROUP BY 1),
+        r AS (SELECT u.representation_id, list(run_id ORDER BY run_id) AS runs
+              FROM (SELECT run_id, unnest(representation_ids) AS representation_id FROM runs) u GROUP BY 1)
+        SELECT p.representation_id, p.name, p.version, p.modality, p.dim, p.config_hash,
+               coalesce(e.vectors, 0) AS vectors, coalesce(e.assets, 0) AS assets, coalesce(r.runs, []) AS runs
+        FROM representations p LEFT JOIN e USING (representation_id) LEFT JOIN r USING (representation_id)
+        ORDER BY p.name, p.version""")
+    cols = [d[0] for d in rel.description]
+    return [dict(zip(cols, row, strict=True)) for row in rel.fetchall()]
+
+
+def asset_subjects(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
+    """The subjects of every asset that has any."""
+    rows = con.sql("SELECT asset_id, subject_ids FROM assets WHERE len(subject_ids) > 0").fetchall()
+    return {str(a): [str(s) for s in subs] for a, subs in rows}
+
+
+def predicted_targets(con: duckdb.DuckDBPyConnection, run_id: str) -> set[str]:
+    """Targets that already have a prediction in ``run_id`` (what a resumed run skips)."""
+    return {str(r[0]) for r in con.execute("SELECT DISTINCT target_id FROM predictions WHERE run_id = ?",
+                                           [run_id]).fetchall()}

@@ -189,6 +189,8 @@ _table("predictions", "prediction_id", "model outputs, pinned to a run", [
     _f("abstained", _bool),
     _f("latency_ms", _f64),
     *_PROVENANCE,
+    _f("route", _str),                 # act | review | abstain (a decision stage's routing)
+    _f("details_json", _str),          # e.g. the expected cost, the reason of an abstention
 ])
 
 _table("runs", "run_id", "pipeline and evaluation executions with pinned versions", [
@@ -203,6 +205,21 @@ _table("runs", "run_id", "pipeline and evaluation executions with pinned version
     _f("representation_ids", _strs),
     _f("table_versions_json", _str),
     _f("config_json", _str),
+])
+
+_table("traces", "trace_id", "what each pipeline stage did to each segment of a run", [
+    _f("trace_id", _str, False),
+    _f("run_id", _str, False),
+    _f("stage", _str, False),
+    _f("target_id", _str, False),
+    _f("status", _str, False),         # ok | failed | skipped | abstained | fallback
+    _f("error", _str),
+    _f("batch", _i64),
+    _f("batch_seconds", _f64),         # the stage's time on the segment's batch
+    _f("batch_rows", _i64),
+    _f("output_bytes", _i64),          # the stage's outputs for the batch
+    _f("outputs_json", _str),          # this segment's outputs, small ones in full
+    *_PROVENANCE,
 ])
 
 _table("clocks", "clock_id", "alignment estimates and clock corrections, one row per detector run", [

@@ -26,6 +26,7 @@ from syncline.ingest.work import process_file
 from syncline.manifest import AssetSpec, Manifest, load_manifest
 from syncline.media.types import MediaErrorKind
 from syncline.project import Project
+from syncline.represent.embed import window_rows
 
 ProgressFn = Callable[[str, int, int], None]
 """progress(stage, done, total): called as work completes."""
@@ -129,11 +130,8 @@ def _store_embeddings(cat: Catalog, done: list[tuple[dict[str, Any], dict[str, A
             continue
         rep = emb["representation"]
         reps[rep["representation_id"]] = rep
-        for i, (t0, t1, vec) in enumerate(zip(emb["t0_ns"], emb["t1_ns"], emb["vectors"], strict=True)):
-            rows.append({"embedding_id": stable_id(asset["asset_id"], rep["representation_id"], i),
-                         "representation_id": rep["representation_id"], "target_type": "asset_window",
-                         "target_id": f"{asset['asset_id']}:{t0}:{t1}", "vector": vec,
-                         "asset_ids": [asset["asset_id"]], "subject_ids": asset.get("subject_ids")})
+        rows += window_rows(asset["asset_id"], asset.get("subject_ids"), rep["representation_id"], emb["t0_ns"],
+                            emb["t1_ns"], emb["vectors"])
     if reps:
         cat.upsert("representations", list(reps.values()))
     if rows:

@@ -20,11 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import av
 import numpy as np
-from PIL import Image
 
 from syncline.media.audio import read_audio
+from syncline.represent.frames import image_rgb, per_second_frames
 
 NS = 1_000_000_000
 
@@ -131,36 +130,16 @@ def grid_vector(rgb: np.ndarray, grid: int = 4, bins: int = 8) -> np.ndarray:
 
 
 def image_features(path: Path) -> Features:
-    with Image.open(path) as im:
-        rgb = np.asarray(im.convert("RGB"))
-    return Features(GRID, [0], [0], grid_vector(rgb)[None])
+    return Features(GRID, [0], [0], grid_vector(image_rgb(path))[None])
 
 
 def video_features(path: Path) -> Features:
-    """One grid vector per second: of the frame nearest the middle of that second (frames come
-    in presentation order; each second is encoded as soon as the next one begins)."""
+    """One grid vector per second: of the frame nearest the middle of that second."""
     t0: list[int] = []
     vecs: list[np.ndarray] = []
-    current: int | None = None
-    best: tuple[int, np.ndarray] | None = None
-
-    def flush() -> None:
-        if current is not None and best is not None:
-            t0.append(current * NS)
-            vecs.append(grid_vector(best[1]))
-
-    with av.open(str(path)) as c:
-        for frame in c.decode(c.streams.video[0]):
-            if frame.pts is None or frame.time_base is None:
-                continue
-            t = int(frame.pts * frame.time_base * NS)
-            sec, dist = t // NS, abs(t % NS - NS // 2)
-            if sec != current:
-                flush()
-                current, best = sec, None
-            if best is None or dist < best[0]:
-                best = (dist, frame.to_ndarray(format="rgb24"))
-        flush()
+    for t, rgb in per_second_frames(path):
+        t0.append(t)
+        vecs.append(grid_vector(rgb))
     arr = np.stack(vecs).astype(np.float32) if vecs else np.zeros((0, GRID_VIDEO.dim), np.float32)
     return Features(GRID_VIDEO, t0, [t + NS for t in t0], arr)
 

@@ -1,0 +1,1 @@
+"""Decomposed pipelines: stages with typed ports, an explicit graph, executors, routing, traces."""

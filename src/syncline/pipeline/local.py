@@ -1,0 +1,277 @@
+"""The local executor: a pipeline over a project's segments, batch by batch, with a trace of what
+every stage did to every segment, and a run pinned to the versions it used.
+
+* **Sources** are per-segment vectors of the stored representations (``represent.search``),
+  formed once for all segments through the current clocks; a segment without a modality's
+  vectors *lacks* that modality.
+* **Stages** run in the graph's order, once per batch, on the rows that have every input. A
+  row lacking a modality the stage needs follows the stage's ``on_missing``; a row whose
+  upstream failed, was skipped or abstained is skipped, and the reason travels with it.
+* **Failures are per segment.** A stage that raises on a batch is re-run row by row, so the
+  segment that broke it is marked failed with the error, and the others go on.
+* **Resumable.** Each batch is committed (traces, then predictions); a segment is done when its
+  prediction row exists, so ``run_pipeline(..., run_id=<the killed run>)`` does only the rest,
+  and stable row IDs mean nothing is written twice.
+* **Pinned.** The run row names the catalog's table versions at the start, the pipeline's
+  config hash, the representations and heads, and the task spec's hash.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from syncline.catalog import query as Q
+from syncline.ids import stable_id
+from syncline.pipeline.graph import Pipeline
+from syncline.project import Project
+from syncline.represent.search import segment_assets, segment_vectors, windows
+
+OK, FAILED, SKIPPED, ABSTAINED, FALLBACK = "ok", "failed", "skipped", "abstained", "fallback"
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    segments: int
+    done_before: int
+    routes: dict[str, int] = field(default_factory=dict)
+    stage_status: dict[str, dict[str, int]] = field(default_factory=dict)
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return self.__dict__.copy()
+
+
+@dataclass
+class _Batch:
+    """The state of one batch while its stages run: outputs, status and reason per stage."""
+
+    n: int
+    outputs: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    status: dict[str, np.ndarray] = field(default_factory=dict)
+    reason: dict[str, np.ndarray] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    nbytes: dict[str, int] = field(default_factory=dict)
+    failed_at: np.ndarray = field(init=False)  # per row, the first stage that failed on it ("" if none)
+
+    def __post_init__(self) -> None:
+        self.failed_at = np.full(self.n, "", object)
+
+
+def run_pipeline(project: Project, pipeline: Pipeline, *, representations: dict[str, str], segmenter: str,
+                 field_name: str, run_id: str | None = None, batch_size: int = 256,
+                 model_versions: dict[str, str] | None = None,
+                 progress: Callable[[int, int], None] | None = None) -> RunResult:
+    """Run ``pipeline`` over every segment of ``segmenter``; ``representations`` maps each source
+    (a modality) to its representation ID; the decision stage's ``decision`` output becomes the
+    prediction of ``field_name``."""
+    missing = sorted(set(pipeline.sources) - set(representations))
+    if missing:
+        raise ValueError(f"pipeline {pipeline.name}: no representation given for source(s) {', '.join(missing)}")
+    decisions = [s for s in pipeline.stages if s.role == "decision" and s.name not in pipeline.fallbacks]
+    if len(decisions) != 1 or "decision" not in decisions[0].outputs:
+        raise ValueError(f"pipeline {pipeline.name}: needs exactly one decision stage with a 'decision' output")
+    started = time.time_ns()
+    cat = project.catalog()
+    with cat.connect() as con:
+        spans = Q.segment_spans(con, segmenter)
+        wins = {src: windows(con, rid) for src, rid in representations.items()}
+        subjects = Q.asset_subjects(con)
+        done = Q.predicted_targets(con, run_id) if run_id else set()
+    if spans.num_rows == 0:
+        raise ValueError(f"no segments of {segmenter!r}: run `syncline segment` first")
+    run_id = run_id or stable_id("run", pipeline.name, pipeline.config_hash(), segmenter, started)
+    snapshot = cat.snapshot()
+    ids = np.asarray(spans.column("segment_id").to_pylist(), object)
+    ents = np.asarray(spans.column("entity_id").to_pylist(), object)
+    t0 = np.asarray(spans.column("t0_ns").to_numpy(), np.int64)
+    t1 = np.asarray(spans.column("t1_ns").to_numpy(), np.int64)
+    todo = np.flatnonzero(~np.isin(ids, list(done)))
+    sources = {src: segment_vectors(w, ents[todo], t0[todo], t1[todo]) for src, w in wins.items()}
+    used = [segment_assets(w, ents[todo], t0[todo], t1[todo]) for w in wins.values()]
+    result = RunResult(run_id, len(ids), len(ids) - len(todo))
+    run_row = {"run_id": run_id, "kind": "pipeline", "started_utc_ns": started, "status": "running",
+               "task_hash": _task_hash(project), "model_name": pipeline.name,
+               "model_version": pipeline.config_hash(),
+               "representation_ids": sorted(set(representations.values())),
+               "table_versions_json": json.dumps(snapshot, sort_keys=True),
+               "config_json": json.dumps({"segmenter": segmenter, "field": field_name, "batch_size": batch_size,
+                                          "sources": representations, "models": model_versions or {}},
+                                         sort_keys=True)}
+    if not done:
+        cat.upsert("runs", [run_row])
+    t_run = time.perf_counter()
+    for b, start in enumerate(range(0, len(todo), batch_size)):
+        rows = np.arange(start, min(start + batch_size, len(todo)))
+        state = _run_batch(pipeline, {s: v[rows] for s, v in sources.items()}, len(rows))
+        assets = [sorted(set().union(*(u[i] for u in used))) for i in rows]
+        _commit(cat, pipeline, state, run_id, b, ids[todo[rows]], assets, subjects, field_name, decisions[0].name,
+                result)
+        if progress:
+            progress(int(rows[-1]) + 1, len(todo))
+    result.seconds = round(time.perf_counter() - t_run, 3)
+    status = {"segments": result.segments, "routes": result.routes, "stage_status": result.stage_status}
+    cat.upsert("runs", [run_row | {"status": "finished", "finished_utc_ns": time.time_ns(),
+                                   "config_json": json.dumps(json.loads(str(run_row["config_json"])) | status,
+                                                             sort_keys=True)}])
+    return result
+
+
+def _run_batch(pipeline: Pipeline, sources: dict[str, np.ndarray], n: int) -> _Batch:
+    state = _Batch(n)
+    present = {s: ~np.isnan(v).any(axis=1) if v.ndim == 2 and v.shape[1] else np.zeros(n, bool)
+               for s, v in sources.items()}
+    for name in pipeline.order:
+        if name in pipeline.fallbacks:
+            continue
+        st = pipeline.stage(name)
+        status = np.full(n, OK, object)
+        reason = np.full(n, "", object)
+        ready = np.ones(n, bool)
+        for value in st.inputs.values():
+            owner, _, port = value.partition(":")[0].partition(".")
+            if owner == "source":
+                continue
+            up = state.status[owner]
+            blocked = ready & ~np.isin(up, [OK, FALLBACK])
+            status[blocked] = np.where(up[blocked] == ABSTAINED, ABSTAINED, SKIPPED)
+            reason[blocked] = [f"{owner}: {r}" if r else f"{owner} {s}" for r, s in
+                               zip(state.reason[owner][blocked], up[blocked], strict=True)]
+            ready &= ~blocked
+        lacking = np.zeros(n, bool)
+        lack_text = np.full(n, "", object)
+        for m in list(st.modalities) + [v.split(".", 1)[1].partition(":")[0] for v in st.inputs.values()
+                                        if v.startswith("source.")]:
+            gone = ready & ~lacking & ~present[m]
+            lack_text[gone] = f"no {m}"
+            lacking |= gone
+        ready &= ~lacking
+        outputs: dict[str, np.ndarray] = {}
+        t = time.perf_counter()
+        _call(st, ready, sources, state, outputs, status, reason)
+        if lacking.any():
+            if st.fallback:
+                fb = pipeline.stage(st.fallback)
+                fb_status = np.full(n, OK, object)
+                fb_reason = np.full(n, "", object)
+                usable = lacking & np.array([all(v.startswith("source.") and present[v[7:].partition(":")[0]][i]
+                                                 or not v.startswith("source.") for v in fb.inputs.values())
+                                             for i in range(n)], bool)
+                _call(fb, usable, sources, state, outputs, fb_status, fb_reason)
+                status[usable] = np.where(fb_status[usable] == OK, FALLBACK, fb_status[usable])
+                reason[usable] = [f"{t}: fallback {fb.name}" + (f" ({r})" if r else "")
+                                  for t, r in zip(lack_text[usable], fb_reason[usable], strict=True)]
+                lacking &= ~usable
+            status[lacking] = ABSTAINED if st.on_missing == "abstain" or st.fallback else SKIPPED
+            reason[lacking] = lack_text[lacking]
+        state.failed_at[(status == FAILED) & (state.failed_at == "")] = name
+        state.seconds[name] = time.perf_counter() - t
+        state.nbytes[name] = int(sum(v.nbytes for v in outputs.values()))
+        state.outputs[name], state.status[name], state.reason[name] = outputs, status, reason
+    return state
+
+
+def _call(st: Any, rows: np.ndarray, sources: dict[str, np.ndarray], state: _Batch, outputs: dict[str, np.ndarray],
+          status: np.ndarray, reason: np.ndarray) -> None:
+    """The stage on ``rows``; a raise re-runs row by row, so only the rows that break it fail."""
+    idx = np.flatnonzero(rows)
+    if not len(idx):
+        return
+
+    def args(where: np.ndarray) -> dict[str, np.ndarray]:
+        out = {}
+        for arg, value in st.inputs.items():
+            owner, _, port = value.partition(":")[0].partition(".")
+            out[arg] = sources[port][where] if owner == "source" else state.outputs[owner][port][where]
+        return out
+
+    def put(where: np.ndarray, got: Any) -> None:
+        for port in st.outputs:
+            value = np.asarray(got[port])
+            if len(value) != len(where):
+                raise ValueError(f"stage {st.name} returned {len(value)} rows of {port!r} for {len(where)} segments")
+            if port not in outputs:
+                outputs[port] = np.empty((len(status),) + value.shape[1:], value.dtype if value.dtype != object
+                                         else object)
+                if outputs[port].dtype.kind == "f":
+                    outputs[port][:] = np.nan
+            outputs[port][where] = value
+
+    try:
+        put(idx, st.fn(**args(idx)))
+        return
+    except Exception:  # isolate the segment(s) that break it: a stage's author decides what raises
+        pass
+    for i in idx:
+        one = np.array([i])
+        try:
+            put(one, st.fn(**args(one)))
+        except Exception as e:
+            status[i] = FAILED
+            reason[i] = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"[:500]
+
+
+def _commit(cat: Any, pipeline: Pipeline, state: _Batch, run_id: str, batch: int, seg_ids: np.ndarray,
+            assets: list[list[str]], subjects: dict[str, list[str]], field_name: str, decision: str,
+            result: RunResult) -> None:
+    traces, preds = [], []
+    total = sum(state.seconds.values())
+    for name in [s for s in pipeline.order if s in state.status]:
+        counts = result.stage_status.setdefault(name, {})
+        result.stage_seconds[name] = round(result.stage_seconds.get(name, 0.0) + state.seconds[name], 4)
+        for i, sid in enumerate(seg_ids):
+            st = str(state.status[name][i])
+            counts[st] = counts.get(st, 0) + 1
+            subj = sorted({s for a in assets[i] for s in subjects.get(a, [])})
+            traces.append({"trace_id": stable_id(run_id, name, sid), "run_id": run_id, "stage": name,
+                           "target_id": str(sid), "status": st, "error": str(state.reason[name][i]) or None,
+                           "batch": batch, "batch_seconds": state.seconds[name], "batch_rows": state.n,
+                           "output_bytes": state.nbytes[name],
+                           "outputs_json": _small(state.outputs[name], i) if st in (OK, FALLBACK) else None,
+                           "asset_ids": assets[i], "subject_ids": subj})
+    out = state.outputs[decision]
+    for i, sid in enumerate(seg_ids):
+        st = str(state.status[decision][i])
+        ok = st in (OK, FALLBACK)
+        route = str(out["route"][i]) if ok and "route" in out else ("act" if ok else
+                                                                     "failed" if state.failed_at[i] else "abstain")
+        result.routes[route] = result.routes.get(route, 0) + 1
+        details: dict[str, Any] = {"status": st, "reason": str(state.reason[decision][i]) or None,
+                                   "failed_stage": str(state.failed_at[i]) or None}
+        if ok and "expected_cost" in out:
+            details["expected_cost"] = round(float(out["expected_cost"][i]), 6)
+        preds.append({"prediction_id": stable_id(run_id, sid, field_name), "run_id": run_id,
+                      "target_type": "segment", "target_id": str(sid), "field": field_name,
+                      "value": str(out["decision"][i]) if ok else None,
+                      "score": float(out["confidence"][i]) if ok and "confidence" in out else None,
+                      "abstained": not ok or route != "act", "latency_ms": round(1000 * total / state.n, 4),
+                      "route": route, "details_json": json.dumps(details, sort_keys=True),
+                      "asset_ids": assets[i], "subject_ids": sorted({s for a in assets[i]
+                                                                     for s in subjects.get(a, [])})})
+    cat.upsert("traces", traces)
+    cat.upsert("predictions", preds)  # last: a segment with a prediction is done
+
+
+def _small(outputs: dict[str, np.ndarray], i: int) -> str:
+    out: dict[str, Any] = {}
+    for port, v in outputs.items():
+        x = v[i]
+        out[port] = x.tolist() if isinstance(x, np.ndarray) and x.size <= 16 else (
+            f"array{list(x.shape)}" if isinstance(x, np.ndarray) else (x.item() if hasattr(x, "item") else x))
+    return json.dumps(out, default=str)
+
+
+def _task_hash(project: Project) -> str | None:
+    from syncline.task.spec import load_task
+
+    try:
+        return load_task(project.task_path).content_hash()
+    except Exception:  # no task spec, or an invalid one: the run records that it had none
+        return None

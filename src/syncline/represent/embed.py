@@ -1,0 +1,131 @@
+"""Vectors of every asset under each representation, computed once and stored per version.
+
+``embed(project)`` runs each encoder (the built-ins and those ``syncline.yaml`` declares) over
+the assets of its modality that have no vectors of that representation yet, in worker
+processes, and stores one row per window: ``target_type = "asset_window"`` and ``target_id =
+"<asset>:<t0>:<t1>"`` on the *file's own clock*. A later clock correction therefore needs no
+re-embedding: segment vectors are formed when read, through the asset's current clock
+(``represent.search``).
+
+* **Never overwritten.** Rows are inserted only where their ID is new, and a representation
+  whose config hash differs from the one the catalog holds under the same ``name@version`` is
+  refused: new weights or settings are a new version, stored beside the old one.
+* **Resumable.** Each batch of assets is one commit; a killed run loses at most its batch, and
+  the next run embeds only the assets without vectors.
+* **Bad input.** A file that cannot be decoded is reported (name and reason) and the others go
+  on; an asset kept as embeddings only has no media to encode and is counted, not failed.
+* **Provenance.** Each row names its asset and the asset's subjects, so a consent withdrawal
+  removes it with the media.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from syncline.align.tuples import asset_path, has_media
+from syncline.catalog import query as Q
+from syncline.ids import stable_id
+from syncline.project import Project
+from syncline.represent.registry import Encoder, EncoderError, encoders
+
+ASSETS_PER_COMMIT = 16
+
+
+@dataclass
+class EmbedReport:
+    """Per representation: assets embedded now, already done, without media, failed; vectors written."""
+
+    representations: dict[str, dict[str, int]] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"representations": self.representations, "errors": self.errors}
+
+
+def window_rows(asset_id: str, subject_ids: Sequence[str] | None, representation_id: str, t0_ns: Sequence[int],
+                t1_ns: Sequence[int], vectors: Any) -> list[dict[str, Any]]:
+    """Catalog rows for one asset's windows (the same IDs whoever computes them: ingest or embed)."""
+    return [{"embedding_id": stable_id(asset_id, representation_id, i), "representation_id": representation_id,
+             "target_type": "asset_window", "target_id": f"{asset_id}:{t0}:{t1}", "vector": list(map(float, vec)),
+             "asset_ids": [asset_id], "subject_ids": list(subject_ids) if subject_ids is not None else None}
+            for i, (t0, t1, vec) in enumerate(zip(t0_ns, t1_ns, vectors, strict=True))]
+
+
+def project_encoders(project: Project, only: list[str] | None = None) -> dict[str, Encoder]:
+    return encoders(project.settings.encoders, project.root, only)
+
+
+def embed(project: Project, representation_ids: list[str] | None = None, *,
+          progress: Callable[[str, int, int], None] | None = None) -> EmbedReport:
+    """Embed every asset lacking vectors under the chosen representations (default: all known)."""
+    known = project_encoders(project, representation_ids or None)
+    chosen = list(known) if not representation_ids else representation_ids
+    unknown = [r for r in chosen if r not in known]
+    if unknown:
+        raise EncoderError(f"unknown representation(s) {', '.join(unknown)}; known: {', '.join(sorted(known))} "
+                           "(declare your own under encoders: in syncline.yaml)")
+    cat = project.catalog()
+    with cat.connect() as con:
+        stored = Q.representation_hashes(con)
+    for rid in chosen:
+        rep = known[rid].representation
+        if rid in stored and stored[rid] != rep.config_hash:
+            raise EncoderError(f"representation {rid} is stored with config hash {stored[rid]}, but the encoder "
+                               f"now has {rep.config_hash} (other weights or settings): give it a new version "
+                               "so the old vectors stay valid for what was built on them")
+    report = EmbedReport()
+    pool: ProcessPoolExecutor | None = None
+    try:
+        for rid in chosen:
+            enc = known[rid]
+            counts = report.representations.setdefault(rid, {"embedded": 0, "already": 0, "no_media": 0,
+                                                             "failed": 0, "vectors": 0})
+            with cat.connect() as con:
+                assets = Q.audit_assets(con, [enc.representation.modality])
+                done = Q.embedded_assets(con, rid)
+            todo = [a for a in assets if a["asset_id"] not in done and has_media(a)]
+            counts["already"] = sum(a["asset_id"] in done for a in assets)
+            counts["no_media"] = sum(a["asset_id"] not in done and not has_media(a) for a in assets)
+            if not todo:
+                continue
+            cat.insert_missing("representations", [enc.representation.row()])
+            if pool is None and project.settings.workers > 1 and len(todo) > 1:
+                pool = ProcessPoolExecutor(max_workers=project.settings.workers,
+                                           mp_context=multiprocessing.get_context("spawn"))
+            for start in range(0, len(todo), ASSETS_PER_COMMIT):
+                batch = todo[start:start + ASSETS_PER_COMMIT]
+                paths = [str(asset_path(project, a)) for a in batch]
+                results = (pool.map(_encode, [enc] * len(batch), paths) if pool is not None
+                           else map(_encode, [enc] * len(batch), paths))
+                rows: list[dict[str, Any]] = []
+                for a, res in zip(batch, results, strict=True):
+                    if "error" in res:
+                        counts["failed"] += 1
+                        report.errors.append(f"{Path(str(a['source_path'])).name} ({rid}): {res['error']}")
+                        continue
+                    rows += window_rows(a["asset_id"], a["subject_ids"], rid, res["t0_ns"], res["t1_ns"],
+                                        res["vectors"])
+                    counts["embedded"] += 1
+                if rows:
+                    counts["vectors"] += cat.insert_missing("embeddings", rows).inserted
+                if progress:
+                    progress(rid, min(start + len(batch), len(todo)), len(todo))
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+    return report
+
+
+def _encode(encoder: Encoder, path: str) -> dict[str, Any]:
+    """One file through one encoder, in a worker; never raises (a failure comes back as text)."""
+    try:
+        f = encoder.encode(Path(path))
+    except Exception as e:  # decoders and model runtimes raise many types; the file is reported, not fatal
+        first = str(e).splitlines()[0] if str(e) else type(e).__name__
+        return {"error": f"cannot encode: {first}"}
+    return {"t0_ns": list(f.t0_ns), "t1_ns": list(f.t1_ns), "vectors": f.vectors.tolist()}

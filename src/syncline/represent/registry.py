@@ -1,0 +1,152 @@
+"""Encoders by name and version: the built-ins, and models a project loads from a local path.
+
+An encoder has a ``representation`` (name, version, modality, dim, config) and
+``encode(path) -> Features``: vectors per window on the file's own clock. The built-ins
+(``represent.builtin``) run from what the package ships. A larger model — an image or video
+tower exported to ONNX, CLIP-style — is declared in ``syncline.yaml`` under ``encoders:`` with
+the path of its file; nothing is downloaded. Its config hash covers the file's sha256, so other
+weights under the same ``name@version`` are refused (``embed`` checks the catalog) instead of
+being mixed with the old vectors: a new model is a new version, and so a new representation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from syncline.represent.builtin import GRID, GRID_VIDEO, LOGMEL, Features, Representation, features_for
+from syncline.represent.spec import OnnxEncoderSpec
+
+BATCH = 32  # frames per model call
+
+
+class Encoder(Protocol):
+    @property
+    def representation(self) -> Representation: ...
+
+    def encode(self, path: Path) -> Features: ...
+
+
+@dataclass(frozen=True)
+class BuiltinEncoder:
+    """One of ``represent.builtin``'s feature extractors."""
+
+    representation: Representation
+
+    def encode(self, path: Path) -> Features:
+        return features_for(path, self.representation.modality)
+
+
+class EncoderError(ValueError):
+    """An encoder that cannot be used: the message names it and says what to do."""
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+@dataclass
+class OnnxEncoder:
+    """A user's ONNX image tower, run with onnxruntime on the CPU (one thread per worker)."""
+
+    spec: OnnxEncoderSpec
+    representation: Representation
+    _session: Any = field(default=None, repr=False)
+
+    @classmethod
+    def load(cls, spec: OnnxEncoderSpec, root: Path) -> OnnxEncoder:
+        path = spec.onnx if spec.onnx.is_absolute() else root / spec.onnx
+        where = f"encoder {spec.name}@{spec.version}"
+        if not path.is_file():
+            raise EncoderError(f"{where}: model file {path} not found; give the local path of the .onnx file "
+                               "(nothing is downloaded)")
+        session = _session(path, where)
+        shape = session.get_outputs()[0].shape
+        dim = shape[-1] if len(shape) == 2 and isinstance(shape[-1], int) else None
+        if dim is None:
+            dim = int(session.run(None, {session.get_inputs()[0].name: np.zeros((1, 3, spec.size, spec.size),
+                                                                                   np.float32)})[0].shape[-1])
+        config = {"onnx_sha256": file_sha256(path), "size": spec.size, "mean": list(spec.mean),
+                  "std": list(spec.std), "per_second": spec.modality == "video"}
+        rep = Representation(spec.name, spec.version, spec.modality, int(dim), config)
+        return cls(spec.model_copy(update={"onnx": path}), rep, session)
+
+    def __getstate__(self) -> dict[str, Any]:  # sent to worker processes without the session
+        return {"spec": self.spec, "representation": self.representation, "_session": None}
+
+    def encode(self, path: Path) -> Features:
+        from syncline.represent.frames import image_rgb, per_second_frames
+
+        if self._session is None:
+            self._session = _session(self.spec.onnx, f"encoder {self.representation.representation_id}")
+        frames = iter([(0, image_rgb(path))]) if self.spec.modality == "image" else per_second_frames(path)
+        t0: list[int] = []
+        out: list[np.ndarray] = []
+        while batch := list(itertools.islice(frames, BATCH)):  # streamed: a batch of frames in memory at a time
+            t0 += [t for t, _ in batch]
+            pixels = np.stack([self._pixels(f) for _, f in batch])
+            out.append(np.asarray(self._session.run(None, {self._session.get_inputs()[0].name: pixels})[0],
+                                  np.float32).reshape(len(batch), -1))
+        if not out:
+            return Features(self.representation, [], [], np.zeros((0, self.representation.dim), np.float32))
+        t1 = t0 if self.spec.modality == "image" else [t + 1_000_000_000 for t in t0]
+        return Features(self.representation, t0, t1, np.concatenate(out))
+
+    def _pixels(self, rgb: np.ndarray) -> np.ndarray:
+        from PIL import Image
+
+        size = self.spec.size
+        img = np.asarray(Image.fromarray(rgb).resize((size, size), Image.Resampling.BILINEAR), np.float32) / 255.0
+        mean, std = np.asarray(self.spec.mean, np.float32), np.asarray(self.spec.std, np.float32)
+        return np.ascontiguousarray(((img - mean) / std).transpose(2, 0, 1))
+
+
+def _session(path: Path, where: str) -> Any:
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    opts.inter_op_num_threads = 1
+    try:
+        return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+    except Exception as e:  # onnxruntime raises its own exception types for bad files
+        raise EncoderError(f"{where}: {path.name} is not a loadable ONNX model ({str(e).splitlines()[0]})") from e
+
+
+BUILTINS: dict[str, Encoder] = {r.representation_id: BuiltinEncoder(r) for r in (LOGMEL, GRID, GRID_VIDEO)}
+
+
+def encoders(specs: list[OnnxEncoderSpec], root: Path, only: list[str] | None = None) -> dict[str, Encoder]:
+    """The built-ins and the project's declared encoders, by representation ID; a declared model
+    is loaded only when ``only`` names it (or ``only`` is None), so a broken one blocks nobody else."""
+    out = dict(BUILTINS)
+    for spec in specs:
+        rid = f"{spec.name}@{spec.version}"
+        if rid in out:
+            raise EncoderError(f"encoder {rid} is declared twice (or shadows a built-in): give it another name "
+                               "or version")
+        out[rid] = OnnxEncoder.load(spec, root) if only is None or rid in only else _Declared(rid)
+    return out
+
+
+@dataclass(frozen=True)
+class _Declared:
+    """A declared encoder that was not asked for (not loaded)."""
+
+    rid: str
+
+    @property
+    def representation(self) -> Representation:
+        raise EncoderError(f"encoder {self.rid} was not loaded")
+
+    def encode(self, path: Path) -> Features:
+        raise EncoderError(f"encoder {self.rid} was not loaded")

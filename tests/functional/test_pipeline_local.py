@@ -1,0 +1,213 @@
+"""A decomposed pipeline on real media: an audio head (fitted with entities kept whole) and a
+decision stage that applies the task's cost matrix, run by the local executor — predictions
+against the planted truth, a missing modality handled by the stage's policy, a stage that
+breaks on some segments without stopping the run, a killed run resumed, every run pinned."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from tonefarm import SECONDS, WINDOW, make_tone_farm
+
+from syncline.align.segment import run_segmenters
+from syncline.ingest import ingest
+from syncline.pipeline import local as L
+from syncline.pipeline.graph import Pipeline
+from syncline.pipeline.heads import LinearHead, fit_head, head_stage
+from syncline.pipeline.routing import decision_stage
+from syncline.pipeline.stage import Stage
+from syncline.project import Project, init_project
+from syncline.represent.embed import embed
+from syncline.represent.search import segment_vectors, windows
+from syncline.task.spec import load_task
+
+pytestmark = pytest.mark.functional
+
+NS = 1_000_000_000
+SEGMENTER = f"fixed-{WINDOW}s@2"
+REPS = {"audio": "logmel-1s@1", "video": "grid-colour-edges-1s@1"}
+
+
+def _truth(pairs: list[tuple[int, int]]) -> list[str]:
+    """The decision each window calls for: a high tone (2 kHz+) means alert_vet."""
+    return ["alert_vet" if f2 >= 2000 else "ignore" for _, f2 in pairs]
+
+
+@pytest.fixture(scope="module")
+def farm(tmp_path_factory: pytest.TempPathFactory) -> tuple[Project, dict[str, list[str]], LinearHead]:
+    """Six pens, pen-5 without a microphone; an audio head fitted on pens 0-3."""
+    root = tmp_path_factory.mktemp("pipeline")
+    sounds = make_tone_farm(root / "data", pens=6, no_mic=("pen-5",))
+    p = init_project(root / "p", template="farm")
+    ingest(p, [root / "data"])
+    run_segmenters(p, ["fixed"], window_s=float(WINDOW))
+    embed(p, list(REPS.values()))
+    assets = p.catalog().read("assets").to_pylist()
+    entity = {Path(a["source_path"]).parent.name: a["entity_id"] for a in assets}
+    truth = {entity[pen]: _truth(pairs) for pen, pairs in sounds.items()}
+    with p.catalog().connect() as con:
+        w = windows(con, REPS["audio"])
+    train = [entity[f"pen-{i}"] for i in range(4)]
+    ents = np.repeat(np.array(train, object), SECONDS // WINDOW)
+    t0 = np.tile(np.arange(0, SECONDS, WINDOW) * NS, len(train))
+    x = segment_vectors(w, ents, t0, t0 + WINDOW * NS)
+    y = [v for e in train for v in truth[e]]
+    head = fit_head("tone", x, y, list(ents), fitted_on={"representation_ids": [REPS["audio"]]})
+    return p, truth, head
+
+
+def _pipeline(p: Project, head: LinearHead, *, on_missing: str = "abstain", extra: list[Stage] | None = None,
+              decide_from: str = "audio_head") -> Pipeline:
+    spec = load_task(p.task_path)
+    stages = [head_stage("audio_head", head, {"x": "source.audio"}, modalities=("audio",), on_missing=on_missing),
+              *(extra or []), decision_stage("decide", spec, head.classes, f"{decide_from}.probabilities")]
+    return Pipeline("barn-tones", stages, {"audio": "vector", "video": "vector"})
+
+
+def _predictions(p: Project, run_id: str) -> dict[str, dict]:  # type: ignore[type-arg]
+    rows = p.catalog().read("predictions", where=f"run_id = '{run_id}'").to_pylist()
+    return {r["target_id"]: r for r in rows}
+
+
+def _segments(p: Project) -> dict[str, tuple[str, int]]:
+    return {s["segment_id"]: (s["entity_id"], int(s["t0_ns"]) // (WINDOW * NS))
+            for s in p.catalog().read("segments", where=f"segmenter = '{SEGMENTER}'").to_pylist()}
+
+
+def test_head_probabilities_equal_scikit_learn(farm) -> None:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(0)
+    for k in (2, 3):
+        x = rng.normal(size=(120, 7))
+        y = [str(v) for v in rng.integers(0, k, 120)]
+        head = fit_head("h", x, y, [str(i % 4) for i in range(120)])
+        scaler = StandardScaler().fit(x)
+        ref = LogisticRegression(max_iter=1000).fit(scaler.transform(x), y)
+        np.testing.assert_allclose(head.predict_proba(x), ref.predict_proba(scaler.transform(x)), atol=1e-9)
+        assert head.classes == list(ref.classes_)
+
+
+def test_the_pipeline_decides_held_out_pens_and_abstains_without_a_microphone(farm) -> None:
+    p, truth, head = farm
+    assert head.fitted_on["out_of_fold_balanced_accuracy"] >= 0.9
+    res = L.run_pipeline(p, _pipeline(p, head), representations=REPS, segmenter=SEGMENTER, field_name="action",
+                         model_versions={"audio_head": head.model_id})
+    preds, segs = _predictions(p, res.run_id), _segments(p)
+    assert len(preds) == len(segs) == res.segments
+    spec = load_task(p.task_path)
+    heads = {t["target_id"]: t for t in p.catalog().read(
+        "traces", where=f"run_id = '{res.run_id}' AND stage = 'audio_head'").to_pylist()}
+    right = wrong = 0
+    for sid, (entity, k) in segs.items():
+        pr = preds[sid]
+        if entity not in truth or k >= len(truth[entity]) or k < 0:  # no media there
+            assert pr["route"] == "abstain" and pr["value"] is None
+            continue
+        if entity == _entity(p, "pen-5"):  # no microphone: the audio stage abstains, and says why
+            assert pr["route"] == "abstain" and json.loads(pr["details_json"])["reason"].endswith("no audio")
+            continue
+        # the head heard it: its most likely class is the truth
+        probs = json.loads(heads[sid]["outputs_json"])["probabilities"]
+        right += head.classes[int(np.argmax(probs))] == truth[entity][k]
+        wrong += head.classes[int(np.argmax(probs))] != truth[entity][k]
+        # the decision is the least expected cost under the task's matrix (computed here by hand)
+        labels = spec.decision_labels
+        full = {c: probs[head.classes.index(c)] if c in head.classes else 0.0 for c in labels}
+        costs = {d: sum(full[t] * spec.error_costs[t][d] for t in labels) for d in labels}
+        assert pr["value"] == min(labels, key=lambda d: (costs[d], labels.index(d)))
+        # the route follows the task: alert_vet always goes to a person, low confidence too
+        expect = "review" if pr["value"] == "alert_vet" or pr["score"] < spec.review.confidence_threshold else "act"
+        assert pr["route"] == expect and pr["abstained"] == (expect != "act")
+    assert right >= 0.95 * (right + wrong) and right + wrong == 5 * (SECONDS // WINDOW)
+    run = p.catalog().read("runs", where=f"run_id = '{res.run_id}'").to_pylist()[0]
+    assert run["status"] == "finished" and run["representation_ids"] == sorted(set(REPS.values()))
+    assert json.loads(run["config_json"])["models"] == {"audio_head": head.model_id}
+    assert json.loads(run["table_versions_json"])["embeddings"] >= 1 and run["task_hash"] == spec.content_hash()
+    traces = p.catalog().read("traces", where=f"run_id = '{res.run_id}'").to_pylist()
+    assert len(traces) == 2 * len(segs)  # every stage, every segment
+    mic = {a["asset_id"] for a in p.catalog().read("assets").to_pylist() if a["modality"] == "audio"}
+    ok = [t for t in traces if t["stage"] == "audio_head" and t["status"] == "ok"]
+    assert ok and all(set(t["asset_ids"]) & mic for t in ok)  # provenance: the mic it heard
+
+
+def _entity(p: Project, pen: str) -> str:
+    return next(a["entity_id"] for a in p.catalog().read("assets").to_pylist() if f"/{pen}/" in a["source_path"])
+
+
+def test_a_fallback_stands_in_where_the_modality_is_missing(farm) -> None:
+    p, _, head = farm
+
+    def always_ignore(x: np.ndarray) -> dict[str, np.ndarray]:
+        return {"probabilities": np.tile([0.0, 1.0], (len(x), 1))}  # head.classes: alert_vet, ignore
+
+    fallback = Stage("video_guess", always_ignore, {"x": "source.video"}, {"probabilities": "probabilities"},
+                     modalities=("video",))
+    res = L.run_pipeline(p, _pipeline(p, head, on_missing="fallback:video_guess", extra=[fallback]),
+                         representations=REPS, segmenter=SEGMENTER, field_name="action")
+    preds, segs = _predictions(p, res.run_id), _segments(p)
+    pen5 = [preds[s] for s, (e, k) in segs.items() if e == _entity(p, "pen-5") and 0 <= k < SECONDS // WINDOW]
+    assert len(pen5) == SECONDS // WINDOW
+    assert all(pr["value"] == "ignore" and pr["route"] == "act" for pr in pen5)
+    assert res.stage_status["audio_head"]["fallback"] == len(pen5)
+
+
+def test_a_stage_that_breaks_on_some_segments_fails_only_those(farm) -> None:
+    p, truth, head = farm
+
+    def fussy(p: np.ndarray) -> dict[str, np.ndarray]:
+        if (p[:, 0] > 0.5).any():  # breaks on every segment it would call alert_vet
+            raise RuntimeError("cannot handle an alarm")
+        return {"probabilities": p}
+
+    extra = [Stage("fussy", fussy, {"p": "audio_head.probabilities"}, {"probabilities": "probabilities"}, "fusion")]
+    res = L.run_pipeline(p, _pipeline(p, head, extra=extra, decide_from="fussy"), representations=REPS,
+                         segmenter=SEGMENTER, field_name="action")
+    preds = _predictions(p, res.run_id)
+    traces = {t["target_id"]: t for t in p.catalog().read(
+        "traces", where=f"run_id = '{res.run_id}' AND stage = 'fussy'").to_pylist()}
+    failed = [s for s, t in traces.items() if t["status"] == "failed"]
+    assert failed and all("RuntimeError: cannot handle an alarm" in traces[s]["error"] for s in failed)
+    assert all(preds[s]["route"] == "failed" and preds[s]["value"] is None for s in failed)
+    # attributed to the stage that caused it, with its error on the way
+    assert all(json.loads(preds[s]["details_json"])["failed_stage"] == "fussy" for s in failed)
+    assert all("cannot handle an alarm" in json.loads(preds[s]["details_json"])["reason"] for s in failed)
+    went_on = [s for s, t in traces.items() if t["status"] == "ok"]  # the rest went on, batch mates included
+    assert went_on and all(preds[s]["value"] is not None for s in went_on)
+    assert res.stage_status["fussy"]["failed"] == len(failed)
+
+
+def test_a_killed_run_resumes_where_it_stopped(farm, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    p, _, head = farm
+    copy = Project.open(Path(shutil.copytree(p.root, tmp_path / "copy")))
+    whole = L.run_pipeline(copy, _pipeline(copy, head), representations=REPS, segmenter=SEGMENTER,
+                           field_name="action", batch_size=16)
+    real, calls = L._commit, []
+
+    def dies_on_the_third(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(L, "_commit", dies_on_the_third)
+    with pytest.raises(KeyboardInterrupt):
+        L.run_pipeline(copy, _pipeline(copy, head), representations=REPS, segmenter=SEGMENTER,
+                       field_name="action", batch_size=16, run_id="run-killed")
+    assert len(_predictions(copy, "run-killed")) == 32  # two whole batches
+    monkeypatch.setattr(L, "_commit", real)
+    res = L.run_pipeline(copy, _pipeline(copy, head), representations=REPS, segmenter=SEGMENTER,
+                         field_name="action", batch_size=16, run_id="run-killed")
+    assert res.done_before == 32
+    after, ref = _predictions(copy, "run-killed"), _predictions(copy, whole.run_id)
+    assert {s: (r["value"], r["route"]) for s, r in after.items()} == {s: (r["value"], r["route"])
+                                                                       for s, r in ref.items()}
+    ids = copy.catalog().read("predictions", columns=["prediction_id"],
+                              where="run_id = 'run-killed'").column(0).to_pylist()
+    assert len(ids) == len(set(ids)) == len(ref)
+    assert copy.catalog().read("runs", where="run_id = 'run-killed'").to_pylist()[0]["status"] == "finished"
