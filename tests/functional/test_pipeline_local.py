@@ -186,7 +186,7 @@ def test_a_killed_run_resumes_where_it_stopped(farm, monkeypatch: pytest.MonkeyP
     p, _, head = farm
     copy = Project.open(Path(shutil.copytree(p.root, tmp_path / "copy")))
     whole = L.run_pipeline(copy, _pipeline(copy, head), representations=REPS, segmenter=SEGMENTER,
-                           field_name="action", batch_size=16)
+                           field_name="action", batch_size=16, commit_rows=16)
     real, calls = L._commit, []
 
     def dies_on_the_third(*args, **kwargs):  # type: ignore[no-untyped-def]
@@ -198,11 +198,11 @@ def test_a_killed_run_resumes_where_it_stopped(farm, monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(L, "_commit", dies_on_the_third)
     with pytest.raises(KeyboardInterrupt):
         L.run_pipeline(copy, _pipeline(copy, head), representations=REPS, segmenter=SEGMENTER,
-                       field_name="action", batch_size=16, run_id="run-killed")
+                       field_name="action", batch_size=16, commit_rows=16, run_id="run-killed")
     assert len(_predictions(copy, "run-killed")) == 32  # two whole batches
     monkeypatch.setattr(L, "_commit", real)
     res = L.run_pipeline(copy, _pipeline(copy, head), representations=REPS, segmenter=SEGMENTER,
-                         field_name="action", batch_size=16, run_id="run-killed")
+                         field_name="action", batch_size=16, commit_rows=16, run_id="run-killed")
     assert res.done_before == 32
     after, ref = _predictions(copy, "run-killed"), _predictions(copy, whole.run_id)
     assert {s: (r["value"], r["route"]) for s, r in after.items()} == {s: (r["value"], r["route"])

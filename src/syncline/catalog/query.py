@@ -841,3 +841,7 @@ def predicted_targets(con: duckdb.DuckDBPyConnection, run_id: str) -> set[str]:
     """Targets that already have a prediction in ``run_id`` (what a resumed run skips)."""
     return {str(r[0]) for r in con.execute("SELECT DISTINCT target_id FROM predictions WHERE run_id = ?",
                                            [run_id]).fetchall()}
+
+
+def run_exists(con: duckdb.DuckDBPyConnection, run_id: str) -> bool:
+    return bool(con.execute("SELECT count(*) FROM runs WHERE run_id = ?", [run_id]).fetchall()[0][0])

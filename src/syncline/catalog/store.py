@@ -158,6 +158,15 @@ class Catalog:
             self.version(name),
         )
 
+    def append(self, name: str, rows: pa.Table | list[dict[str, Any]]) -> WriteResult:
+        """Add rows whose keys the caller knows are new (a fresh run's traces): one commit, no
+        scan of the existing keys. Keys repeated inside ``rows`` keep their last row."""
+        table = self._dedupe_last(self.conform(name, rows), spec(name).key)
+        if table.num_rows == 0:
+            return WriteResult(name, 0, 0, 0, self.version(name))
+        lance.write_dataset(table, str(self.path(name)), mode="append")
+        return WriteResult(name, table.num_rows, 0, 0, self.version(name))
+
     def delete(self, name: str, where: str) -> int:
         """Soft delete (deletion vector). The bytes remain in old versions; see ``erase``."""
         ds = self.dataset(name)

@@ -9,9 +9,10 @@ every stage did to every segment, and a run pinned to the versions it used.
   upstream failed, was skipped or abstained is skipped, and the reason travels with it.
 * **Failures are per segment.** A stage that raises on a batch is re-run row by row, so the
   segment that broke it is marked failed with the error, and the others go on.
-* **Resumable.** Each batch is committed (traces, then predictions); a segment is done when its
-  prediction row exists, so ``run_pipeline(..., run_id=<the killed run>)`` does only the rest,
-  and stable row IDs mean nothing is written twice.
+* **Resumable.** Batches are committed together once ``commit_rows`` segments are done (traces,
+  then predictions: ``pipeline.trace``); a segment is done when its prediction row exists, so
+  ``run_pipeline(..., run_id=<the killed run>)`` does only the rest, and stable row IDs mean
+  nothing is written twice. A kill loses at most ``commit_rows`` segments of work.
 * **Pinned.** The run row names the catalog's table versions at the start, the pipeline's
   config hash, the representations and heads, and the task spec's hash.
 """
@@ -25,10 +26,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
 from syncline.catalog import query as Q
 from syncline.ids import stable_id
 from syncline.pipeline.graph import Pipeline
+from syncline.pipeline.trace import prediction_table, trace_table
 from syncline.project import Project
 from syncline.represent.search import segment_assets, segment_vectors, windows
 
@@ -66,7 +69,7 @@ class _Batch:
 
 
 def run_pipeline(project: Project, pipeline: Pipeline, *, representations: dict[str, str], segmenter: str,
-                 field_name: str, run_id: str | None = None, batch_size: int = 256,
+                 field_name: str, run_id: str | None = None, batch_size: int = 1024, commit_rows: int = 8192,
                  model_versions: dict[str, str] | None = None,
                  progress: Callable[[int, int], None] | None = None) -> RunResult:
     """Run ``pipeline`` over every segment of ``segmenter``; ``representations`` maps each source
@@ -85,6 +88,7 @@ def run_pipeline(project: Project, pipeline: Pipeline, *, representations: dict[
         wins = {src: windows(con, rid) for src, rid in representations.items()}
         subjects = Q.asset_subjects(con)
         done = Q.predicted_targets(con, run_id) if run_id else set()
+        fresh = not (run_id and Q.run_exists(con, run_id))
     if spans.num_rows == 0:
         raise ValueError(f"no segments of {segmenter!r}: run `syncline segment` first")
     run_id = run_id or stable_id("run", pipeline.name, pipeline.config_hash(), segmenter, started)
@@ -96,6 +100,10 @@ def run_pipeline(project: Project, pipeline: Pipeline, *, representations: dict[
     todo = np.flatnonzero(~np.isin(ids, list(done)))
     sources = {src: segment_vectors(w, ents[todo], t0[todo], t1[todo]) for src, w in wins.items()}
     used = [segment_assets(w, ents[todo], t0[todo], t1[todo]) for w in wins.values()]
+    asset_lists = [sorted(set().union(*(u[i] for u in used))) for i in range(len(todo))]
+    prov_assets = pa.array(asset_lists, pa.list_(pa.string()))
+    prov_subjects = pa.array([sorted({x for a in al for x in subjects.get(a, [])}) for al in asset_lists],
+                             pa.list_(pa.string()))
     result = RunResult(run_id, len(ids), len(ids) - len(todo))
     run_row = {"run_id": run_id, "kind": "pipeline", "started_utc_ns": started, "status": "running",
                "task_hash": _task_hash(project), "model_name": pipeline.name,
@@ -105,15 +113,19 @@ def run_pipeline(project: Project, pipeline: Pipeline, *, representations: dict[
                "config_json": json.dumps({"segmenter": segmenter, "field": field_name, "batch_size": batch_size,
                                           "sources": representations, "models": model_versions or {}},
                                          sort_keys=True)}
-    if not done:
+    if fresh:
         cat.upsert("runs", [run_row])
     t_run = time.perf_counter()
+    pending: list[tuple[pa.Table, pa.Table]] = []
     for b, start in enumerate(range(0, len(todo), batch_size)):
         rows = np.arange(start, min(start + batch_size, len(todo)))
         state = _run_batch(pipeline, {s: v[rows] for s, v in sources.items()}, len(rows))
-        assets = [sorted(set().union(*(u[i] for u in used))) for i in rows]
-        _commit(cat, pipeline, state, run_id, b, ids[todo[rows]], assets, subjects, field_name, decisions[0].name,
-                result)
+        take = pa.array(rows)
+        pending.append(_tables(pipeline, state, run_id, b, ids[todo[rows]], prov_assets.take(take),
+                               prov_subjects.take(take), field_name, decisions[0].name, result))
+        if sum(t[1].num_rows for t in pending) >= commit_rows or rows[-1] == len(todo) - 1:
+            _commit(cat, pending, fresh)
+            pending = []
         if progress:
             progress(int(rows[-1]) + 1, len(todo))
     result.seconds = round(time.perf_counter() - t_run, 3)
@@ -218,54 +230,31 @@ def _call(st: Any, rows: np.ndarray, sources: dict[str, np.ndarray], state: _Bat
             reason[i] = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"[:500]
 
 
-def _commit(cat: Any, pipeline: Pipeline, state: _Batch, run_id: str, batch: int, seg_ids: np.ndarray,
-            assets: list[list[str]], subjects: dict[str, list[str]], field_name: str, decision: str,
-            result: RunResult) -> None:
-    traces, preds = [], []
-    total = sum(state.seconds.values())
-    for name in [s for s in pipeline.order if s in state.status]:
+def _tables(pipeline: Pipeline, state: _Batch, run_id: str, batch: int, seg_ids: np.ndarray,
+            assets: pa.ListArray, subjects: pa.ListArray, field_name: str, decision: str,
+            result: RunResult) -> tuple[pa.Table, pa.Table]:
+    """A batch's traces and predictions, and its counts into ``result``."""
+    order = [s for s in pipeline.order if s in state.status]
+    for name in order:
         counts = result.stage_status.setdefault(name, {})
         result.stage_seconds[name] = round(result.stage_seconds.get(name, 0.0) + state.seconds[name], 4)
-        for i, sid in enumerate(seg_ids):
-            st = str(state.status[name][i])
-            counts[st] = counts.get(st, 0) + 1
-            subj = sorted({s for a in assets[i] for s in subjects.get(a, [])})
-            traces.append({"trace_id": stable_id(run_id, name, sid), "run_id": run_id, "stage": name,
-                           "target_id": str(sid), "status": st, "error": str(state.reason[name][i]) or None,
-                           "batch": batch, "batch_seconds": state.seconds[name], "batch_rows": state.n,
-                           "output_bytes": state.nbytes[name],
-                           "outputs_json": _small(state.outputs[name], i) if st in (OK, FALLBACK) else None,
-                           "asset_ids": assets[i], "subject_ids": subj})
-    out = state.outputs[decision]
-    for i, sid in enumerate(seg_ids):
-        st = str(state.status[decision][i])
-        ok = st in (OK, FALLBACK)
-        route = str(out["route"][i]) if ok and "route" in out else ("act" if ok else
-                                                                     "failed" if state.failed_at[i] else "abstain")
-        result.routes[route] = result.routes.get(route, 0) + 1
-        details: dict[str, Any] = {"status": st, "reason": str(state.reason[decision][i]) or None,
-                                   "failed_stage": str(state.failed_at[i]) or None}
-        if ok and "expected_cost" in out:
-            details["expected_cost"] = round(float(out["expected_cost"][i]), 6)
-        preds.append({"prediction_id": stable_id(run_id, sid, field_name), "run_id": run_id,
-                      "target_type": "segment", "target_id": str(sid), "field": field_name,
-                      "value": str(out["decision"][i]) if ok else None,
-                      "score": float(out["confidence"][i]) if ok and "confidence" in out else None,
-                      "abstained": not ok or route != "act", "latency_ms": round(1000 * total / state.n, 4),
-                      "route": route, "details_json": json.dumps(details, sort_keys=True),
-                      "asset_ids": assets[i], "subject_ids": sorted({s for a in assets[i]
-                                                                     for s in subjects.get(a, [])})})
-    cat.upsert("traces", traces)
-    cat.upsert("predictions", preds)  # last: a segment with a prediction is done
+        for st, c in zip(*np.unique(state.status[name].astype(str), return_counts=True), strict=True):
+            counts[str(st)] = counts.get(str(st), 0) + int(c)
+    latency = round(1000 * sum(state.seconds.values()) / state.n, 4)
+    preds = prediction_table(run_id, field_name, decision, state, seg_ids, assets, subjects, latency)
+    for route, c in zip(*np.unique(np.asarray(preds.column("route").to_pylist(), str), return_counts=True),
+                        strict=True):
+        result.routes[str(route)] = result.routes.get(str(route), 0) + int(c)
+    return trace_table(run_id, batch, order, state, seg_ids, assets, subjects), preds
 
 
-def _small(outputs: dict[str, np.ndarray], i: int) -> str:
-    out: dict[str, Any] = {}
-    for port, v in outputs.items():
-        x = v[i]
-        out[port] = x.tolist() if isinstance(x, np.ndarray) and x.size <= 16 else (
-            f"array{list(x.shape)}" if isinstance(x, np.ndarray) else (x.item() if hasattr(x, "item") else x))
-    return json.dumps(out, default=str)
+def _commit(cat: Any, pending: list[tuple[pa.Table, pa.Table]], fresh: bool) -> None:
+    """Traces, then predictions, of the pending batches: a segment with a prediction is done. A
+    fresh run's rows are new by construction, so they are appended without scanning the keys; a
+    resumed run may meet the traces of the batches it was killed in, so it merges."""
+    write = cat.append if fresh else cat.upsert
+    write("traces", pa.concat_tables([t for t, _ in pending]))
+    write("predictions", pa.concat_tables([p for _, p in pending]))
 
 
 def _task_hash(project: Project) -> str | None:

@@ -26,8 +26,6 @@ import pyarrow as pa
 from syncline.catalog import query as Q
 from syncline.project import Project
 
-CHUNK = 4096  # segments per overlap matrix (bounded memory on long entities)
-
 
 class SearchError(ValueError):
     """A query that cannot be answered; the message says what to do."""
@@ -63,36 +61,56 @@ def windows(con: Any, representation_id: str) -> Windows:
 
 def segment_vectors(w: Windows, entity_ids: np.ndarray, t0_ns: np.ndarray, t1_ns: np.ndarray, *,
                     assets: set[str] | None = None) -> np.ndarray:
-    """(n_segments, dim) means of the overlapping windows; a row of NaN where none overlaps."""
+    """(n_segments, dim) means of the overlapping windows; a row of NaN where none overlaps.
+
+    Per file, windows come in time order with starts and ends both non-decreasing (true of
+    fixed windows, overlapping or not), so the windows a segment overlaps are a contiguous run:
+    two binary searches and a difference of prefix sums per segment, summed over the entity's
+    files. A file whose windows are not in that order falls back to an overlap matrix.
+    """
     dim = w.vectors.shape[1] if w.vectors.ndim == 2 else 0
-    out = np.full((len(t0_ns), dim), np.nan, np.float32)
+    sums = np.zeros((len(t0_ns), dim), np.float64)
+    counts = np.zeros(len(t0_ns), np.int64)
     keep = np.ones(len(w.t0_ns), bool) if assets is None else np.isin(w.asset_ids, list(assets))
-    for entity in np.unique(entity_ids):
-        seg = np.flatnonzero(entity_ids == entity)
-        win = np.flatnonzero(keep & (w.entity_ids == entity))
-        if not len(win):
-            continue
-        w0, w1, vec = w.t0_ns[win], w.t1_ns[win], w.vectors[win].astype(np.float64)
-        for part in np.array_split(seg, max(1, -(-len(seg) // CHUNK))):
-            hit = (w0[None, :] < t1_ns[part, None]) & (w1[None, :] > t0_ns[part, None])
-            counts = hit.sum(axis=1)
-            sums = np.einsum("sw,wd->sd", hit.astype(np.float64), vec)  # einsum: no BLAS threads spinning
-            with np.errstate(invalid="ignore", divide="ignore"):
-                out[part] = np.where(counts[:, None] > 0, sums / counts[:, None], np.nan)
-    return out
+    if len(w.t0_ns):
+        by_seg_entity = {e: np.flatnonzero(entity_ids == e) for e in np.unique(entity_ids)}
+        starts = np.flatnonzero(np.r_[True, w.asset_ids[1:] != w.asset_ids[:-1]])  # rows come ordered by asset
+        for a, b in zip(starts, np.r_[starts[1:], len(w.t0_ns)], strict=True):
+            seg = by_seg_entity.get(w.entity_ids[a])
+            if seg is None or not keep[a]:
+                continue
+            w0, w1, vec = w.t0_ns[a:b], w.t1_ns[a:b], w.vectors[a:b].astype(np.float64)
+            s0, s1 = t0_ns[seg], t1_ns[seg]
+            if np.all(np.diff(w0) >= 0) and np.all(np.diff(w1) >= 0):
+                lo = np.searchsorted(w1, s0, side="right")  # first window ending after the start
+                hi = np.searchsorted(w0, s1, side="left")  # first window starting at or after the end
+                hi = np.maximum(hi, lo)
+                csum = np.vstack([np.zeros((1, dim)), np.cumsum(vec, axis=0)])
+                sums[seg] += csum[hi] - csum[lo]
+                counts[seg] += hi - lo
+            else:
+                hit = (w0[None, :] < s1[:, None]) & (w1[None, :] > s0[:, None])
+                sums[seg] += np.einsum("sw,wd->sd", hit.astype(np.float64), vec)  # einsum: no BLAS threads
+                counts[seg] += hit.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts[:, None] > 0, sums / counts[:, None], np.nan).astype(np.float32)
 
 
 def segment_assets(w: Windows, entity_ids: np.ndarray, t0_ns: np.ndarray, t1_ns: np.ndarray) -> list[set[str]]:
-    """Per segment, the assets whose windows overlap it (provenance of its vectors)."""
+    """Per segment, the assets whose windows overlap it (provenance of its vectors): one overlap
+    test per file over its entity's segments at once."""
     out: list[set[str]] = [set() for _ in range(len(t0_ns))]
-    for entity in np.unique(entity_ids):
-        seg = np.flatnonzero(entity_ids == entity)
-        win = np.flatnonzero(w.entity_ids == entity)
-        for asset in np.unique(w.asset_ids[win]):
-            mine = win[w.asset_ids[win] == asset]
-            first, last = w.t0_ns[mine].min(), w.t1_ns[mine].max()  # windows of a file are contiguous
-            for i in seg[(first < t1_ns[seg]) & (last > t0_ns[seg])]:
-                out[i].add(str(asset))
+    if not len(w.t0_ns):
+        return out
+    by_seg_entity = {e: np.flatnonzero(entity_ids == e) for e in np.unique(entity_ids)}
+    starts = np.flatnonzero(np.r_[True, w.asset_ids[1:] != w.asset_ids[:-1]])  # rows come ordered by asset
+    for a, b in zip(starts, np.r_[starts[1:], len(w.t0_ns)], strict=True):
+        seg = by_seg_entity.get(w.entity_ids[a])
+        if seg is None:
+            continue
+        asset = str(w.asset_ids[a])
+        for i in seg[(w.t0_ns[a:b].min() < t1_ns[seg]) & (w.t1_ns[a:b].max() > t0_ns[seg])].tolist():
+            out[i].add(asset)
     return out
 
 
