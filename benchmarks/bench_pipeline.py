@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 
 NS = 1_000_000_000
 
@@ -28,7 +29,7 @@ def build(root: Path, entities: int, segments: int) -> None:
     from syncline.ids import segment_id, stable_id
     from syncline.project import init_project
     from syncline.represent.builtin import GRID_VIDEO, LOGMEL
-    from syncline.represent.embed import window_rows
+    from syncline.represent.embed import window_table
 
     shutil.rmtree(root, ignore_errors=True)
     p = init_project(root, template="farm")
@@ -38,16 +39,17 @@ def build(root: Path, entities: int, segments: int) -> None:
     assets, segs = [], []
     for e in range(entities):
         ent = f"pen-{e:04d}"
-        rows = []
+        rows = []  # one table per asset
         for rep, dim in ((LOGMEL, 40), (GRID_VIDEO, 176)):
             aid = stable_id(ent, rep.modality)
             assets.append({"asset_id": aid, "sha256": aid, "bytes": 1, "modality": rep.modality, "entity_id": ent,
                            "source_path": f"/nowhere/{ent}.{rep.modality}", "start_ns": 0,
                            "duration_ns": seconds * NS, "clock_offset_ns": 0, "clock_source": "anchor"})
             t0 = [i * NS for i in range(seconds)]
-            rows += window_rows(aid, None, rep.representation_id, t0, [t + NS for t in t0],
-                                rng.normal(size=(seconds, dim)).astype(np.float32))
-        cat.insert_missing("embeddings", rows)
+            rows.append(cat.conform("embeddings", window_table(aid, None, rep.representation_id, t0,
+                                                                [t + NS for t in t0],
+                                                                rng.normal(size=(seconds, dim)))))
+        cat.insert_missing("embeddings", pa.concat_tables(rows))
         segs += [{"segment_id": segment_id(entity_id=ent, t0_ns=k * 2 * NS, t1_ns=(k + 1) * 2 * NS,
                                            segmenter="fixed-2s@2"), "entity_id": ent, "t0_ns": k * 2 * NS,
                   "t1_ns": (k + 1) * 2 * NS, "segmenter": "fixed-2s@2"} for k in range(segments)]
@@ -101,7 +103,8 @@ def main() -> None:
     stages = [head_stage("hear", ha, {"x": "source.audio"}, modalities=("audio",), on_missing="abstain"),
               *([spectra_stage()] if args.spectra else []),
               head_stage("see", hv, {"x": "source.video"}, modalities=("video",), on_missing="abstain"),
-              late_fusion_stage("fuse", {"a": "hear.probabilities", "b": "see.probabilities"}),
+              late_fusion_stage("fuse", {"a": "hear.probabilities", "b": "see.probabilities"},
+                                {"a": ha.classes, "b": hv.classes}),
               decision_stage("decide", spec, classes, "fuse.probabilities")]
     pipe = Pipeline("bench", stages, {"audio": "vector", "video": "vector"})
     reps = {"audio": "logmel-1s@1", "video": "grid-colour-edges-1s@1"}

@@ -211,3 +211,100 @@ def test_a_killed_run_resumes_where_it_stopped(farm, monkeypatch: pytest.MonkeyP
                               where="run_id = 'run-killed'").column(0).to_pylist()
     assert len(ids) == len(set(ids)) == len(ref)
     assert copy.catalog().read("runs", where="run_id = 'run-killed'").to_pylist()[0]["status"] == "finished"
+
+
+def test_a_fusion_stage_falls_back_to_the_branch_that_is_there(farm) -> None:
+    """hear (audio) and see (video) side by side; fusion needs both, and where the microphone is
+    missing its fallback fuses what the camera gave (the upstream audio stage skipped those)."""
+    p, _, head = farm
+
+    def see(x: np.ndarray) -> dict[str, np.ndarray]:
+        return {"probabilities": np.tile([0.1, 0.9], (len(x), 1))}
+
+    def fuse(a: np.ndarray, b: np.ndarray) -> dict[str, np.ndarray]:
+        return {"probabilities": (a + b) / 2}
+
+    def fuse_video(b: np.ndarray) -> dict[str, np.ndarray]:
+        return {"probabilities": b}
+
+    spec = load_task(p.task_path)
+    stages = [head_stage("hear", head, {"x": "source.audio"}, modalities=("audio",), on_missing="skip"),
+              Stage("see", see, {"x": "source.video"}, {"probabilities": "probabilities"}, modalities=("video",)),
+              Stage("fuse", fuse, {"a": "hear.probabilities", "b": "see.probabilities"},
+                    {"probabilities": "probabilities"}, "fusion", ("audio", "video"), "fallback:fuse_video",
+                    fusion="late"),
+              Stage("fuse_video", fuse_video, {"b": "see.probabilities"}, {"probabilities": "probabilities"},
+                    "fusion", ("video",)),
+              decision_stage("decide", spec, head.classes, "fuse.probabilities")]
+    pipe = Pipeline("two-branches", stages, {"audio": "vector", "video": "vector"})
+    assert pipe.order.index("fuse") > max(pipe.order.index("hear"), pipe.order.index("see"))
+    res = L.run_pipeline(p, pipe, representations=REPS, segmenter=SEGMENTER, field_name="action")
+    preds, segs = _predictions(p, res.run_id), _segments(p)
+    pen5 = _entity(p, "pen-5")
+    for sid, (entity, k) in segs.items():
+        if not 0 <= k < SECONDS // WINDOW:
+            continue
+        details = json.loads(preds[sid]["details_json"])
+        if entity == pen5:  # no audio: hear skipped, fusion fell back on the camera alone
+            assert preds[sid]["value"] is not None, details
+            fused = p.catalog().read("traces", where=f"run_id = '{res.run_id}' AND stage = 'fuse' AND "
+                                                     f"target_id = '{sid}'").to_pylist()[0]
+            assert fused["status"] == "fallback" and "no audio: fallback fuse_video" in fused["error"]
+        else:
+            assert preds[sid]["value"] is not None
+    assert res.stage_status["fuse"]["fallback"] == SECONDS // WINDOW
+    assert res.stage_status["hear"]["skipped"] >= SECONDS // WINDOW
+
+
+def test_a_run_is_resumed_only_as_it_was_started_and_sources_must_be_what_they_claim(farm) -> None:
+    p, _, head = farm
+    res = L.run_pipeline(p, _pipeline(p, head), representations=REPS, segmenter=SEGMENTER, field_name="action")
+    pinned = p.catalog().read("runs", where=f"run_id = '{res.run_id}'").to_pylist()[0]
+    with pytest.raises(ValueError, match="cannot be resumed with this call — field"):
+        L.run_pipeline(p, _pipeline(p, head), representations=REPS, segmenter=SEGMENTER, field_name="posture",
+                       run_id=res.run_id)
+    other = Pipeline("other", _pipeline(p, head).stages, {"audio": "vector", "video": "vector"}, version="2")
+    with pytest.raises(ValueError, match="pipeline barn-tones .* then, other .* now"):
+        L.run_pipeline(p, other, representations=REPS, segmenter=SEGMENTER, field_name="action", run_id=res.run_id)
+    again = L.run_pipeline(p, _pipeline(p, head), representations=REPS, segmenter=SEGMENTER, field_name="action",
+                           run_id=res.run_id)  # the same call: nothing left to do, the pins stay
+    assert again.done_before == res.segments
+    row = p.catalog().read("runs", where=f"run_id = '{res.run_id}'").to_pylist()[0]
+    assert row["table_versions_json"] == pinned["table_versions_json"]
+    assert row["started_utc_ns"] == pinned["started_utc_ns"]
+    assert json.loads(row["config_json"])["routes"] == json.loads(pinned["config_json"])["routes"]
+    with pytest.raises(ValueError, match="holds video vectors, not audio"):
+        L.run_pipeline(p, _pipeline(p, head), representations={"audio": REPS["video"], "video": REPS["video"]},
+                       segmenter=SEGMENTER, field_name="action")
+    with pytest.raises(ValueError, match="no stored vectors; run `syncline embed -r clap@1`"):
+        L.run_pipeline(p, _pipeline(p, head), representations={"audio": "clap@1", "video": REPS["video"]},
+                       segmenter=SEGMENTER, field_name="action")
+
+
+def test_bad_probabilities_fail_their_rows_and_text_outputs_keep_their_length(farm) -> None:
+    p, _, head = farm
+
+    def shaky(p: np.ndarray) -> dict[str, np.ndarray]:
+        if (p[:, 0] > 0.99).any():  # and it breaks outright on the surest: re-run row by row, text row by row
+            raise RuntimeError("overflow")
+        out = p.copy()
+        out[p[:, 0] > 0.9] = np.nan  # a broken model: NaN where it is most sure of an alarm
+        notes = np.array(["!" * (1 + int(20 * x)) for x in p[:, 0]])  # text as long as the alarm is likely
+        return {"probabilities": out, "note": notes}
+
+    extra = [Stage("shaky", shaky, {"p": "audio_head.probabilities"},
+                   {"probabilities": "probabilities", "note": "text"}, "fusion")]
+    res = L.run_pipeline(p, _pipeline(p, head, extra=extra, decide_from="shaky"), representations=REPS,
+                         segmenter=SEGMENTER, field_name="action", batch_size=1024)
+    preds = _predictions(p, res.run_id)
+    traces = p.catalog().read("traces", where=f"run_id = '{res.run_id}'").to_pylist()
+    shaky_ok = {t["target_id"]: json.loads(t["outputs_json"]) for t in traces
+                if t["stage"] == "shaky" and t["status"] == "ok"}
+    nan_rows = [s for s, o in shaky_ok.items() if o["probabilities"][0] is None]
+    assert nan_rows and all(preds[s]["route"] == "failed" and preds[s]["value"] is None for s in nan_rows)
+    assert all(json.loads(preds[s]["details_json"])["failed_stage"] == "decide" for s in nan_rows)
+    heard = {t["target_id"]: json.loads(t["outputs_json"])["probabilities"][0] for t in traces
+             if t["stage"] == "audio_head" and t["status"] == "ok"}
+    assert len({len(o["note"]) for o in shaky_ok.values()}) > 3
+    assert all(len(o["note"]) == 1 + int(20 * heard[s]) for s, o in shaky_ok.items())  # none cut short
+    assert res.stage_status["shaky"].get("failed", 0) > 0

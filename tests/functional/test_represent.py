@@ -146,3 +146,47 @@ def test_an_unknown_representation_is_refused_naming_the_known_ones(farm) -> Non
     with pytest.raises(EncoderError, match="unknown representation.*logmel-1s@1"):
         E.embed(p, ["nope@1"])
     assert LOGMEL.representation_id == "logmel-1s@1"
+
+
+class CrashOnTiny:
+    """An encoder whose decoder dies (the whole process) on tiny files: a segfault stand-in."""
+
+    representation = LOGMEL
+
+    def encode(self, path: Path):  # type: ignore[no-untyped-def]
+        import os
+
+        if path.stat().st_size < 1000:
+            os._exit(11)
+        return features_for(path, "audio")
+
+
+def test_a_worker_crash_fails_only_its_file_and_a_file_without_windows_is_done(tmp_path: Path,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    import wave
+
+    data = tmp_path / "data"
+    make_tone_farm(data, pens=2)
+    with wave.open(str(data / "pen-0" / "click.wav"), "wb") as w:  # 10 samples: less than one analysis frame
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes(np.zeros(10, np.int16).tobytes())
+    p = init_project(tmp_path / "p")
+    ingest(p, [data])
+    short = E.embed(p, ["logmel-1s@1"])
+    assert short.errors == [] and short.representations["logmel-1s@1"]["embedded"] == 3
+    again = E.embed(p, ["logmel-1s@1"])  # the 10-sample file gave no window, and is not decoded again
+    assert again.representations["logmel-1s@1"]["embedded"] == 0 and again.representations["logmel-1s@1"][
+        "already"] == 3
+    with p.catalog().connect() as con:
+        usage = {r["representation_id"]: r for r in Q.representation_usage(con)}
+    assert usage["logmel-1s@1"]["vectors"] == 2 * SECONDS and usage["logmel-1s@1"]["assets"] == 3
+
+    # a decoder that kills its worker on the tiny file: that file fails, alone; the mics are embedded
+    p.catalog().delete("embeddings", "true")
+    monkeypatch.setattr(E, "project_encoders", lambda project, only=None: {"logmel-1s@1": CrashOnTiny()})
+    res = E.embed(p, ["logmel-1s@1"])
+    counts = res.representations["logmel-1s@1"]
+    assert counts["failed"] == 1 and counts["embedded"] == 2, res.to_json()
+    assert len(res.errors) == 1 and "worker process died" in res.errors[0]

@@ -41,6 +41,9 @@ def test_a_valid_graph_is_ordered_with_parallel_branches_before_their_fusion() -
     ([_s("a", {"x": "source.audio"}, modalities=("depth",))], "stage a: needs modality 'depth'"),
     ([_s("a", {"x": "source.audio"}, {"p": "tensor"})], "stage a output p: unknown type 'tensor'"),
     ([_s("a", {"x": "source.audio"}, on_missing="ignore")], "stage a: on_missing must be"),
+    ([_s("a", {"x": "source.audio"}, on_missing="fallback:a")], "stage a: cannot be its own fallback"),
+    ([_s("a", {"x": "source.audio"}, on_missing="fallback:b"), _s("b", {"x": "source.video"}),
+      _s("c", {"y": "b.p"})], "stage c input y: b runs only as a fallback"),
 ])
 def test_an_invalid_graph_is_refused_naming_the_stage_and_port(stages: list[Stage], message: str) -> None:
     with pytest.raises(PipelineError) as e:
@@ -75,3 +78,47 @@ def test_decide_is_the_least_expected_cost_and_routes_by_the_review_policy(tmp_p
     assert {"act", "review"} <= set(r.route)
     with pytest.raises(ValueError, match="do not match"):
         decide(p[:, :2], labels, spec)
+
+
+def test_late_fusion_refuses_heads_over_other_classes() -> None:
+    from syncline.pipeline.heads import late_fusion_stage
+
+    with pytest.raises(ValueError, match="same classes"):
+        late_fusion_stage("fuse", {"a": "x.p", "b": "y.p"}, {"a": ["calm", "distressed"], "b": ["distressed", "calm"]})
+    fused = late_fusion_stage("fuse", {"a": "x.p", "b": "y.p"}, {"a": ["calm", "up"], "b": ["calm", "up"]},
+                              weights={"a": 3.0})
+    out = fused.fn(a=np.array([[1.0, 0.0]]), b=np.array([[0.0, 1.0]]))["probabilities"]
+    np.testing.assert_allclose(out, [[0.75, 0.25]])
+
+
+def test_the_decision_stage_refuses_rows_that_are_not_probabilities(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from syncline.pipeline.routing import decision_stage
+
+    spec = load_task(init_project(tmp_path / "p", template="farm").task_path)
+    st = decision_stage("decide", spec, ["alert_vet", "ignore"], "fuse.probabilities")
+    assert st.fn(p=np.array([[0.2, 0.8]]))["decision"].tolist() == ["alert_vet"]  # 0.2 x 100 > 0.8 x 3
+    for bad in ([[np.nan, np.nan]], [[0.5, 0.7]]):
+        with pytest.raises(ValueError, match="not finite or do not sum to 1"):
+            st.fn(p=np.array(bad))
+
+
+def test_a_stage_re_run_row_by_row_keeps_every_row_whole() -> None:
+    """The batch raises, so each row runs alone: the text each gives is kept in full whatever
+    the first row's length, and only the row that raises fails."""
+    from syncline.pipeline.local import FAILED, OK, _Batch, _call
+
+    def label(x: np.ndarray) -> dict[str, np.ndarray]:
+        if len(x) > 1:
+            raise RuntimeError("one at a time")
+        if x[0, 0] == 3:
+            raise ValueError("three is bad")
+        return {"name": np.array(["x" * int(x[0, 0] * 4 + 1)]), "score": x[:, 0] * 2}
+
+    st = Stage("label", label, {"x": "source.audio"}, {"name": "text", "score": "score"})
+    x = np.array([[0.0], [2.0], [3.0], [1.0]])
+    outputs: dict[str, np.ndarray] = {}
+    status, reason = np.full(4, OK, object), np.full(4, "", object)
+    _call(st, np.ones(4, bool), {"audio": x}, _Batch(4), outputs, status, reason)
+    assert outputs["name"][[0, 1, 3]].tolist() == ["x", "xxxxxxxxx", "xxxxx"]
+    assert outputs["score"][[0, 1, 3]].tolist() == [0.0, 4.0, 2.0] and np.isnan(outputs["score"][2])
+    assert status.tolist() == [OK, OK, FAILED, OK] and reason[2] == "ValueError: three is bad"

@@ -55,8 +55,12 @@ def _vectors(project: Project, errors: list[str]) -> dict[str, Windows]:
     """Each modality's stored window vectors (``syncline embed``; what is missing is embedded
     now, once, and kept for the next audit, pipeline or search)."""
     from syncline.represent.embed import embed
+    from syncline.represent.registry import EncoderError
 
-    report = embed(project, list(REPRESENTATIONS.values()))
+    try:
+        report = embed(project, list(REPRESENTATIONS.values()))
+    except EncoderError as e:
+        raise CannotRun(f"the built-in vectors cannot be stored: {e}") from e
     errors += report.errors
     with project.catalog().connect() as con:
         return {m: windows(con, rid) for m, rid in REPRESENTATIONS.items()}

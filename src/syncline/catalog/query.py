@@ -791,9 +791,9 @@ def representation_hashes(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
 
 
 def embedded_assets(con: duckdb.DuckDBPyConnection, representation_id: str) -> set[str]:
-    """Assets with at least one window vector of ``representation_id``."""
+    """Assets embedded under ``representation_id`` (with windows, or marked as giving none)."""
     rows = con.execute("SELECT DISTINCT asset_ids[1] FROM embeddings WHERE representation_id = ? "
-                       "AND target_type = 'asset_window'", [representation_id]).fetchall()
+                       "AND target_type IN ('asset_window', 'asset_empty')", [representation_id]).fetchall()
     return {str(r[0]) for r in rows}
 
 
@@ -819,8 +819,8 @@ def segment_spans(con: duckdb.DuckDBPyConnection, segmenter: str | None = None) 
 def representation_usage(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     """Each stored representation: its vectors and assets, and the runs pinned to it."""
     rel = con.sql("""
-        WITH e AS (SELECT representation_id, count(*) AS vectors, count(DISTINCT asset_ids[1]) AS assets
-                   FROM embeddings GROUP BY 1),
+        WITH e AS (SELECT representation_id, count(*) FILTER (WHERE target_type <> 'asset_empty') AS vectors,
+                          count(DISTINCT asset_ids[1]) AS assets FROM embeddings GROUP BY 1),
         r AS (SELECT u.representation_id, list(run_id ORDER BY run_id) AS runs
               FROM (SELECT run_id, unnest(representation_ids) AS representation_id FROM runs) u GROUP BY 1)
         SELECT p.representation_id, p.name, p.version, p.modality, p.dim, p.config_hash,
@@ -843,5 +843,19 @@ def predicted_targets(con: duckdb.DuckDBPyConnection, run_id: str) -> set[str]:
                                            [run_id]).fetchall()}
 
 
-def run_exists(con: duckdb.DuckDBPyConnection, run_id: str) -> bool:
-    return bool(con.execute("SELECT count(*) FROM runs WHERE run_id = ?", [run_id]).fetchall()[0][0])
+def run_row(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, Any] | None:
+    rel = con.execute("SELECT * FROM runs WHERE run_id = ?", [run_id])
+    cols = [d[0] for d in rel.description]
+    rows = rel.fetchall()
+    return dict(zip(cols, rows[0], strict=True)) if rows else None
+
+
+def run_counts(con: duckdb.DuckDBPyConnection, run_id: str) -> tuple[dict[str, int], dict[str, dict[str, int]]]:
+    """A run's predictions by route, and its traces by stage and status."""
+    routes = {str(r): int(n) for r, n in con.execute(
+        "SELECT route, count(*) FROM predictions WHERE run_id = ? GROUP BY 1 ORDER BY 1", [run_id]).fetchall()}
+    stages: dict[str, dict[str, int]] = {}
+    for stage, status, n in con.execute("SELECT stage, status, count(*) FROM traces WHERE run_id = ? GROUP BY ALL "
+                                        "ORDER BY 1, 2", [run_id]).fetchall():
+        stages.setdefault(str(stage), {})[str(status)] = int(n)
+    return routes, stages

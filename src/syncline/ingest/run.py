@@ -16,6 +16,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pyarrow as pa
+
 from syncline.catalog import Catalog
 from syncline.govern.keys import Tombstones, keyed_hash
 from syncline.ids import asset_id_from_sha256, entity_id_from_path, sha256_file, stable_id
@@ -26,7 +29,7 @@ from syncline.ingest.work import process_file
 from syncline.manifest import AssetSpec, Manifest, load_manifest
 from syncline.media.types import MediaErrorKind
 from syncline.project import Project
-from syncline.represent.embed import window_rows
+from syncline.represent.embed import window_table
 
 ProgressFn = Callable[[str, int, int], None]
 """progress(stage, done, total): called as work completes."""
@@ -121,21 +124,23 @@ def _refuse_withdrawn(files: list[_File], by_path: dict[str, AssetSpec], withdra
 
 
 def _store_embeddings(cat: Catalog, done: list[tuple[dict[str, Any], dict[str, Any]]]) -> None:
-    """Vectors of the files kept as embeddings only, one row per window, with provenance."""
+    """Vectors of the files kept as embeddings only, one row per window, with provenance; never
+    overwriting a stored representation or vector (``syncline embed`` refuses a changed config)."""
     reps: dict[str, dict[str, Any]] = {}
-    rows = []
+    tables = []
     for asset, res in done:
         emb = res.get("embeddings")
         if not emb:
             continue
         rep = emb["representation"]
         reps[rep["representation_id"]] = rep
-        rows += window_rows(asset["asset_id"], asset.get("subject_ids"), rep["representation_id"], emb["t0_ns"],
-                            emb["t1_ns"], emb["vectors"])
+        tables.append(cat.conform("embeddings", window_table(asset["asset_id"], asset.get("subject_ids"),
+                                                             rep["representation_id"], emb["t0_ns"], emb["t1_ns"],
+                                                             np.asarray(emb["vectors"], np.float32))))
     if reps:
-        cat.upsert("representations", list(reps.values()))
-    if rows:
-        cat.upsert("embeddings", rows)
+        cat.insert_missing("representations", list(reps.values()))
+    if tables:
+        cat.insert_missing("embeddings", pa.concat_tables(tables))
 
 
 def _stored_as_result(row: dict[str, Any]) -> dict[str, Any]:

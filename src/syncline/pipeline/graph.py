@@ -84,12 +84,21 @@ def _check(stages: list[Stage], sources: dict[str, str]) -> list[str]:
                 problems.append(f"stage {s.name} input {arg}: stage {owner} has no output {port!r} "
                                 f"(it has {', '.join(up.outputs) or 'none'})")
         fb = s.fallback
-        if fb is not None:
+        if fb == s.name:
+            problems.append(f"stage {s.name}: cannot be its own fallback")
+        elif fb is not None:
             alt = by_name.get(fb)
             if alt is None:
                 problems.append(f"stage {s.name}: fallback stage {fb!r} is not declared")
             elif alt.outputs != s.outputs:
                 problems.append(f"stage {s.name}: fallback {fb} gives {alt.outputs}, not the same outputs {s.outputs}")
+    fallbacks = {s.fallback for s in stages if s.fallback}
+    for s in stages:
+        for arg, value in s.inputs.items():
+            owner = value.partition(":")[0].partition(".")[0]
+            if owner in fallbacks:
+                problems.append(f"stage {s.name} input {arg}: {owner} runs only as a fallback (it stands in for "
+                                "another stage, whose outputs it gives): take the input from that stage")
     if problems:
         raise PipelineError(problems)
     _types(stages, by_name, sources, problems)

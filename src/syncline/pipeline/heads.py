@@ -110,9 +110,15 @@ def head_stage(name: str, head: LinearHead, inputs: dict[str, str], *, role: Rol
                  version=head.version, params={"model_id": head.model_id, "classes": head.classes})
 
 
-def late_fusion_stage(name: str, inputs: dict[str, str], *, weights: dict[str, float] | None = None,
-                      on_missing: str = "skip") -> Stage:
-    """Late fusion: the weighted mean of upstream class probabilities (heads over the same classes)."""
+def late_fusion_stage(name: str, inputs: dict[str, str], classes: dict[str, list[str]], *,
+                      weights: dict[str, float] | None = None, on_missing: str = "skip") -> Stage:
+    """Late fusion: the weighted mean of upstream class probabilities. ``classes`` gives each
+    input's class order (its head's ``classes``); they must be the same list, or the columns
+    would be averaged across different classes."""
+    orders = {tuple(classes.get(a, ())) for a in inputs}
+    if len(orders) != 1 or not next(iter(orders)):
+        raise ValueError(f"fusion {name}: its inputs must give probabilities over the same classes in the same "
+                         f"order; got {classes}")
     w = {a: float((weights or {}).get(a, 1.0)) for a in inputs}
 
     def fn(**ps: np.ndarray) -> dict[str, np.ndarray]:
@@ -120,4 +126,4 @@ def late_fusion_stage(name: str, inputs: dict[str, str], *, weights: dict[str, f
         return {"probabilities": stacked.sum(axis=0) / sum(w.values())}
 
     return Stage(name, fn, dict(inputs), {"probabilities": "probabilities"}, "fusion", (), on_missing,
-                 fusion="late", params={"weights": w})
+                 fusion="late", params={"weights": w, "classes": list(next(iter(orders)))})

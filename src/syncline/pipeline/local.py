@@ -14,7 +14,9 @@ every stage did to every segment, and a run pinned to the versions it used.
   ``run_pipeline(..., run_id=<the killed run>)`` does only the rest, and stable row IDs mean
   nothing is written twice. A kill loses at most ``commit_rows`` segments of work.
 * **Pinned.** The run row names the catalog's table versions at the start, the pipeline's
-  config hash, the representations and heads, and the task spec's hash.
+  config hash, the representations and heads, and the task spec's hash; the run reads through
+  those versions, and a resumed run must be the same pipeline with the same settings (it reads
+  the versions it was pinned to, and its counts cover the whole run).
 """
 
 from __future__ import annotations
@@ -33,9 +35,10 @@ from syncline.ids import stable_id
 from syncline.pipeline.graph import Pipeline
 from syncline.pipeline.trace import prediction_table, trace_table
 from syncline.project import Project
-from syncline.represent.search import segment_assets, segment_vectors, windows
+from syncline.represent.search import segment_assets, segment_vectors, split_keys, windows
 
 OK, FAILED, SKIPPED, ABSTAINED, FALLBACK = "ok", "failed", "skipped", "abstained", "fallback"
+MODALITY_SOURCES = ("audio", "video", "image", "transcript", "sensor", "events", "document", "metadata")
 
 
 @dataclass
@@ -84,35 +87,54 @@ def run_pipeline(project: Project, pipeline: Pipeline, *, representations: dict[
     started = time.time_ns()
     cat = project.catalog()
     with cat.connect() as con:
-        spans = Q.segment_spans(con, segmenter)
-        wins = {src: windows(con, rid) for src, rid in representations.items()}
-        subjects = Q.asset_subjects(con)
+        stored = {r["representation_id"]: r["modality"] for r in Q.representation_usage(con) if r["vectors"] > 0}
+        existing = Q.run_row(con, run_id) if run_id else None
         done = Q.predicted_targets(con, run_id) if run_id else set()
-        fresh = not (run_id and Q.run_exists(con, run_id))
+    for src, rid in representations.items():
+        if rid not in stored:
+            raise ValueError(f"source {src}: representation {rid} has no stored vectors; run `syncline embed -r {rid}`")
+        if src in MODALITY_SOURCES and stored[rid] != src:
+            raise ValueError(f"source {src}: {rid} holds {stored[rid]} vectors, not {src}")
+    config = {"segmenter": segmenter, "field": field_name, "batch_size": batch_size, "sources": representations,
+              "models": model_versions or {}}
+    if existing is not None:  # a resumed run: the same pipeline on the same data, or nothing
+        snapshot = _check_resume(existing, pipeline, config)
+        started = int(existing["started_utc_ns"] or started)
+    else:
+        snapshot = cat.snapshot()
+    try:
+        with cat.connect(versions=snapshot) as con:  # read what the run is pinned to
+            spans = Q.segment_spans(con, segmenter)
+            wins = {src: windows(con, rid) for src, rid in representations.items()}
+            subjects = Q.asset_subjects(con)
+    except (OSError, ValueError) as e:
+        raise ValueError(f"run {run_id}: its pinned table versions cannot be read any more ({str(e).splitlines()[0]}); "
+                         "old versions were cleaned up (a withdrawal or retention run): start a new run") from e
     if spans.num_rows == 0:
         raise ValueError(f"no segments of {segmenter!r}: run `syncline segment` first")
     run_id = run_id or stable_id("run", pipeline.name, pipeline.config_hash(), segmenter, started)
-    snapshot = cat.snapshot()
+    fresh = existing is None
     ids = np.asarray(spans.column("segment_id").to_pylist(), object)
     ents = np.asarray(spans.column("entity_id").to_pylist(), object)
     t0 = np.asarray(spans.column("t0_ns").to_numpy(), np.int64)
     t1 = np.asarray(spans.column("t1_ns").to_numpy(), np.int64)
     todo = np.flatnonzero(~np.isin(ids, list(done)))
     sources = {src: segment_vectors(w, ents[todo], t0[todo], t1[todo]) for src, w in wins.items()}
-    used = [segment_assets(w, ents[todo], t0[todo], t1[todo]) for w in wins.values()]
-    asset_lists = [sorted(set().union(*(u[i] for u in used))) for i in range(len(todo))]
-    prov_assets = pa.array(asset_lists, pa.list_(pa.string()))
-    prov_subjects = pa.array([sorted({x for a in al for x in subjects.get(a, [])}) for al in asset_lists],
-                             pa.list_(pa.string()))
+    keys = np.full(len(todo), "", object)
+    for w in wins.values():  # provenance: each distinct set of files is listed once, rows point at it
+        keys = keys + segment_assets(w, ents[todo], t0[todo], t1[todo])
+    combos, which = split_keys(keys)
+    take = pa.array(which.astype(np.int64))
+    prov_assets = pa.array(combos, pa.list_(pa.string())).take(take)
+    prov_subjects = pa.array([sorted({x for a in c for x in subjects.get(a, [])}) for c in combos],
+                             pa.list_(pa.string())).take(take)
     result = RunResult(run_id, len(ids), len(ids) - len(todo))
     run_row = {"run_id": run_id, "kind": "pipeline", "started_utc_ns": started, "status": "running",
                "task_hash": _task_hash(project), "model_name": pipeline.name,
                "model_version": pipeline.config_hash(),
                "representation_ids": sorted(set(representations.values())),
                "table_versions_json": json.dumps(snapshot, sort_keys=True),
-               "config_json": json.dumps({"segmenter": segmenter, "field": field_name, "batch_size": batch_size,
-                                          "sources": representations, "models": model_versions or {}},
-                                         sort_keys=True)}
+               "config_json": json.dumps(config, sort_keys=True)}
     if fresh:
         cat.upsert("runs", [run_row])
     t_run = time.perf_counter()
@@ -129,14 +151,35 @@ def run_pipeline(project: Project, pipeline: Pipeline, *, representations: dict[
         if progress:
             progress(int(rows[-1]) + 1, len(todo))
     result.seconds = round(time.perf_counter() - t_run, 3)
-    status = {"segments": result.segments, "routes": result.routes, "stage_status": result.stage_status}
+    with cat.connect() as con:  # the whole run's counts, resumed parts included
+        routes, stage_status = Q.run_counts(con, run_id)
     cat.upsert("runs", [run_row | {"status": "finished", "finished_utc_ns": time.time_ns(),
-                                   "config_json": json.dumps(json.loads(str(run_row["config_json"])) | status,
+                                   "config_json": json.dumps(config | {"segments": result.segments, "routes": routes,
+                                                                       "stage_status": stage_status},
                                                              sort_keys=True)}])
     return result
 
 
+def _check_resume(existing: dict[str, Any], pipeline: Pipeline, config: dict[str, Any]) -> dict[str, int]:
+    """The pinned table versions of a run to resume; refuses another pipeline or other settings."""
+    was = json.loads(existing.get("config_json") or "{}")
+    diffs = [f"{k}: {was.get(k)!r} then, {config[k]!r} now" for k in ("segmenter", "field", "sources", "models")
+             if was.get(k) != config[k]]
+    if existing.get("kind") != "pipeline":
+        diffs.insert(0, f"it is a {existing.get('kind')} run")
+    if existing.get("model_version") != pipeline.config_hash():
+        diffs.append(f"pipeline {existing.get('model_name')} {existing.get('model_version')} then, "
+                     f"{pipeline.name} {pipeline.config_hash()} now")
+    if diffs:
+        raise ValueError(f"run {existing['run_id']} cannot be resumed with this call — " + "; ".join(diffs)
+                         + ": resume it as it was started, or start a new run")
+    return {str(k): int(v) for k, v in json.loads(existing["table_versions_json"]).items()}
+
+
 def _run_batch(pipeline: Pipeline, sources: dict[str, np.ndarray], n: int) -> _Batch:
+    """Each stage in order on the rows it can run on. A row lacking a modality the stage needs
+    (its ``modalities`` or a source input) follows ``on_missing`` first — a fallback stands in
+    wherever its own inputs are there; other rows run when every upstream input is ok."""
     state = _Batch(n)
     present = {s: ~np.isnan(v).any(axis=1) if v.ndim == 2 and v.shape[1] else np.zeros(n, bool)
                for s, v in sources.items()}
@@ -146,48 +189,66 @@ def _run_batch(pipeline: Pipeline, sources: dict[str, np.ndarray], n: int) -> _B
         st = pipeline.stage(name)
         status = np.full(n, OK, object)
         reason = np.full(n, "", object)
-        ready = np.ones(n, bool)
-        for value in st.inputs.values():
-            owner, _, port = value.partition(":")[0].partition(".")
-            if owner == "source":
-                continue
-            up = state.status[owner]
-            blocked = ready & ~np.isin(up, [OK, FALLBACK])
-            status[blocked] = np.where(up[blocked] == ABSTAINED, ABSTAINED, SKIPPED)
-            reason[blocked] = [f"{owner}: {r}" if r else f"{owner} {s}" for r, s in
-                               zip(state.reason[owner][blocked], up[blocked], strict=True)]
-            ready &= ~blocked
-        lacking = np.zeros(n, bool)
-        lack_text = np.full(n, "", object)
-        for m in list(st.modalities) + [v.split(".", 1)[1].partition(":")[0] for v in st.inputs.values()
-                                        if v.startswith("source.")]:
-            gone = ready & ~lacking & ~present[m]
-            lack_text[gone] = f"no {m}"
-            lacking |= gone
-        ready &= ~lacking
+        lacking, lack_text = _lacking(st, present, n)
+        blocked, up_status, up_reason = _blocked(st, state, n)
+        blocked &= ~lacking
+        status[blocked], reason[blocked] = up_status[blocked], up_reason[blocked]
         outputs: dict[str, np.ndarray] = {}
         t = time.perf_counter()
-        _call(st, ready, sources, state, outputs, status, reason)
+        _call(st, ~lacking & ~blocked, sources, state, outputs, status, reason)
         if lacking.any():
+            reason[lacking] = lack_text[lacking]
+            status[lacking] = SKIPPED if st.on_missing == "skip" else ABSTAINED
             if st.fallback:
                 fb = pipeline.stage(st.fallback)
+                fb_lacking, _ = _lacking(fb, present, n)
+                fb_blocked, _, fb_why = _blocked(fb, state, n)
+                usable = lacking & ~fb_lacking & ~fb_blocked
                 fb_status = np.full(n, OK, object)
                 fb_reason = np.full(n, "", object)
-                usable = lacking & np.array([all(v.startswith("source.") and present[v[7:].partition(":")[0]][i]
-                                                 or not v.startswith("source.") for v in fb.inputs.values())
-                                             for i in range(n)], bool)
                 _call(fb, usable, sources, state, outputs, fb_status, fb_reason)
                 status[usable] = np.where(fb_status[usable] == OK, FALLBACK, fb_status[usable])
-                reason[usable] = [f"{t}: fallback {fb.name}" + (f" ({r})" if r else "")
-                                  for t, r in zip(lack_text[usable], fb_reason[usable], strict=True)]
-                lacking &= ~usable
-            status[lacking] = ABSTAINED if st.on_missing == "abstain" or st.fallback else SKIPPED
-            reason[lacking] = lack_text[lacking]
+                reason[usable] = [f"{why}: fallback {fb.name}" + (f" ({r})" if r else "")
+                                  for why, r in zip(lack_text[usable], fb_reason[usable], strict=True)]
+                no_fb = lacking & ~usable
+                reason[no_fb] = [f"{why}; fallback {fb.name} cannot run either" for why in lack_text[no_fb]]
         state.failed_at[(status == FAILED) & (state.failed_at == "")] = name
         state.seconds[name] = time.perf_counter() - t
         state.nbytes[name] = int(sum(v.nbytes for v in outputs.values()))
         state.outputs[name], state.status[name], state.reason[name] = outputs, status, reason
     return state
+
+
+def _lacking(st: Any, present: dict[str, np.ndarray], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows without a modality the stage needs, and which (the first missing)."""
+    lacking = np.zeros(n, bool)
+    text = np.full(n, "", object)
+    needs = list(st.modalities) + [v.split(".", 1)[1].partition(":")[0] for v in st.inputs.values()
+                                   if v.startswith("source.")]
+    for m in dict.fromkeys(needs):
+        gone = ~lacking & ~present[m]
+        text[gone] = f"no {m}"
+        lacking |= gone
+    return lacking, text
+
+
+def _blocked(st: Any, state: _Batch, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows an upstream stage did not give an output for: abstained upstream stays an
+    abstention, failed or skipped upstream is a skip; the reason names the stage."""
+    blocked = np.zeros(n, bool)
+    status = np.full(n, OK, object)
+    reason = np.full(n, "", object)
+    for value in st.inputs.values():
+        owner = value.partition(":")[0].partition(".")[0]
+        if owner == "source":
+            continue
+        up = state.status[owner]
+        new = ~blocked & ~np.isin(up, [OK, FALLBACK])
+        status[new] = np.where(up[new] == ABSTAINED, ABSTAINED, SKIPPED)
+        reason[new] = [f"{owner}: {r}" if r else f"{owner} {s}" for r, s in
+                       zip(state.reason[owner][new], up[new], strict=True)]
+        blocked |= new
+    return blocked, status, reason
 
 
 def _call(st: Any, rows: np.ndarray, sources: dict[str, np.ndarray], state: _Batch, outputs: dict[str, np.ndarray],
@@ -209,9 +270,9 @@ def _call(st: Any, rows: np.ndarray, sources: dict[str, np.ndarray], state: _Bat
             value = np.asarray(got[port])
             if len(value) != len(where):
                 raise ValueError(f"stage {st.name} returned {len(value)} rows of {port!r} for {len(where)} segments")
-            if port not in outputs:
-                outputs[port] = np.empty((len(status),) + value.shape[1:], value.dtype if value.dtype != object
-                                         else object)
+            if port not in outputs:  # text is kept as objects: a later row must not be cut to the first's width
+                kind = value.dtype if value.dtype.kind in "fiub" else np.dtype(object)
+                outputs[port] = np.empty((len(status),) + value.shape[1:], kind)
                 if outputs[port].dtype.kind == "f":
                     outputs[port][:] = np.nan
             outputs[port][where] = value
@@ -253,8 +314,8 @@ def _commit(cat: Any, pending: list[tuple[pa.Table, pa.Table]], fresh: bool) -> 
     fresh run's rows are new by construction, so they are appended without scanning the keys; a
     resumed run may meet the traces of the batches it was killed in, so it merges."""
     write = cat.append if fresh else cat.upsert
-    write("traces", pa.concat_tables([t for t, _ in pending]))
-    write("predictions", pa.concat_tables([p for _, p in pending]))
+    write("traces", pa.concat_tables([cat.conform("traces", t) for t, _ in pending]))
+    write("predictions", pa.concat_tables([cat.conform("predictions", p) for _, p in pending]))
 
 
 def _task_hash(project: Project) -> str | None:

@@ -64,6 +64,10 @@ def decision_stage(name: str, spec: TaskSpec, classes: list[str], source: str) -
 
     def fn(p: np.ndarray) -> dict[str, np.ndarray]:
         p = np.asarray(p, np.float64)
+        bad = ~np.isfinite(p).all(axis=1) | (np.abs(p.sum(axis=1) - 1.0) > 1e-3)
+        if bad.any():  # the executor re-runs row by row: exactly these rows fail, with this reason
+            raise ValueError(f"{int(bad.sum())} row(s) of probabilities are not finite or do not sum to 1 "
+                             f"(e.g. {p[bad][0].round(4).tolist()}): no decision is taken on them")
         full = np.where(np.array(cols) >= 0, p[:, np.maximum(cols, 0)], 0.0)
         r = decide(full, labels, spec)
         return {"decision": r.decision, "confidence": r.confidence, "expected_cost": r.expected_cost,

@@ -23,9 +23,13 @@ from __future__ import annotations
 import multiprocessing
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+import pyarrow as pa
 
 from syncline.align.tuples import asset_path, has_media
 from syncline.catalog import query as Q
@@ -47,13 +51,27 @@ class EmbedReport:
         return {"representations": self.representations, "errors": self.errors}
 
 
-def window_rows(asset_id: str, subject_ids: Sequence[str] | None, representation_id: str, t0_ns: Sequence[int],
-                t1_ns: Sequence[int], vectors: Any) -> list[dict[str, Any]]:
-    """Catalog rows for one asset's windows (the same IDs whoever computes them: ingest or embed)."""
-    return [{"embedding_id": stable_id(asset_id, representation_id, i), "representation_id": representation_id,
-             "target_type": "asset_window", "target_id": f"{asset_id}:{t0}:{t1}", "vector": list(map(float, vec)),
-             "asset_ids": [asset_id], "subject_ids": list(subject_ids) if subject_ids is not None else None}
-            for i, (t0, t1, vec) in enumerate(zip(t0_ns, t1_ns, vectors, strict=True))]
+def window_table(asset_id: str, subject_ids: Sequence[str] | None, representation_id: str, t0_ns: Sequence[int],
+                 t1_ns: Sequence[int], vectors: np.ndarray) -> pa.Table:
+    """Catalog rows for one asset's windows (the same IDs whoever computes them: ingest or embed),
+    built as Arrow columns. A file that gave no window gets one ``asset_empty`` row without a
+    vector, so that it counts as done and is not decoded again on every run."""
+    vectors = np.asarray(vectors, np.float32)
+    n = len(t0_ns)
+    subjects = list(subject_ids) if subject_ids is not None else None
+    if n == 0:
+        return pa.Table.from_pylist([{"embedding_id": stable_id(asset_id, representation_id, "empty"),
+                                      "representation_id": representation_id, "target_type": "asset_empty",
+                                      "target_id": f"{asset_id}:empty", "vector": None, "asset_ids": [asset_id],
+                                      "subject_ids": subjects}])
+    dim = vectors.shape[1] if vectors.ndim == 2 else 0
+    offsets = pa.array(np.arange(n + 1, dtype=np.int32) * dim)
+    return pa.table({"embedding_id": [stable_id(asset_id, representation_id, i) for i in range(n)],
+                     "representation_id": [representation_id] * n, "target_type": ["asset_window"] * n,
+                     "target_id": [f"{asset_id}:{a}:{b}" for a, b in zip(t0_ns, t1_ns, strict=True)],
+                     "vector": pa.ListArray.from_arrays(offsets, pa.array(vectors.reshape(-1))),
+                     "asset_ids": pa.array([[asset_id]] * n, pa.list_(pa.string())),
+                     "subject_ids": pa.array([subjects] * n, pa.list_(pa.string()))})
 
 
 def project_encoders(project: Project, only: list[str] | None = None) -> dict[str, Encoder]:
@@ -79,6 +97,7 @@ def embed(project: Project, representation_ids: list[str] | None = None, *,
                                f"now has {rep.config_hash} (other weights or settings): give it a new version "
                                "so the old vectors stay valid for what was built on them")
     report = EmbedReport()
+    spawn = multiprocessing.get_context("spawn")
     pool: ProcessPoolExecutor | None = None
     try:
         for rid in chosen:
@@ -95,24 +114,31 @@ def embed(project: Project, representation_ids: list[str] | None = None, *,
                 continue
             cat.insert_missing("representations", [enc.representation.row()])
             if pool is None and project.settings.workers > 1 and len(todo) > 1:
-                pool = ProcessPoolExecutor(max_workers=project.settings.workers,
-                                           mp_context=multiprocessing.get_context("spawn"))
+                pool = ProcessPoolExecutor(max_workers=project.settings.workers, mp_context=spawn)
             for start in range(0, len(todo), ASSETS_PER_COMMIT):
                 batch = todo[start:start + ASSETS_PER_COMMIT]
                 paths = [str(asset_path(project, a)) for a in batch]
-                results = (pool.map(_encode, [enc] * len(batch), paths) if pool is not None
-                           else map(_encode, [enc] * len(batch), paths))
-                rows: list[dict[str, Any]] = []
+                try:
+                    results = list(pool.map(_encode, [enc] * len(batch), paths) if pool is not None
+                                   else map(_encode, [enc] * len(batch), paths))
+                except BrokenProcessPool:  # a decoder crashed a worker: find the file, alone
+                    pool.shutdown(cancel_futures=True)  # type: ignore[union-attr]
+                    pool = ProcessPoolExecutor(max_workers=project.settings.workers, mp_context=spawn)
+                    results = [_encode_alone(enc, path, spawn) for path in paths]
+                tables: list[pa.Table] = []
                 for a, res in zip(batch, results, strict=True):
                     if "error" in res:
                         counts["failed"] += 1
                         report.errors.append(f"{Path(str(a['source_path'])).name} ({rid}): {res['error']}")
                         continue
-                    rows += window_rows(a["asset_id"], a["subject_ids"], rid, res["t0_ns"], res["t1_ns"],
-                                        res["vectors"])
+                    tables.append(window_table(a["asset_id"], a["subject_ids"], rid, res["t0_ns"], res["t1_ns"],
+                                               res["vectors"]))
                     counts["embedded"] += 1
-                if rows:
-                    counts["vectors"] += cat.insert_missing("embeddings", rows).inserted
+                if tables:
+                    rows = pa.concat_tables([cat.conform("embeddings", t) for t in tables])
+                    written = cat.insert_missing("embeddings", rows).inserted
+                    counts["vectors"] += written - sum(t.column("target_type")[0].as_py() == "asset_empty"
+                                                       for t in tables)
                 if progress:
                     progress(rid, min(start + len(batch), len(todo)), len(todo))
     finally:
@@ -128,4 +154,13 @@ def _encode(encoder: Encoder, path: str) -> dict[str, Any]:
     except Exception as e:  # decoders and model runtimes raise many types; the file is reported, not fatal
         first = str(e).splitlines()[0] if str(e) else type(e).__name__
         return {"error": f"cannot encode: {first}"}
-    return {"t0_ns": list(f.t0_ns), "t1_ns": list(f.t1_ns), "vectors": f.vectors.tolist()}
+    return {"t0_ns": list(f.t0_ns), "t1_ns": list(f.t1_ns), "vectors": np.asarray(f.vectors, np.float32)}
+
+
+def _encode_alone(encoder: Encoder, path: str, context: Any) -> dict[str, Any]:
+    """One file in a worker of its own: a crash (a decoder's segfault) fails this file only."""
+    with ProcessPoolExecutor(max_workers=1, mp_context=context) as one:
+        try:
+            return one.submit(_encode, encoder, path).result()
+        except BrokenProcessPool:
+            return {"error": "the decoder crashed on this file (the worker process died); check it with ffprobe"}

@@ -86,8 +86,9 @@ class OnnxEncoder:
     def encode(self, path: Path) -> Features:
         from syncline.represent.frames import image_rgb, per_second_frames
 
-        if self._session is None:
-            self._session = _session(self.spec.onnx, f"encoder {self.representation.representation_id}")
+        if self._session is None:  # in a worker: one session per model file and process, not per file
+            self._session = _cached_session(self.spec.onnx, str(self.representation.config["onnx_sha256"]),
+                                            f"encoder {self.representation.representation_id}")
         frames = iter([(0, image_rgb(path))]) if self.spec.modality == "image" else per_second_frames(path)
         t0: list[int] = []
         out: list[np.ndarray] = []
@@ -108,6 +109,20 @@ class OnnxEncoder:
         img = np.asarray(Image.fromarray(rgb).resize((size, size), Image.Resampling.BILINEAR), np.float32) / 255.0
         mean, std = np.asarray(self.spec.mean, np.float32), np.asarray(self.spec.std, np.float32)
         return np.ascontiguousarray(((img - mean) / std).transpose(2, 0, 1))
+
+
+_SESSIONS: dict[tuple[str, str], Any] = {}
+
+
+def _cached_session(path: Path, sha256: str, where: str) -> Any:
+    """This process's session of a model file, checked once against the hash the representation
+    was declared with (a file swapped since would give vectors of other weights)."""
+    key = (str(path), sha256)
+    if key not in _SESSIONS:
+        if file_sha256(path) != sha256:
+            raise EncoderError(f"{where}: {path.name} changed since the encoder was loaded; run again")
+        _SESSIONS[key] = _session(path, where)
+    return _SESSIONS[key]
 
 
 def _session(path: Path, where: str) -> Any:

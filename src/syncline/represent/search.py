@@ -42,6 +42,16 @@ class Windows:
     vectors: np.ndarray  # (n, dim) float32
 
 
+def groups(keys: np.ndarray) -> dict[Any, np.ndarray]:
+    """The row indices of each distinct key, from one sort (not one scan of all rows per key)."""
+    if not len(keys):
+        return {}
+    order = np.argsort(keys, kind="stable")
+    ordered = keys[order]
+    cuts = np.flatnonzero(ordered[1:] != ordered[:-1]) + 1
+    return {ordered[a]: order[a:b] for a, b in zip(np.r_[0, cuts], np.r_[cuts, len(keys)], strict=True)}
+
+
 def windows(con: Any, representation_id: str) -> Windows:
     """Stored windows of a representation mapped through each asset's current clock (vectorised)."""
     t = Q.asset_windows(con, representation_id)
@@ -73,7 +83,7 @@ def segment_vectors(w: Windows, entity_ids: np.ndarray, t0_ns: np.ndarray, t1_ns
     counts = np.zeros(len(t0_ns), np.int64)
     keep = np.ones(len(w.t0_ns), bool) if assets is None else np.isin(w.asset_ids, list(assets))
     if len(w.t0_ns):
-        by_seg_entity = {e: np.flatnonzero(entity_ids == e) for e in np.unique(entity_ids)}
+        by_seg_entity = groups(entity_ids)
         starts = np.flatnonzero(np.r_[True, w.asset_ids[1:] != w.asset_ids[:-1]])  # rows come ordered by asset
         for a, b in zip(starts, np.r_[starts[1:], len(w.t0_ns)], strict=True):
             seg = by_seg_entity.get(w.entity_ids[a])
@@ -96,22 +106,29 @@ def segment_vectors(w: Windows, entity_ids: np.ndarray, t0_ns: np.ndarray, t1_ns
         return np.where(counts[:, None] > 0, sums / counts[:, None], np.nan).astype(np.float32)
 
 
-def segment_assets(w: Windows, entity_ids: np.ndarray, t0_ns: np.ndarray, t1_ns: np.ndarray) -> list[set[str]]:
-    """Per segment, the assets whose windows overlap it (provenance of its vectors): one overlap
-    test per file over its entity's segments at once."""
-    out: list[set[str]] = [set() for _ in range(len(t0_ns))]
+def segment_assets(w: Windows, entity_ids: np.ndarray, t0_ns: np.ndarray, t1_ns: np.ndarray) -> np.ndarray:
+    """Per segment, the assets whose windows overlap it (provenance of its vectors), as a key
+    ``"asset;asset;"`` (assets in ID order): one overlap test per file over its entity's
+    segments at once; ``split_keys`` turns the distinct keys back into lists."""
+    keys = np.full(len(t0_ns), "", object)
     if not len(w.t0_ns):
-        return out
-    by_seg_entity = {e: np.flatnonzero(entity_ids == e) for e in np.unique(entity_ids)}
+        return keys
+    by_seg_entity = groups(entity_ids)
     starts = np.flatnonzero(np.r_[True, w.asset_ids[1:] != w.asset_ids[:-1]])  # rows come ordered by asset
     for a, b in zip(starts, np.r_[starts[1:], len(w.t0_ns)], strict=True):
         seg = by_seg_entity.get(w.entity_ids[a])
         if seg is None:
             continue
-        asset = str(w.asset_ids[a])
-        for i in seg[(w.t0_ns[a:b].min() < t1_ns[seg]) & (w.t1_ns[a:b].max() > t0_ns[seg])].tolist():
-            out[i].add(asset)
-    return out
+        hit = seg[(w.t0_ns[a:b].min() < t1_ns[seg]) & (w.t1_ns[a:b].max() > t0_ns[seg])]
+        keys[hit] = keys[hit] + f"{w.asset_ids[a]};"
+    return keys
+
+
+def split_keys(keys: np.ndarray) -> tuple[list[list[str]], np.ndarray]:
+    """Distinct provenance keys (of one or more representations, joined) as sorted asset lists,
+    and each row's index into them."""
+    uniq, inv = np.unique(keys.astype(str), return_inverse=True)
+    return [sorted({a for a in k.split(";") if a}) for k in uniq.tolist()], inv
 
 
 def similar(project: Project, segment_id: str, *, representation_ids: list[str] | None = None, k: int = 10,
