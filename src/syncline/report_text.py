@@ -245,3 +245,25 @@ def print_similar(console: Console, res: dict[str, Any]) -> None:
         t.add_row(f"{r['score']:.3f}", r["segment_id"], r["entity_id"], f"{r['t0_ns'] / 1e9:.1f}",
                   f"{r['t1_ns'] / 1e9:.1f}")
     console.print(t)
+
+
+def print_barn_pipeline(console: Console, r: dict[str, Any]) -> None:
+    t = Table("stage", "model", "trained on", "out-of-fold balanced acc.", "segments: ok / fallback / skipped / "
+              "abstained / failed")
+    for name, st in r["stage_status"].items():
+        head = r["heads"].get(name, {})
+        score = head.get("out_of_fold_balanced_accuracy")
+        t.add_row(name, head.get("model_id", "cost matrix + review policy"), str(head.get("rows", "-")),
+                  "-" if score is None else f"{score:.2f} (chance {1 / len(head['classes']):.2f})",
+                  " / ".join(str(st.get(k, 0)) for k in ("ok", "fallback", "skipped", "abstained", "failed")))
+    console.print(t)
+    routes = ", ".join(f"{k} {v}" for k, v in sorted(r["routes"].items()))
+    rate, cap = r["review_rate"], r["max_review_rate"]
+    over = "" if rate is None or rate <= cap else " — over the task's budget: the heads are not ready"
+    console.print(f"      {r['segments']} segments → {routes}; review rate {rate} (task allows {cap}){over}",
+                  highlight=False)
+    console.print("      not decided: " + ", ".join(f"{why} {n}" for why, n in r["not_decided"].items()),
+                  highlight=False)
+    tst = r["test"]
+    console.print(f"      held-out stall-days (test split): {tst['decided']} of {tst['labelled']} labelled segments "
+                  f"decided, {tst['agree_with_labels']} agree with the labels' consensus", highlight=False)

@@ -209,3 +209,23 @@ def test_demo_dominance_uses_only_streams_in_sync(demo) -> None:  # type: ignore
     assert vocal["alone_p"]["audio"] <= 0.05 < vocal["alone_p"]["video"]
     card = result["audit"]["scorecard"]["data"]["details"]["dominance"]["verdicts"]
     assert card["planted"] == 1 and card["precision"] == card["recall"] == 1.0
+
+
+def test_demo_runs_the_decomposed_barn_pipeline(demo) -> None:  # type: ignore[no-untyped-def]
+    result, truth = demo
+    pipe = result["pipeline"]
+    assert pipe["segments"] == sum(pipe["routes"].values()) > 0
+    # the stall-day without a microphone is decided by fusing the camera's posture alone
+    no_mic = [e for e, missing in truth["missing_modalities"].items() if "audio:mic" in missing]
+    assert no_mic and pipe["stage_status"]["fuse"].get("fallback", 0) > 0
+    assert pipe["stage_status"]["hear"].get("skipped", 0) > 0
+    # segments the cameras do not cover are not decided, and say why
+    assert any("no video" in why for why in pipe["not_decided"])
+    # the review volume is measured against the task's budget; the held-out stall-day is decided
+    assert pipe["max_review_rate"] == 0.15 and 0.0 <= pipe["review_rate"] <= 1.0
+    assert pipe["test"]["decided"] == pipe["test"]["labelled"] > 0
+    assert {h["model_id"].split("@")[0] for h in pipe["heads"].values()} == {
+        "hear-vocal", "see-posture", "fuse-action", "fuse-action-from-posture"}
+    # the withdrawal flags the run: it used the withdrawn caretaker's recordings
+    flagged = {r for w in result["withdrawals"] for r in w["withdrawn"]["runs_flagged"]}
+    assert pipe["run_id"] in flagged

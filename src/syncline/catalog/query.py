@@ -610,7 +610,8 @@ def class_conditions(con: duckdb.DuckDBPyConnection, field: str, key: str) -> li
         SELECT target_id, value FROM (
             SELECT target_id, value, count(*) AS n FROM labels
             WHERE field = $field AND annotator IS NOT NULL AND value IS NOT NULL GROUP BY ALL)
-        QUALIFY row_number() OVER (PARTITION BY target_id ORDER BY n DESC, value) = 1""", {"field": field}).fetchall()
+        QUALIFY row_number() OVER (PARTITION BY target_id ORDER BY n DESC, value) = 1
+        ORDER BY target_id""", {"field": field}).fetchall()  # ordered: audits shuffle and fold these rows
     slices = target_slices(con, field, key)
     entities = target_slices(con, field, "entity")
     return [(str(t), entities.get(str(t), "unknown"), str(v), slices.get(str(t), "unknown")) for t, v in rows]
@@ -643,8 +644,8 @@ def label_target_spans(con: duckdb.DuckDBPyConnection, field: str) -> list[dict[
 
 def text_labels(con: duckdb.DuckDBPyConnection, fields: list[str]) -> list[tuple[str, str, str]]:
     """(target_id, field, text) of free-text labels (notes, captions) of ``fields``."""
-    rows = con.execute("SELECT target_id, field, value FROM labels WHERE list_contains(?, field) AND value IS NOT NULL",
-                       [fields]).fetchall()
+    rows = con.execute("SELECT target_id, field, value FROM labels WHERE list_contains(?, field) AND value IS NOT NULL "
+                       "ORDER BY target_id, field, value", [fields]).fetchall()
     return [(str(t), str(f), str(v)) for t, f, v in rows]
 
 

@@ -23,6 +23,7 @@ def run_demo(path: Path, *, seed: int = 7, console: Console | None = None,
     from syncline.align.tuples import build_tuples, export_webdataset
     from syncline.audit.run import run_audit
     from syncline.demo.audit_card import audit_card, print_audit_card
+    from syncline.demo.barn_pipeline import barn_pipeline
     from syncline.demo.scorecard import alignment_scorecard, print_scorecard
     from syncline.demo.world import generate_world
     from syncline.govern.consent import list_subjects
@@ -31,32 +32,39 @@ def run_demo(path: Path, *, seed: int = 7, console: Console | None = None,
     from syncline.ingest import ingest
     from syncline.inventory import build_inventory
     from syncline.project import init_project
-    from syncline.report_text import print_align, print_audit, print_ingest, print_inventory, print_withdrawal
+    from syncline.report_text import (
+        print_align,
+        print_audit,
+        print_barn_pipeline,
+        print_ingest,
+        print_inventory,
+        print_withdrawal,
+    )
 
     say = console.print if console else (lambda *a, **k: None)
     t0 = time.monotonic()
     path = Path(path)
     world_dir = path / "world"
-    say(f"[bold]1/9[/bold] generating the farm world (seed {seed}) in {world_dir} …")
+    say(f"[bold]1/10[/bold] generating the farm world (seed {seed}) in {world_dir} …")
     world = generate_world(world_dir, seed=seed, rates=rates)
     t_world = time.monotonic() - t0
     say(f"      done in {t_world:.1f} s")
 
     project_dir = path / "project"
-    say(f"[bold]2/9[/bold] syncline init {project_dir} --template farm")
+    say(f"[bold]2/10[/bold] syncline init {project_dir} --template farm")
     project = init_project(project_dir, template="farm")
 
-    say(f"[bold]3/9[/bold] syncline ingest {world.out_dir / 'data'} --manifest {world.manifest_path}")
+    say(f"[bold]3/10[/bold] syncline ingest {world.out_dir / 'data'} --manifest {world.manifest_path}")
     summary = ingest(project, [world.out_dir / "data"], manifest_path=world.manifest_path)
     if console:
         print_ingest(console, summary)
 
-    say("[bold]4/9[/bold] syncline inventory")
+    say("[bold]4/10[/bold] syncline inventory")
     inv = build_inventory(project)
     if console:
         print_inventory(console, inv)
 
-    say("[bold]5/9[/bold] syncline align --apply   (offsets and drift; abstains when unsure)")
+    say("[bold]5/10[/bold] syncline align --apply   (offsets and drift; abstains when unsure)")
     report = align(project, apply=True)
     if console:
         print_align(console, report)
@@ -64,7 +72,7 @@ def run_demo(path: Path, *, seed: int = 7, console: Console | None = None,
     if console:
         print_scorecard(console, card)
 
-    say("[bold]6/9[/bold] syncline segment --by fixed --by cues --by events; syncline tuples --format webdataset")
+    say("[bold]6/10[/bold] syncline segment --by fixed --by cues --by events; syncline tuples --format webdataset")
     segments = run_segmenters(project, ["fixed", "cues", "events"], window_s=10.0)
     tuples = build_tuples(project, segmenter="fixed-10s@2")
     shards = export_webdataset(tuples, project.root / "exports" / "tuples")
@@ -72,12 +80,12 @@ def run_demo(path: Path, *, seed: int = 7, console: Console | None = None,
     say(f"      segments {segments}; {tuples.num_rows} ten-second tuples, {in_sync} in sync; "
         f"wrote {len(shards)} shard(s) to {shards[0].parent}")
 
-    say("[bold]7/9[/bold] annotation: labels.yaml + guidelines.md from the team; syncline guidelines pilot, "
+    say("[bold]7/10[/bold] annotation: labels.yaml + guidelines.md from the team; syncline guidelines pilot, "
         "freeze; syncline segment --by fixed --window 2; syncline labels import; syncline grade; syncline "
         "agreement posture --by lighting; syncline gold posture --best; syncline split posture")
     annotation = annotate_step(project, world.out_dir, world.ground_truth_path, console)
 
-    say("[bold]8/9[/bold] syncline audit   (media quality: black, frozen, blurred frames; silent, clipped audio; "
+    say("[bold]8/10[/bold] syncline audit   (media quality: black, frozen, blurred frames; silent, clipped audio; "
         "stuck, spiking, missing sensor rows; alignment; label noise; imbalance; leakage; splits; dominance)")
     audit = run_audit(project)
     if console:
@@ -86,9 +94,15 @@ def run_demo(path: Path, *, seed: int = 7, console: Console | None = None,
     if console:
         print_audit_card(console, audit_score)
 
+    say("[bold]9/10[/bold] the barn pipeline: hear (calls, audio) ‖ see (posture, video) → fuse → decide (the task's "
+        "cost matrix and review policy; no microphone → fuse on posture alone)")
+    pipeline = barn_pipeline(project)
+    if console:
+        print_barn_pipeline(console, pipeline)
+
     withdrawals = []
     for subject in [r["subject_id"] for r in list_subjects(project) if r.get("status") == "withdrawn"]:
-        say(f"[bold]9/9[/bold] the consent registry says {subject} withdrew: syncline consent withdraw {subject} "
+        say(f"[bold]10/10[/bold] the consent registry says {subject} withdrew: syncline consent withdraw {subject} "
             "--dry-run, then for real, then syncline consent verify")
         dry = withdraw(project, subject, dry_run=True).to_json(project.root)
         if console:
@@ -107,6 +121,8 @@ def run_demo(path: Path, *, seed: int = 7, console: Console | None = None,
     say(f"  • the catalog:         syncline inventory -p {project_dir} --json")
     say(f"  • alignment verdicts:  syncline align -p {project_dir} --json  (clocks and findings tables)")
     say(f"  • aligned tuples:      syncline tuples -p {project_dir} --segmenter fixed-10s@2 --json")
+    say(f"  • the pipeline run:    traces and predictions of run {pipeline['run_id'][:12]} "
+        f"(syncline representations -p {project_dir})")
     say(f"  • the task spec:       {project.task_path}  (syncline task check -p {project_dir})")
     say(f"  • quarantined files:   {len(summary.quarantined)} — each with its reason above")
     return {
@@ -114,7 +130,8 @@ def run_demo(path: Path, *, seed: int = 7, console: Console | None = None,
         "world_s": round(t_world, 2), "ingest": summary.to_json(), "inventory": inv.to_json(),
         "align": report.to_json(), "scorecard": card, "segments": segments,
         "tuples": {"count": tuples.num_rows, "in_sync": in_sync, "shards": [str(s) for s in shards]},
-        "audit": audit.to_json() | {"scorecard": audit_score}, "annotation": annotation, "withdrawals": withdrawals,
+        "audit": audit.to_json() | {"scorecard": audit_score}, "annotation": annotation, "pipeline": pipeline,
+        "withdrawals": withdrawals,
     }
 
 

@@ -3,7 +3,8 @@ kept as plain numbers (no pickle) and versioned with what they were fitted on.
 
 ``fit_head`` takes per-segment feature blocks (one per modality or upstream stage), the labels
 and the groups (entities): it reports out-of-fold balanced accuracy with the groups kept whole
-(an entity never trains and tests a fold at once), then fits on everything. The head is the
+(an entity never trains and tests a fold at once; with one entity there is no such score, and
+it says None), then fits on everything. The head is the
 standardisation and the coefficients, so ``LinearHead.predict_proba`` is one matrix product —
 equal to scikit-learn's (a test checks it) — and the JSON file is readable and safe to load.
 Its ID is ``name@<hash of the numbers>``: a refit on other data is another version.
@@ -77,13 +78,14 @@ def fit_head(name: str, x: np.ndarray, y: list[str], groups: list[str], *, c: fl
     classes = sorted(set(y))
     if len(classes) < 2:
         raise ValueError(f"head {name}: one class only ({classes}); label segments of at least two classes")
-    if len(set(groups)) < 2 or len(y) < 10:
-        raise ValueError(f"head {name}: {len(y)} segments from {len(set(groups))} entities; needs 10+ and 2+")
+    if len(y) < 10:
+        raise ValueError(f"head {name}: {len(y)} segments; needs 10+")
     yi = np.array([classes.index(v) for v in y])
     oof = np.zeros(len(yi), np.int64)
+    folds = list(GroupKFold(n_splits=min(5, len(set(groups)))).split(x, yi, groups)) if len(set(groups)) > 1 else []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for train, test in GroupKFold(n_splits=min(5, len(set(groups)))).split(x, yi, groups):
+        for train, test in folds:
             scaler = StandardScaler().fit(x[train])
             if len(set(yi[train].tolist())) < 2:
                 oof[test] = yi[train][0]
@@ -93,8 +95,8 @@ def fit_head(name: str, x: np.ndarray, y: list[str], groups: list[str], *, c: fl
         scaler = StandardScaler().fit(x)
         model = LogisticRegression(C=c, max_iter=1000).fit(scaler.transform(x), yi)
     scale = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
-    info = {"rows": len(yi), "groups": len(set(groups)), "c": c,
-            "out_of_fold_balanced_accuracy": round(float(balanced_accuracy_score(yi, oof)), 4),
+    score = round(float(balanced_accuracy_score(yi, oof)), 4) if folds else None  # one entity: no honest score
+    info = {"rows": len(yi), "groups": len(set(groups)), "c": c, "out_of_fold_balanced_accuracy": score,
             "chance": round(1.0 / len(classes), 4)} | (fitted_on or {})
     return LinearHead(name, classes, scaler.mean_.tolist(), scale.tolist(), model.coef_.tolist(),
                       model.intercept_.tolist(), info)

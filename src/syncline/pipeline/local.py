@@ -220,14 +220,15 @@ def _run_batch(pipeline: Pipeline, sources: dict[str, np.ndarray], n: int) -> _B
 
 
 def _lacking(st: Any, present: dict[str, np.ndarray], n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Rows without a modality the stage needs, and which (the first missing)."""
+    """Rows without a modality the stage needs, and which ("no audio, no video")."""
     lacking = np.zeros(n, bool)
     text = np.full(n, "", object)
     needs = list(st.modalities) + [v.split(".", 1)[1].partition(":")[0] for v in st.inputs.values()
                                    if v.startswith("source.")]
     for m in dict.fromkeys(needs):
-        gone = ~lacking & ~present[m]
-        text[gone] = f"no {m}"
+        gone = ~present[m]
+        text[gone & lacking] = text[gone & lacking] + f", no {m}"
+        text[gone & ~lacking] = f"no {m}"
         lacking |= gone
     return lacking, text
 
