@@ -263,18 +263,45 @@ def embed(
 
 @app.command()
 def representations(project: ProjectOpt = Path("."), json_out: JsonOpt = False) -> None:
-    """Stored representations: vectors, assets, and the runs that depend on each version."""
-    p = _open(project)
-    with p.catalog().connect() as con:
-        from syncline.catalog.query import representation_usage
+    """Stored representations: vectors, assets, and the runs and heads that depend on each version."""
+    from syncline.represent.embed import usage
 
-        rows = representation_usage(con)
+    rows = usage(_open(project))
     if json_out:
         _print_json(rows)
         return
     from syncline.report_text import print_representations
 
     print_representations(console, rows)
+
+
+@app.command()
+def run(
+    pipeline: Annotated[Path | None, typer.Argument(help="pipeline.yaml (default: the project's)")] = None,
+    project: ProjectOpt = Path("."),
+    run_id: Annotated[str | None, typer.Option("--run-id", help="resume this (killed) run")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Run a pipeline over the project's segments: traces, predictions, routes; resumable."""
+    from syncline.pipeline.graph import PipelineError
+    from syncline.pipeline.local import run_pipeline
+    from syncline.pipeline.spec import load_pipeline
+
+    p = _open(project)
+    try:
+        pipe, spec, models = load_pipeline(p, pipeline)
+        res = run_pipeline(p, pipe, representations=spec.sources, segmenter=spec.segmenter, field_name=spec.field,
+                           run_id=run_id, model_versions=models)
+    except PipelineError as e:
+        _fail("the pipeline is refused:\n  " + "\n  ".join(e.problems))
+    except ValueError as e:
+        _fail(str(e))
+    if json_out:
+        _print_json(res.to_json())
+        return
+    from syncline.report_text import print_run
+
+    print_run(console, res)
 
 
 @app.command()

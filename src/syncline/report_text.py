@@ -229,10 +229,10 @@ def print_embed(console: Console, report: Any) -> None:
 
 
 def print_representations(console: Console, rows: list[dict[str, Any]]) -> None:
-    t = Table("representation", "modality", "dim", "config", "vectors", "assets", "runs using it")
+    t = Table("representation", "modality", "dim", "config", "vectors", "assets", "runs using it", "heads using it")
     for r in rows:
         t.add_row(r["representation_id"], r["modality"], str(r["dim"]), r["config_hash"], str(r["vectors"]),
-                  str(r["assets"]), ", ".join(r["runs"]) or "-")
+                  str(r["assets"]), ", ".join(x[:12] for x in r["runs"]) or "-", ", ".join(r.get("heads", [])) or "-")
     console.print(t)
 
 
@@ -267,3 +267,13 @@ def print_barn_pipeline(console: Console, r: dict[str, Any]) -> None:
     tst = r["test"]
     console.print(f"      held-out stall-days (test split): {tst['decided']} of {tst['labelled']} labelled segments "
                   f"decided, {tst['agree_with_labels']} agree with the labels' consensus", highlight=False)
+
+
+def print_run(console: Console, res: Any) -> None:
+    console.print(f"run {res.run_id}: {res.segments} segments ({res.done_before} done before) in {res.seconds} s; "
+                  + ", ".join(f"{k} {v}" for k, v in sorted(res.routes.items())), highlight=False)
+    t = Table("stage", "ok", "fallback", "skipped", "abstained", "failed", "seconds")
+    for name, st in res.stage_status.items():
+        t.add_row(name, *(str(st.get(k, 0)) for k in ("ok", "fallback", "skipped", "abstained", "failed")),
+                  f"{res.stage_seconds.get(name, 0.0):.3f}")
+    console.print(t)

@@ -308,3 +308,66 @@ def test_bad_probabilities_fail_their_rows_and_text_outputs_keep_their_length(fa
     assert len({len(o["note"]) for o in shaky_ok.values()}) > 3
     assert all(len(o["note"]) == 1 + int(20 * heard[s]) for s, o in shaky_ok.items())  # none cut short
     assert res.stage_status["shaky"].get("failed", 0) > 0
+
+
+def make_threshold_stage(name: str, entry, project):  # type: ignore[no-untyped-def]
+    """A team's own stage, loaded by name from pipeline.yaml (``use: python:module:factory``)."""
+    cut = float(entry.params["alarm_above"])
+
+    def fn(p: np.ndarray) -> dict[str, np.ndarray]:
+        alarm = (p[:, 0] > cut).astype(np.float64)
+        return {"probabilities": np.stack([alarm, 1.0 - alarm], axis=1)}
+
+    return Stage(name, fn, dict(entry.inputs), {"probabilities": "probabilities"}, "fusion")
+
+
+def test_pipeline_yaml_runs_the_same_pipeline_and_reports_every_problem(farm, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    import yaml
+
+    from syncline.pipeline.graph import PipelineError
+    from syncline.pipeline.spec import load_pipeline, write_pipeline
+
+    p, _, head = farm
+    model = head.save(p.root / "models").relative_to(p.root)
+    spec = {"name": "tones", "segmenter": SEGMENTER, "field": "action", "sources": REPS, "stages": [
+        {"name": "audio_head", "use": "head", "model": str(model), "inputs": {"x": "source.audio"},
+         "modalities": ["audio"], "on_missing": "abstain"},
+        {"name": "decide", "use": "decision", "input": "audio_head.probabilities"}]}
+    write_pipeline(p.root / "pipeline.yaml", spec)
+    out = subprocess.run([sys.executable, "-m", "syncline.cli", "run", "-p", str(p.root), "--json"],
+                         capture_output=True, text=True, check=True)
+    from_yaml = json.loads(out.stdout)
+    direct = L.run_pipeline(p, _pipeline(p, head), representations=REPS, segmenter=SEGMENTER, field_name="action")
+    a, b = _predictions(p, from_yaml["run_id"]), _predictions(p, direct.run_id)
+    assert {s: (r["value"], r["route"]) for s, r in a.items()} == {s: (r["value"], r["route"]) for s, r in b.items()}
+    run = p.catalog().read("runs", where=f"run_id = '{from_yaml['run_id']}'").to_pylist()[0]
+    assert json.loads(run["config_json"])["models"] == {"audio_head": head.model_id}
+
+    # a team's own stage by name
+    spec["stages"].insert(1, {"name": "mine", "use": "python:test_pipeline_local:make_threshold_stage",
+                              "inputs": {"p": "audio_head.probabilities"}, "params": {"alarm_above": 0.5}})
+    spec["stages"][-1]["input"] = "mine.probabilities"
+    pipe, _, _ = load_pipeline(p, write_pipeline(tmp_path / "own.yaml", spec))
+    own = L.run_pipeline(p, pipe, representations=REPS, segmenter=SEGMENTER, field_name="action")
+    heard = {t["target_id"]: json.loads(t["outputs_json"])["probabilities"][0] for t in p.catalog().read(
+        "traces", where=f"run_id = '{own.run_id}' AND stage = 'audio_head' AND status = 'ok'").to_pylist()}
+    mine = _predictions(p, own.run_id)
+    assert heard and all(mine[s]["value"] == ("alert_vet" if x > 0.5 else "ignore") for s, x in heard.items())
+
+    bad = yaml.safe_load(yaml.safe_dump(spec))
+    bad["stages"] = [{"name": "a", "use": "head", "model": "models/missing.json", "inputs": {"x": "source.audio"}},
+                     {"name": "b", "use": "transformer", "inputs": {"x": "a.probabilities"}},
+                     {"name": "c", "use": "python:no_such_module:f"},
+                     {"name": "d", "use": "decision", "input": "a.probabilities"}]
+    with pytest.raises(PipelineError) as e:
+        load_pipeline(p, write_pipeline(tmp_path / "bad.yaml", bad))
+    problems = "\n".join(e.value.problems)
+    assert "stages[0] a: model file 'models/missing.json' not found" in problems
+    assert "stages[1] b: unknown stage kind 'transformer'" in problems
+    assert "stages[2] c: No module named 'no_such_module'" in problems
+    refused = subprocess.run([sys.executable, "-m", "syncline.cli", "run", str(tmp_path / "bad.yaml"), "-p",
+                              str(p.root)], capture_output=True, text=True)
+    assert refused.returncode == 2 and "the pipeline is refused" in refused.stderr and "Traceback" not in refused.stderr

@@ -15,7 +15,8 @@ are fitted on the perception heads' *out-of-fold* probabilities (stall-days kept
 learn how far to trust them rather than how well the heads remember their training data. Every
 2 s segment is then predicted; the summary gives the routes, the review volume against the
 task's ``max_review_rate``, where stages fell back, skipped or abstained, and agreement with the
-labels on the held-out stall-days.
+labels on the held-out stall-days. The heads are saved under ``models/`` and the pipeline as
+``pipeline.yaml``, which the run loads — ``syncline run`` repeats it.
 """
 
 from __future__ import annotations
@@ -28,10 +29,9 @@ import numpy as np
 
 from syncline.audit.gold import consensus, with_consensus
 from syncline.catalog import query as Q
-from syncline.pipeline.graph import Pipeline
-from syncline.pipeline.heads import LinearHead, fit_head, head_stage
+from syncline.pipeline.heads import LinearHead, fit_head
 from syncline.pipeline.local import run_pipeline
-from syncline.pipeline.routing import decision_stage
+from syncline.pipeline.spec import PIPELINE_FILE, load_pipeline, write_pipeline
 from syncline.project import Project
 from syncline.represent.embed import embed
 from syncline.represent.search import segment_vectors, windows
@@ -99,20 +99,27 @@ def barn_pipeline(project: Project) -> dict[str, Any]:
     fuse_posture = fit_head("fuse-action-from-posture", p_see[alone], list(d["action"][train][alone]),
                             list(groups[train][alone]))
     heads: dict[str, LinearHead] = {"hear": hear, "see": see, "fuse": fuse, "fuse_posture": fuse_posture}
+    models = {k: str(h.save(project.root / "models").relative_to(project.root)) for k, h in heads.items()}
     same = fuse_posture.classes == fuse.classes
-    stages = [
-        head_stage("hear", hear, {"x": "source.audio"}, modalities=("audio",), on_missing="skip"),
-        head_stage("see", see, {"x": "source.video"}, modalities=("video",), on_missing="abstain"),
-        head_stage("fuse", fuse, {"a": "hear.probabilities", "b": "see.probabilities"}, role="fusion",
-                   modalities=("audio", "video"), on_missing="fallback:fuse_posture" if same else "abstain"),
-        head_stage("fuse_posture", fuse_posture, {"b": "see.probabilities"}, role="fusion", modalities=("video",)),
-        decision_stage("decide", spec, fuse.classes, "fuse.probabilities"),
+    stages: list[dict[str, Any]] = [
+        {"name": "hear", "use": "head", "model": models["hear"], "inputs": {"x": "source.audio"},
+         "modalities": ["audio"], "on_missing": "skip"},
+        {"name": "see", "use": "head", "model": models["see"], "inputs": {"x": "source.video"},
+         "modalities": ["video"], "on_missing": "abstain"},
+        {"name": "fuse", "use": "head", "model": models["fuse"], "role": "fusion",
+         "inputs": {"a": "hear.probabilities", "b": "see.probabilities"}, "modalities": ["audio", "video"],
+         "on_missing": "fallback:fuse_posture" if same else "abstain"},
+        {"name": "fuse_posture", "use": "head", "model": models["fuse_posture"], "role": "fusion",
+         "inputs": {"b": "see.probabilities"}, "modalities": ["video"]},
+        {"name": "decide", "use": "decision", "input": "fuse.probabilities"},
     ]
-    if not same:
-        stages = [s for s in stages if s.name != "fuse_posture"]
-    pipe = Pipeline("barn", stages, {"audio": "vector", "video": "vector"})
+    if not same:  # the two fusion heads learned other classes: no stand-in, the stage abstains instead
+        stages = [st for st in stages if st["name"] != "fuse_posture"]
+    path = write_pipeline(project.root / PIPELINE_FILE, {"name": "barn", "version": "1", "segmenter": SEGMENTER,
+                                                         "field": "action", "sources": REPS, "stages": stages})
+    pipe, _, model_ids = load_pipeline(project, path)  # what `syncline run` will load
     res = run_pipeline(project, pipe, representations=REPS, segmenter=SEGMENTER, field_name="action",
-                       model_versions={k: h.model_id for k, h in heads.items()})
+                       model_versions=model_ids)
     preds = {r["target_id"]: r for r in project.catalog().read(
         "predictions", columns=["target_id", "value", "route", "details_json"],
         where=f"run_id = '{res.run_id}'").to_pylist()}

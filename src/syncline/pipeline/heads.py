@@ -129,3 +129,16 @@ def late_fusion_stage(name: str, inputs: dict[str, str], classes: dict[str, list
 
     return Stage(name, fn, dict(inputs), {"probabilities": "probabilities"}, "fusion", (), on_missing,
                  fusion="late", params={"weights": w, "classes": list(next(iter(orders)))})
+
+
+def heads_by_representation(folder: Path) -> dict[str, list[str]]:
+    """The saved heads (``models/*.json``) fitted on each representation, by representation ID."""
+    out: dict[str, list[str]] = {}
+    for path in sorted(Path(folder).glob("*.json")) if Path(folder).is_dir() else []:
+        try:
+            head = LinearHead.load(path)
+        except (OSError, ValueError, TypeError):
+            continue  # not a head
+        for rid in head.fitted_on.get("representation_ids") or []:
+            out.setdefault(str(rid), []).append(head.model_id)
+    return out

@@ -164,3 +164,14 @@ def _encode_alone(encoder: Encoder, path: str, context: Any) -> dict[str, Any]:
             return one.submit(_encode, encoder, path).result()
         except BrokenProcessPool:
             return {"error": "the decoder crashed on this file (the worker process died); check it with ffprobe"}
+
+
+def usage(project: Project) -> list[dict[str, Any]]:
+    """Each stored representation with its vectors and assets, the runs pinned to it and the
+    saved heads fitted on it: what still depends on a version before it is replaced."""
+    from syncline.pipeline.heads import heads_by_representation
+
+    with project.catalog().connect() as con:
+        rows = Q.representation_usage(con)
+    heads = heads_by_representation(project.root / "models")
+    return [r | {"heads": heads.get(r["representation_id"], [])} for r in rows]
