@@ -1,7 +1,7 @@
 """Pipeline overhead: the local executor against calling the same stage functions directly on the
 same batches, and similar-segment search latency.
 
-    .venv/bin/python benchmarks/bench_pipeline.py [--entities 50] [--segments 400] [--batch 1024]
+    .venv/bin/python benchmarks/bench_pipeline.py [--entities 50] [--segments 400] [--batch 1024] [--spectra] [--ray]
 
 A synthetic catalog (no media: the executor's own cost is what is measured): per entity one
 audio asset with a 40-d vector per second and one video asset with a 176-d vector per second,
@@ -78,6 +78,7 @@ def main() -> None:
     ap.add_argument("--entities", type=int, default=50)
     ap.add_argument("--segments", type=int, default=400, help="2 s segments per entity")
     ap.add_argument("--batch", type=int, default=1024)
+    ap.add_argument("--ray", action="store_true", help="also run the Ray executor on a local 2-CPU cluster")
     ap.add_argument("--spectra", action="store_true",
                     help="add a stage with real per-segment work: log power spectra of 2 s of 16 kHz audio")
     args = ap.parse_args()
@@ -137,6 +138,16 @@ def main() -> None:
     n = res.segments
     print(f"executor: {total:.2f} s for {n} segments ({n / total:,.0f} segments/s); overhead "
           f"{(total - direct) / direct:+.0%} over direct; stage seconds {res.stage_seconds}; routes {res.routes}")
+    if args.ray:
+        from syncline.pipeline.ray import local_cluster, ray_batches
+
+        with local_cluster(2):
+            t = time.perf_counter()
+            rres = local.run_pipeline(p, pipe, representations=reps, segmenter="fixed-2s@2", field_name="action",
+                                      batch_size=args.batch, map_batches=ray_batches)
+            rtotal = time.perf_counter() - t
+        print(f"ray executor (local cluster, 2 CPUs, started before timing): {rtotal:.2f} s "
+              f"({rtotal / total:.2f}x the local executor); routes {rres.routes}")
     seg = str(spans.column("segment_id")[0])
     for _ in range(2):
         t = time.perf_counter()

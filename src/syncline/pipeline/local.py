@@ -74,10 +74,14 @@ class _Batch:
 def run_pipeline(project: Project, pipeline: Pipeline, *, representations: dict[str, str], segmenter: str,
                  field_name: str, run_id: str | None = None, batch_size: int = 1024, commit_rows: int = 8192,
                  model_versions: dict[str, str] | None = None,
-                 progress: Callable[[int, int], None] | None = None) -> RunResult:
+                 progress: Callable[[int, int], None] | None = None,
+                 map_batches: BatchMapper | None = None) -> RunResult:
     """Run ``pipeline`` over every segment of ``segmenter``; ``representations`` maps each source
     (a modality) to its representation ID; the decision stage's ``decision`` output becomes the
-    prediction of ``field_name``."""
+    prediction of ``field_name``. ``map_batches`` runs the stages on a chunk of batches (default:
+    here, one after another; ``pipeline.ray.ray_batches``: on a Ray cluster) — everything else,
+    reading, provenance, traces, commits and the run row, is the same whoever runs the stages."""
+    map_batches = map_batches or local_batches
     missing = sorted(set(pipeline.sources) - set(representations))
     if missing:
         raise ValueError(f"pipeline {pipeline.name}: no representation given for source(s) {', '.join(missing)}")
@@ -138,18 +142,19 @@ def run_pipeline(project: Project, pipeline: Pipeline, *, representations: dict[
     if fresh:
         cat.upsert("runs", [run_row])
     t_run = time.perf_counter()
-    pending: list[tuple[pa.Table, pa.Table]] = []
-    for b, start in enumerate(range(0, len(todo), batch_size)):
-        rows = np.arange(start, min(start + batch_size, len(todo)))
-        state = _run_batch(pipeline, {s: v[rows] for s, v in sources.items()}, len(rows))
-        take = pa.array(rows)
-        pending.append(_tables(pipeline, state, run_id, b, ids[todo[rows]], prov_assets.take(take),
-                               prov_subjects.take(take), field_name, decisions[0].name, result))
-        if sum(t[1].num_rows for t in pending) >= commit_rows or rows[-1] == len(todo) - 1:
-            _commit(cat, pending, fresh)
-            pending = []
+    starts = list(range(0, len(todo), batch_size))
+    per_chunk = max(1, commit_rows // batch_size)
+    for c in range(0, len(starts), per_chunk):  # a chunk of batches is run, then committed at once
+        chunk = [np.arange(a, min(a + batch_size, len(todo))) for a in starts[c:c + per_chunk]]
+        states = map_batches(pipeline, [{s: v[rows] for s, v in sources.items()} for rows in chunk])
+        pending = []
+        for b, (rows, state) in enumerate(zip(chunk, states, strict=True), start=c):
+            take = pa.array(rows)
+            pending.append(_tables(pipeline, state, run_id, b, ids[todo[rows]], prov_assets.take(take),
+                                   prov_subjects.take(take), field_name, decisions[0].name, result))
+        _commit(cat, pending, fresh)
         if progress:
-            progress(int(rows[-1]) + 1, len(todo))
+            progress(int(chunk[-1][-1]) + 1, len(todo))
     result.seconds = round(time.perf_counter() - t_run, 3)
     with cat.connect() as con:  # the whole run's counts, resumed parts included
         routes, stage_status = Q.run_counts(con, run_id)
@@ -174,6 +179,19 @@ def _check_resume(existing: dict[str, Any], pipeline: Pipeline, config: dict[str
         raise ValueError(f"run {existing['run_id']} cannot be resumed with this call — " + "; ".join(diffs)
                          + ": resume it as it was started, or start a new run")
     return {str(k): int(v) for k, v in json.loads(existing["table_versions_json"]).items()}
+
+
+BatchMapper = Callable[[Pipeline, list[dict[str, np.ndarray]]], list["_Batch"]]
+
+
+def local_batches(pipeline: Pipeline, batches: list[dict[str, np.ndarray]]) -> list[_Batch]:
+    """The stages on each batch, in this process."""
+    return [run_batch(pipeline, b) for b in batches]
+
+
+def run_batch(pipeline: Pipeline, sources: dict[str, np.ndarray]) -> _Batch:
+    n = len(next(iter(sources.values()))) if sources else 0
+    return _run_batch(pipeline, sources, n)
 
 
 def _run_batch(pipeline: Pipeline, sources: dict[str, np.ndarray], n: int) -> _Batch:
