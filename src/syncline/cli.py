@@ -304,6 +304,41 @@ def run(
     print_run(console, res)
 
 
+@app.command(name="plan")
+def plan_cmd(
+    project: ProjectOpt = Path("."),
+    window: Annotated[float, typer.Option(help="seconds per decision window")] = 2.0,
+    device: Annotated[str, typer.Option(help="cpu-2core, t4, a10 or h100")] = "cpu-2core",
+    frames_per_s: Annotated[float, typer.Option(help="video frames the model sees per second")] = 1.0,
+    image: Annotated[int, typer.Option(help="square image size the model sees, px")] = 224,
+    patch: Annotated[int, typer.Option(help="patch size, px")] = 16,
+    audio_tokens_per_s: Annotated[float, typer.Option(help="audio frames (tokens) per second")] = 50.0,
+    width: Annotated[int, typer.Option(help="model width")] = 512,
+    layers: Annotated[int, typer.Option(help="model depth")] = 8,
+    run_id: Annotated[str | None, typer.Option("--run", help="also show what this run's traces recorded")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Compute plan: bytes, tokens, memory and latency per decision against the task's budget."""
+    from syncline.plan import ModelShape, check_against_run
+    from syncline.plan import plan as make_plan
+
+    p = _open(project)
+    shape = ModelShape(frames_per_s=frames_per_s, image=image, patch=patch, audio_tokens_per_s=audio_tokens_per_s,
+                       width=width, layers=layers)
+    try:
+        res = make_plan(p, window_s=window, device=device, model=shape)
+        if run_id:
+            res["run"] = check_against_run(p, run_id)
+    except ValueError as e:
+        _fail(str(e))
+    if json_out:
+        _print_json(res)
+        return
+    from syncline.report_text import print_plan
+
+    print_plan(console, res)
+
+
 @app.command()
 def similar(
     segment_id: Annotated[str, typer.Argument(help="the query segment's ID")],

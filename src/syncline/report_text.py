@@ -277,3 +277,29 @@ def print_run(console: Console, res: Any) -> None:
         t.add_row(name, *(str(st.get(k, 0)) for k in ("ok", "fallback", "skipped", "abstained", "failed")),
                   f"{res.stage_seconds.get(name, 0.0):.3f}")
     console.print(t)
+
+
+def print_plan(console: Console, r: dict[str, Any]) -> None:
+    e, m, b = r["estimate"], r["media"], r["budget"]
+    console.print(f"per decision ({r['window_s']:g} s window of {m['width']}x{m['height']} @ {m['fps']:g} fps video, "
+                  f"{m['audio_rate']} Hz x {m['audio_channels']} audio) on {r['device']}:", highlight=False)
+    console.print(f"  decoded {e['decoded_mb']:.1f} MB; {e['frames']:g} frames -> {e['video_tokens']:g} video + "
+                  f"{e['audio_tokens']:g} audio tokens; {e['params_m']:.1f} M parameters, {e['gflops']:.2f} GFLOP, "
+                  f"{e['memory_gb']:.3f} GiB; {e['latency_ms']:.1f} ms ({e['throughput_per_s']:.1f}/s), "
+                  f"{e['usd_per_1000']:.4f} per 1000", highlight=False)
+    console.print("  budget: " + ", ".join(f"{k} {'ok' if v else 'OVER'} ({b[k]})" for k, v in r["fits"].items()),
+                  highlight=False)
+    for note in r.get("notes", []):
+        console.print(f"  note: {note}", highlight=False)
+    if r["reductions"]:
+        t = Table("reduction", "fits", "latency ms", "memory GiB", "tokens", "per 1000")
+        for o in r["reductions"]:
+            t.add_row(o["change"], "yes" if o["fits"] else "no", f"{o['latency_ms']:.1f}", f"{o['memory_gb']:.3f}",
+                      f"{o['tokens']:g}", f"{o['usd_per_1000']:.4f}")
+        console.print(t)
+    if "run" in r:
+        run = r["run"]
+        console.print(f"  run {run['run_id'][:12]} recorded: per-segment latency median {run['latency_ms']['median']} "
+                      f"ms, p95 {run['latency_ms']['p95']} ms; " + ", ".join(
+                          f"{s['stage']} {s['ms_per_segment']:.4f} ms / {s['bytes_per_segment']:.0f} B"
+                          for s in run["stages"]), highlight=False)

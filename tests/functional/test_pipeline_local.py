@@ -131,6 +131,11 @@ def test_the_pipeline_decides_held_out_pens_and_abstains_without_a_microphone(fa
     assert json.loads(run["table_versions_json"])["embeddings"] >= 1 and run["task_hash"] == spec.content_hash()
     traces = p.catalog().read("traces", where=f"run_id = '{res.run_id}'").to_pylist()
     assert len(traces) == 2 * len(segs)  # every stage, every segment
+    from syncline.plan import check_against_run
+
+    costs = {s["stage"]: s for s in check_against_run(p, res.run_id)["stages"]}
+    assert costs["audio_head"]["bytes_per_segment"] == 2 * 8  # two float64 probabilities per segment
+    assert costs["decide"]["bytes_per_segment"] == 4 * 8  # decision, confidence, expected cost, route
     mic = {a["asset_id"] for a in p.catalog().read("assets").to_pylist() if a["modality"] == "audio"}
     ok = [t for t in traces if t["stage"] == "audio_head" and t["status"] == "ok"]
     assert ok and all(set(t["asset_ids"]) & mic for t in ok)  # provenance: the mic it heard

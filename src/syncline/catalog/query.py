@@ -860,3 +860,20 @@ def run_counts(con: duckdb.DuckDBPyConnection, run_id: str) -> tuple[dict[str, i
                                         "ORDER BY 1, 2", [run_id]).fetchall():
         stages.setdefault(str(stage), {})[str(status)] = int(n)
     return routes, stages
+
+
+def audio_formats(con: duckdb.DuckDBPyConnection) -> list[tuple[int, int]]:
+    """(sample rate, channels) of every audio asset that has them."""
+    return [(int(r), int(c or 1)) for r, c in con.sql(
+        "SELECT sample_rate, channels FROM assets WHERE modality = 'audio' AND sample_rate > 0").fetchall()]
+
+
+def run_costs(con: duckdb.DuckDBPyConnection, run_id: str) -> tuple[list[tuple[str, float, float]], tuple[Any, Any]]:
+    """Per stage of a run, output bytes and milliseconds per segment (from its traces, batch by
+    batch), and the median and p95 of its predictions' per-segment latency."""
+    rows = con.execute("""SELECT stage, sum(output_bytes) / sum(batch_rows), sum(batch_seconds) / sum(batch_rows) * 1000
+                          FROM (SELECT DISTINCT stage, batch, output_bytes, batch_rows, batch_seconds
+                                FROM traces WHERE run_id = ?) GROUP BY stage ORDER BY stage""", [run_id]).fetchall()
+    lat = con.execute("SELECT median(latency_ms), quantile_cont(latency_ms, 0.95) FROM predictions WHERE run_id = ?",
+                      [run_id]).fetchall()[0]
+    return [(str(s), float(b), float(m)) for s, b, m in rows], (lat[0], lat[1])
