@@ -279,19 +279,20 @@ def representations(project: ProjectOpt = Path("."), json_out: JsonOpt = False) 
 def run(
     pipeline: Annotated[Path | None, typer.Argument(help="pipeline.yaml (default: the project's)")] = None,
     project: ProjectOpt = Path("."),
-    run_id: Annotated[str | None, typer.Option("--run-id", help="resume this (killed) run")] = None,
+    run_id: Annotated[str | None, typer.Option(
+        "--run-id", help="resume this (killed) run: its ID or a unique prefix")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Run a pipeline over the project's segments: traces, predictions, routes; resumable."""
     from syncline.pipeline.graph import PipelineError
-    from syncline.pipeline.local import run_pipeline
+    from syncline.pipeline.local import resolve_run, run_pipeline
     from syncline.pipeline.spec import load_pipeline
 
     p = _open(project)
     try:
         pipe, spec, models = load_pipeline(p, pipeline)
         res = run_pipeline(p, pipe, representations=spec.sources, segmenter=spec.segmenter, field_name=spec.field,
-                           run_id=run_id, model_versions=models)
+                           run_id=resolve_run(p, run_id) if run_id else None, model_versions=models)
     except PipelineError as e:
         _fail("the pipeline is refused:\n  " + "\n  ".join(e.problems))
     except ValueError as e:

@@ -11,19 +11,21 @@ audio frames per second, width, depth, heads, bytes per value). Per sample (one 
 * *parameters* ``12 · layers · width²`` (a transformer's blocks), *FLOPs* per sample
   ``2 · parameters · tokens + 4 · layers · tokens² · width`` (the matrix products and attention);
 * *activation memory* at inference: the widest layer, ``tokens · width · 8 + heads · tokens²``
-  values, plus the weights;
+  values, plus the weights (in GB, as the task's budget is);
 * *latency* on a named device: FLOPs over the device's sustained rate (a third of its peak),
   plus decoding at the device's host decode rate.
 
 Against the task's ``budget`` (p95 latency, GPU memory, CPU only, cost per 1000 decisions) each
 number passes or not; when one does not, the plan tries reductions one at a time (fewer frames,
 a smaller image, a larger patch, a shorter window, dropping video) and lists those that fit.
-These are estimates of the right order, not measurements: ``check_against_run`` sets them
-beside what a real run's traces recorded.
+These are estimates of the right order, not measurements; ``check_against_run`` shows what a
+real run's traces recorded, to set beside them (no transformer-shaped model runs offline here to
+check the arithmetic itself against).
 """
 
 from __future__ import annotations
 
+import math
 import statistics
 from dataclasses import asdict, dataclass, replace
 from typing import Any
@@ -97,7 +99,7 @@ def estimate(media: Media, model: ModelShape, window_s: float, device: str) -> d
     latency_ms = 1000 * (compute_s + decode_s)
     return {"decoded_mb": decoded / 1e6, "frames": frames, "video_tokens": video_tokens,
             "audio_tokens": audio_tokens, "tokens": tokens, "params_m": params / 1e6, "gflops": flops / 1e9,
-            "memory_gb": memory / 2 ** 30, "latency_ms": latency_ms,
+            "memory_gb": memory / 1e9, "latency_ms": latency_ms,
             "throughput_per_s": 1000 / latency_ms if latency_ms else float("inf"),
             "usd_per_1000": 1000 * latency_ms / 1000 / 3600 * dev["usd_per_hour"]}
 
@@ -125,7 +127,8 @@ def reductions(model: ModelShape, window_s: float) -> list[tuple[str, ModelShape
         out.append((f"patches of {model.patch * 2} px instead of {model.patch}", replace(model, patch=model.patch * 2),
                     window_s))
     if window_s > 1:
-        out.append((f"windows of {window_s / 2:g} s instead of {window_s:g}", model, window_s / 2))
+        out.append((f"windows of {window_s / 2:g} s instead of {window_s:g} (twice the decisions per hour)", model,
+                    window_s / 2))
     if model.use_video and model.use_audio:
         out.append(("drop video (audio alone)", replace(model, use_video=False), window_s))
     return out
@@ -137,9 +140,15 @@ def plan(project: Project, *, window_s: float, device: str, model: ModelShape | 
 
     if device not in DEVICES:
         raise ValueError(f"unknown device {device!r}: one of {', '.join(DEVICES)}")
-    if window_s <= 0:
-        raise ValueError(f"window must be positive seconds; got {window_s:g}")
+    if not (math.isfinite(window_s) and window_s > 0):
+        raise ValueError(f"window must be a positive number of seconds; got {window_s:g}")
     model = model or ModelShape()
+    bad = [f"{k} {v!r}" for k, v in asdict(model).items()
+           if not isinstance(v, bool) and not (math.isfinite(v) and v > 0)]
+    if bad:
+        raise ValueError("the model shape needs positive, finite numbers; got " + ", ".join(bad))
+    if model.patch > model.image:
+        raise ValueError(f"patch {model.patch} is larger than the image {model.image}")
     budget = load_task(project.task_path).budget
     media = media_of(project)
     est = estimate(media, model, window_s, device)
@@ -164,8 +173,8 @@ def plan(project: Project, *, window_s: float, device: str, model: ModelShape | 
 
 
 def check_against_run(project: Project, run_id: str) -> dict[str, Any]:
-    """A run's recorded cost beside the plan's arithmetic for it: per stage, the bytes the traces
-    recorded against the bytes its outputs' shapes imply, and the measured per-segment latency."""
+    """What a run's traces recorded, to set beside the plan: per stage, output bytes and time per
+    segment, and the per-segment latency of its predictions (each its batch's mean)."""
     with project.catalog().connect() as con:
         rows, lat = Q.run_costs(con, run_id)
     if not rows:

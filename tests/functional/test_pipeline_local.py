@@ -323,7 +323,8 @@ def make_threshold_stage(name: str, entry, project):  # type: ignore[no-untyped-
         alarm = (p[:, 0] > cut).astype(np.float64)
         return {"probabilities": np.stack([alarm, 1.0 - alarm], axis=1)}
 
-    return Stage(name, fn, dict(entry.inputs), {"probabilities": "probabilities"}, "fusion")
+    return Stage(name, fn, dict(entry.inputs), {"probabilities": "probabilities"}, "fusion",
+                 params={"classes": ["alert_vet", "ignore"]})
 
 
 def test_pipeline_yaml_runs_the_same_pipeline_and_reports_every_problem(farm, tmp_path: Path) -> None:
@@ -371,8 +372,45 @@ def test_pipeline_yaml_runs_the_same_pipeline_and_reports_every_problem(farm, tm
         load_pipeline(p, write_pipeline(tmp_path / "bad.yaml", bad))
     problems = "\n".join(e.value.problems)
     assert "stages[0] a: model file 'models/missing.json' not found" in problems
-    assert "stages[1] b: unknown stage kind 'transformer'" in problems
-    assert "stages[2] c: No module named 'no_such_module'" in problems
+    assert "stages[1] b: ValueError: unknown stage kind 'transformer'" in problems
+    assert "stages[2] c: ModuleNotFoundError: No module named 'no_such_module'" in problems
     refused = subprocess.run([sys.executable, "-m", "syncline.cli", "run", str(tmp_path / "bad.yaml"), "-p",
                               str(p.root)], capture_output=True, text=True)
     assert refused.returncode == 2 and "the pipeline is refused" in refused.stderr and "Traceback" not in refused.stderr
+
+
+def test_pipeline_yaml_guards_classes_paths_and_run_ids(farm, tmp_path: Path) -> None:
+    import dataclasses
+    import subprocess
+    import sys
+
+    from syncline.pipeline.graph import PipelineError
+    from syncline.pipeline.heads import heads_by_representation
+    from syncline.pipeline.local import resolve_run
+    from syncline.pipeline.spec import load_pipeline, write_pipeline
+
+    p, _, head = farm
+    flipped = dataclasses.replace(head, name="flipped", classes=list(reversed(head.classes)))
+    a = str(head.save(p.root / "models").relative_to(p.root))
+    b = str(flipped.save(p.root / "models").relative_to(p.root))
+    spec = {"name": "guard", "segmenter": SEGMENTER, "field": "action", "sources": REPS, "stages": [
+        {"name": "hear", "use": "head", "model": a, "inputs": {"x": "source.audio"}, "modalities": ["audio"],
+         "on_missing": "fallback:other"},
+        {"name": "other", "use": "head", "model": b, "inputs": {"x": "source.video"}, "modalities": ["video"]},
+        {"name": "decide", "use": "decision", "input": "hear.probabilities"}]}
+    with pytest.raises(PipelineError, match="its fallback other gives classes"):
+        load_pipeline(p, write_pipeline(tmp_path / "flip.yaml", spec))
+    outside = tmp_path / "elsewhere.json"
+    outside.write_text((p.root / a).read_text())
+    spec["stages"][1]["model"] = str(outside)
+    with pytest.raises(PipelineError, match="is outside the project"):
+        load_pipeline(p, write_pipeline(tmp_path / "out.yaml", spec))
+    (p.root / "models" / "junk.json").write_text('{"name": "x", "fitted_on": null}')
+    assert head.model_id in heads_by_representation(p.root / "models")[REPS["audio"]]  # junk.json skipped
+    res = L.run_pipeline(p, _pipeline(p, head), representations=REPS, segmenter=SEGMENTER, field_name="action")
+    assert resolve_run(p, res.run_id[:12]) == res.run_id
+    with pytest.raises(ValueError, match="no run 'nope' to resume"):
+        resolve_run(p, "nope")
+    out = subprocess.run([sys.executable, "-m", "syncline.cli", "representations", "-p", str(p.root)],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr  # a broken file under models/ does not break the listing

@@ -42,3 +42,13 @@ def test_plan_reads_the_media_and_the_budget(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "unknown device 'tpu9'" in bad.stderr and "Traceback" not in bad.stderr
     none = _plan(p.root, "--run", "no-such-run")
     assert none.returncode == 2 and "has no traces" in none.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--patch", "0"], "positive, finite numbers"), (["--frames-per-s", "-50"], "positive, finite numbers"),
+    (["--window", "nan"], "window must be a positive number"), (["--patch", "448"], "larger than the image"),
+])
+def test_plan_refuses_shapes_that_are_not_numbers_of_things(tmp_path: Path, args: list[str], message: str) -> None:
+    p = init_project(tmp_path / "p", template="farm")
+    out = _plan(p.root, *args)
+    assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr

@@ -869,11 +869,16 @@ def audio_formats(con: duckdb.DuckDBPyConnection) -> list[tuple[int, int]]:
 
 
 def run_costs(con: duckdb.DuckDBPyConnection, run_id: str) -> tuple[list[tuple[str, float, float]], tuple[Any, Any]]:
-    """Per stage of a run, output bytes and milliseconds per segment (from its traces, batch by
-    batch), and the median and p95 of its predictions' per-segment latency."""
-    rows = con.execute("""SELECT stage, sum(output_bytes) / sum(batch_rows), sum(batch_seconds) / sum(batch_rows) * 1000
-                          FROM (SELECT DISTINCT stage, batch, output_bytes, batch_rows, batch_seconds
-                                FROM traces WHERE run_id = ?) GROUP BY stage ORDER BY stage""", [run_id]).fetchall()
+    """Per stage of a run, output bytes and milliseconds per segment (each trace row carries its
+    batch's totals: its share is total / rows), and the median and p95 of its predictions'
+    latency — each segment's is its batch's mean, so the p95 is of batch means."""
+    rows = con.execute("""SELECT stage, avg(output_bytes / batch_rows), avg(batch_seconds / batch_rows) * 1000
+                          FROM traces WHERE run_id = ? GROUP BY stage ORDER BY stage""", [run_id]).fetchall()
     lat = con.execute("SELECT median(latency_ms), quantile_cont(latency_ms, 0.95) FROM predictions WHERE run_id = ?",
                       [run_id]).fetchall()[0]
     return [(str(s), float(b), float(m)) for s, b, m in rows], (lat[0], lat[1])
+
+
+def runs_with_prefix(con: duckdb.DuckDBPyConnection, prefix: str) -> list[str]:
+    return [str(r[0]) for r in con.execute("SELECT run_id FROM runs WHERE starts_with(run_id, ?) ORDER BY run_id",
+                                           [prefix]).fetchall()]

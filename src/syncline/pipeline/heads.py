@@ -137,8 +137,9 @@ def heads_by_representation(folder: Path) -> dict[str, list[str]]:
     for path in sorted(Path(folder).glob("*.json")) if Path(folder).is_dir() else []:
         try:
             head = LinearHead.load(path)
-        except (OSError, ValueError, TypeError):
+        except (OSError, ValueError, TypeError, AttributeError):
             continue  # not a head
-        for rid in head.fitted_on.get("representation_ids") or []:
+        ids = head.fitted_on.get("representation_ids") if isinstance(head.fitted_on, dict) else None
+        for rid in ids if isinstance(ids, list) else []:
             out.setdefault(str(rid), []).append(head.model_id)
     return out

@@ -12,7 +12,7 @@ every stage did to every segment, and a run pinned to the versions it used.
 * **Resumable.** Batches are committed together once ``commit_rows`` segments are done (traces,
   then predictions: ``pipeline.trace``); a segment is done when its prediction row exists, so
   ``run_pipeline(..., run_id=<the killed run>)`` does only the rest, and stable row IDs mean
-  nothing is written twice. A kill loses at most ``commit_rows`` segments of work.
+  nothing is written twice. A kill loses at most ``max(commit_rows, batch_size)`` segments of work.
 * **Pinned.** The run row names the catalog's table versions at the start, the pipeline's
   config hash, the representations and heads, and the task spec's hash; the run reads through
   those versions, and a resumed run must be the same pipeline with the same settings (it reads
@@ -344,3 +344,14 @@ def _task_hash(project: Project) -> str | None:
         return load_task(project.task_path).content_hash()
     except Exception:  # no task spec, or an invalid one: the run records that it had none
         return None
+
+
+def resolve_run(project: Project, run_id: str) -> str:
+    """The full ID of an existing pipeline run from its ID or a unique prefix (as lists show them)."""
+    with project.catalog().connect() as con:
+        found = Q.runs_with_prefix(con, run_id)
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise ValueError(f"no run {run_id!r} to resume; leave out --run-id to start a new run")
+    raise ValueError(f"{run_id!r} names {len(found)} runs ({', '.join(f[:16] for f in found[:4])}…): give more of it")

@@ -15,7 +15,10 @@
 Stage kinds (``use``): ``head`` (a fitted head's JSON file, relative to the project), ``late_fusion``
 (the classes of its inputs are read from their heads), ``decision`` (the task's cost matrix and
 review policy), and ``python:module:factory`` — a function called with the stage's name, its
-entry and the project, returning a ``Stage`` (a team's own code, by name). Every problem is
+entry and the project, returning a ``Stage`` (a team's own code, by name: loading a
+``pipeline.yaml`` runs that code, so treat the file like code). Head models must lie inside the
+project. A fallback must give the same classes as the stage it stands in for, and a decision
+takes the class order its input stage declares (``params["classes"]``). Every problem is
 reported with the stage's index and name; the graph is then checked as any other.
 """
 
@@ -78,28 +81,41 @@ def load_pipeline(project: Project, path: Path | None = None) -> tuple[Pipeline,
     heads: dict[str, LinearHead] = {}
     for i, entry in enumerate(spec.stages):
         if entry.use == "head":
-            model = project.root / entry.model if entry.model else None
+            model = (project.root / entry.model).resolve() if entry.model else None
+            if model is not None and not model.is_relative_to(project.root.resolve()):
+                problems.append(f"stages[{i}] {entry.name}: model {entry.model!r} is outside the project; keep heads "
+                                "under models/ (their versions and provenance are tracked there)")
+                continue
             if model is None or not model.is_file():
                 problems.append(f"stages[{i}] {entry.name}: model file {entry.model!r} not found (a head's JSON, "
                                 "relative to the project)")
                 continue
             try:
                 heads[entry.name] = LinearHead.load(model)
-            except (OSError, ValueError, TypeError) as e:
-                problems.append(f"stages[{i}] {entry.name}: {model.name} is not a head ({_first_lines(e)})")
+            except (OSError, ValueError, TypeError, AttributeError):
+                problems.append(f"stages[{i}] {entry.name}: {model.name} is not a saved head (syncline's head JSON)")
     stages: list[Stage] = []
     for i, entry in enumerate(spec.stages):
         try:
-            stages.append(_stage(project, entry, heads, spec))
-        except (ValueError, ImportError, AttributeError, TypeError, KeyError) as e:
-            problems.append(f"stages[{i}] {entry.name}: {_first_lines(e)}")
+            stages.append(_stage(project, entry, heads, stages, spec))
+        except Exception as e:  # a team's factory may raise anything: reported against its stage, not a crash
+            problems.append(f"stages[{i}] {entry.name}: {type(e).__name__}: {_first_lines(e)}")
+    by_name = {st.name: st for st in stages}
+    for i, entry in enumerate(spec.stages):  # a stand-in must speak the same classes as the stage it replaces
+        fb = by_name.get(entry.on_missing.partition(":")[2]) if entry.on_missing.startswith("fallback:") else None
+        main = by_name.get(entry.name)
+        if fb is not None and main is not None and fb.params.get("classes") != main.params.get("classes"):
+            problems.append(f"stages[{i}] {entry.name}: its fallback {fb.name} gives classes "
+                            f"{fb.params.get('classes')}, not {main.params.get('classes')}: the decision would read "
+                            "its columns as other classes")
     if problems:
         raise PipelineError(problems)
     pipe = Pipeline(spec.name, stages, {src: "vector" for src in spec.sources}, version=spec.version)
     return pipe, spec, {name: h.model_id for name, h in heads.items()}
 
 
-def _stage(project: Project, e: StageEntry, heads: dict[str, LinearHead], spec: PipelineSpec) -> Stage:
+def _stage(project: Project, e: StageEntry, heads: dict[str, LinearHead], built: list[Stage],
+           spec: PipelineSpec) -> Stage:
     if e.use == "head":
         if e.name not in heads:
             raise ValueError("its model could not be loaded")
@@ -116,19 +132,16 @@ def _stage(project: Project, e: StageEntry, heads: dict[str, LinearHead], spec: 
         if not e.input:
             raise ValueError("a decision stage needs input: <stage>.probabilities")
         upstream = e.input.partition(".")[0]
-        order: list[str]
-        if upstream in heads:
-            order = heads[upstream].classes
-        else:
-            fused = next((s for s in spec.stages if s.name == upstream), None)
-            first = next(iter(fused.inputs.values()), "").partition(".")[0] if fused else ""
-            if first not in heads:
-                raise ValueError(f"cannot tell the classes of {e.input}: take it from a head or a late fusion of heads")
-            order = heads[first].classes
+        made = next((st for st in built if st.name == upstream), None)
+        order = made.params.get("classes") if made is not None else None
+        if not isinstance(order, list):
+            raise ValueError(f"cannot tell the classes of {e.input}: its stage must be declared before the decision "
+                             "and name its classes (heads and late fusion do; a python: stage sets "
+                             "params['classes'])")
         task = load_task(project.task_path)
         if spec.field != task.decision.field:
             raise ValueError(f"field {spec.field!r} is not the task's decision field {task.decision.field!r}")
-        return decision_stage(e.name, task, order, e.input)
+        return decision_stage(e.name, task, [str(c) for c in order], e.input)
     if e.use.startswith("python:"):
         module, _, factory = e.use[len("python:"):].partition(":")
         made = getattr(importlib.import_module(module), factory)(e.name, e, project)
