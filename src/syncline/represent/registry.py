@@ -2,7 +2,8 @@
 
 An encoder has a ``representation`` (name, version, modality, dim, config) and
 ``encode(path) -> Features``: vectors per window on the file's own clock. The built-ins
-(``represent.builtin``) run from what the package ships. A larger model — an image or video
+(``represent.builtin``, and the Silero VAD's speech probability per second) run from what the
+package and its registry dependencies ship. A larger model — an image or video
 tower exported to ONNX, CLIP-style — is declared in ``syncline.yaml`` under ``encoders:`` with
 the path of its file; nothing is downloaded. Its config hash covers the file's sha256, so other
 weights under the same ``name@version`` are refused (``embed`` checks the catalog) instead of
@@ -140,10 +141,53 @@ def _session(path: Path, where: str) -> Any:
 BUILTINS: dict[str, Encoder] = {r.representation_id: BuiltinEncoder(r) for r in (LOGMEL, GRID, GRID_VIDEO)}
 
 
+@dataclass(frozen=True)
+class VadEncoder:
+    """``silero-vad-1s@1`` (audio): per second, the mean and the peak speech probability of the
+    Silero VAD (its ONNX file from the ``silero-vad`` package, run with onnxruntime) — where
+    people speak, as a slice column or a pipeline input, without anything said."""
+
+    representation: Representation
+
+    @classmethod
+    def load(cls) -> VadEncoder | None:
+        from syncline.align.vad import vad_model
+
+        try:
+            model = vad_model()
+        except RuntimeError:  # silero-vad not installed: the representation is not offered
+            return None
+        return cls(Representation("silero-vad-1s", "1", "audio", 2,
+                                  {"model": model.name, "model_version": model.version, "sha256": model.sha256,
+                                   "window_s": 1.0, "stats": ["mean", "max"]}))
+
+    def encode(self, path: Path) -> Features:
+        from syncline.align.vad import VAD_RATE, WINDOW, load_16k, window_probabilities
+
+        x, start = load_16k(path)
+        probs = window_probabilities(x)
+        seconds = int(np.ceil(len(x) / VAD_RATE)) if len(x) else 0
+        if not seconds:
+            return Features(self.representation, [], [], np.zeros((0, 2), np.float32))
+        which = np.minimum((np.arange(len(probs)) * WINDOW + WINDOW // 2) // VAD_RATE, seconds - 1)
+        counts = np.bincount(which, minlength=seconds)
+        mean = np.bincount(which, weights=probs, minlength=seconds) / np.maximum(counts, 1)
+        peak = np.full(seconds, 0.0)
+        np.maximum.at(peak, which, probs)
+        keep = counts > 0
+        t0 = [start + int(i) * 1_000_000_000 for i in np.flatnonzero(keep)]
+        end = start + len(x) * 1_000_000_000 // VAD_RATE
+        return Features(self.representation, t0, [min(t + 1_000_000_000, end) for t in t0],
+                        np.stack([mean[keep], peak[keep]], axis=1).astype(np.float32))
+
+
 def encoders(specs: list[OnnxEncoderSpec], root: Path, only: list[str] | None = None) -> dict[str, Encoder]:
     """The built-ins and the project's declared encoders, by representation ID; a declared model
     is loaded only when ``only`` names it (or ``only`` is None), so a broken one blocks nobody else."""
     out = dict(BUILTINS)
+    vad = VadEncoder.load()
+    if vad is not None:
+        out[vad.representation.representation_id] = vad
     for spec in specs:
         rid = f"{spec.name}@{spec.version}"
         if rid in out:
