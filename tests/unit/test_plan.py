@@ -21,7 +21,7 @@ def test_estimate_by_hand() -> None:
     assert e["params_m"] == pytest.approx(params / 1e6)
     flops = 2 * params * tokens + 4 * 8 * tokens ** 2 * 512
     assert e["gflops"] == pytest.approx(flops / 1e9)
-    assert e["memory_gb"] == pytest.approx(((tokens * 512 * 8 + 8 * tokens ** 2) * 2 + params * 2) / 2 ** 30)
+    assert e["memory_gb"] == pytest.approx(((tokens * 512 * 8 + 8 * tokens ** 2) * 2 + params * 2) / 1e9)  # GB
     decode_s = e["decoded_mb"] * 1e6 / (DEVICES["t4"]["decode_mb_s"] * 1e6)
     assert e["latency_ms"] == pytest.approx(1000 * (flops / (DEVICES["t4"]["flops"] * SUSTAINED) + decode_s))
     audio_only = estimate(MEDIA, ModelShape(use_video=False), 2.0, "t4")
