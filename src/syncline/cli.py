@@ -276,6 +276,36 @@ def representations(project: ProjectOpt = Path("."), json_out: JsonOpt = False) 
 
 
 @app.command()
+def fit(
+    field: Annotated[str, typer.Argument(help="the class field to predict")],
+    representation: Annotated[list[str], typer.Option("--representation", "-r",
+                                                      help="inputs, concatenated in this order (repeatable)")],
+    project: ProjectOpt = Path("."),
+    name: Annotated[str | None, typer.Option(help="the head's name (default: field-representations)")] = None,
+    split: Annotated[str | None, typer.Option(help="a split set: fit on its train and validation targets")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Fit a head on labelled segments (consensus labels, stored vectors) and save it under models/."""
+    from syncline.pipeline.training import fit_from_catalog
+
+    p = _open(project)
+    try:
+        head, path, counts = fit_from_catalog(p, field, representation, name=name, split_set=split)
+    except ValueError as e:
+        _fail(str(e))
+    info = {"model_id": head.model_id, "path": str(path.relative_to(p.root)), "classes": head.classes,
+            "fitted_on": head.fitted_on, **counts}
+    if json_out:
+        _print_json(info)
+        return
+    score = head.fitted_on["out_of_fold_balanced_accuracy"]
+    shown = "-" if score is None else f"{score:.2f}"
+    console.print(f"{head.model_id} -> {info['path']}: {counts['used']} of {counts['targets']} labelled segments "
+                  f"({counts['without_vectors']} without vectors), {head.fitted_on['groups']} entities; out-of-fold "
+                  f"balanced accuracy {shown} (chance {head.fitted_on['chance']:.2f})", highlight=False)
+
+
+@app.command()
 def run(
     pipeline: Annotated[Path | None, typer.Argument(help="pipeline.yaml (default: the project's)")] = None,
     project: ProjectOpt = Path("."),
