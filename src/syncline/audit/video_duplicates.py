@@ -31,9 +31,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import av
 import numpy as np
 from numpy.typing import NDArray
+
+from syncline.media.video import video_frames
 
 BIN_S, THUMB = 0.5, (32, 18)
 PROFILE_R, LOOK_R, MIN_OVERLAP_S = 0.9, 0.85, 10.0
@@ -60,14 +61,11 @@ def signature(path: Path) -> VideoSignature:
     """Decode once at thumbnail size; bins by presentation time, at every phase."""
     times: list[float] = []
     thumbs: list[NDArray[np.generic]] = []
-    with av.open(str(path)) as c:
-        stream = c.streams.video[0]
-        stream.thread_type = "AUTO"
-        for frame in c.decode(stream):
-            if frame.pts is None or frame.time_base is None:
-                continue
-            times.append(float(frame.pts * frame.time_base))
-            thumbs.append(frame.reformat(width=THUMB[0], height=THUMB[1], format="gray").to_ndarray())
+    for pts_ns, frame in video_frames(path):
+        if pts_ns is None:
+            continue
+        times.append(pts_ns / 1e9)
+        thumbs.append(frame.reformat(width=THUMB[0], height=THUMB[1], format="gray").to_ndarray())
     if not thumbs:
         raise ValueError("no decodable video frames")
     t = np.asarray(times) - times[0]

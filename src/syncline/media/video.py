@@ -183,16 +183,10 @@ def probe_video(path: Path, fmt: str) -> MediaInfo:
         )
 
 
-def iter_frames(
-    path: Path, *, every: int = 1, gray: bool = False
-) -> Iterator[tuple[int, np.ndarray]]:
-    """Decode the video stream once, yielding ``(pts_ns, frame)`` for every ``every``-th frame.
-
-    Frames are uint8 RGB ``[h, w, 3]`` (or gray ``[h, w]`` with ``gray=True``); ``pts_ns`` is
-    the presentation time after edit lists, never a frame index.
-    """
-    if every < 1:
-        raise ValueError("every must be >= 1")
+def video_frames(path: Path) -> Iterator[tuple[int | None, av.VideoFrame]]:
+    """Decode the video stream once, yielding ``(pts_ns, frame)`` with the frame undecoded into
+    pixels (the caller converts only what it keeps); ``pts_ns`` is the presentation time after
+    edit lists, None where the frame has none. Refuses a bomb; decode errors become ``MediaError``."""
     path = Path(path)
     with open_av(path) as container:
         stream = _video_stream(container)
@@ -207,10 +201,23 @@ def iter_frames(
                 f"{display_name(path)} declares frames over 100 megapixels; refused",
             )
         stream.thread_type = "AUTO"
-        fmt = "gray" if gray else "rgb24"
         with decode_errors(path, "video"):
-            for i, frame in enumerate(container.decode(stream)):
-                if i % every:
-                    continue
-                pts_ns = to_ns(frame.pts, stream.time_base)
-                yield (pts_ns if pts_ns is not None else 0), frame.to_ndarray(format=fmt)
+            for frame in container.decode(stream):
+                yield to_ns(frame.pts, stream.time_base), frame
+
+
+def iter_frames(
+    path: Path, *, every: int = 1, gray: bool = False
+) -> Iterator[tuple[int, np.ndarray]]:
+    """Decode the video stream once, yielding ``(pts_ns, frame)`` for every ``every``-th frame.
+
+    Frames are uint8 RGB ``[h, w, 3]`` (or gray ``[h, w]`` with ``gray=True``); ``pts_ns`` is
+    the presentation time after edit lists, never a frame index.
+    """
+    if every < 1:
+        raise ValueError("every must be >= 1")
+    fmt = "gray" if gray else "rgb24"
+    for i, (pts_ns, frame) in enumerate(video_frames(path)):
+        if i % every:
+            continue
+        yield (pts_ns if pts_ns is not None else 0), frame.to_ndarray(format=fmt)

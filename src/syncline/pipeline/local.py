@@ -32,13 +32,13 @@ import pyarrow as pa
 
 from syncline.catalog import query as Q
 from syncline.ids import stable_id
+from syncline.media.types import Modality
 from syncline.pipeline.graph import Pipeline
 from syncline.pipeline.trace import prediction_table, trace_table
 from syncline.project import Project
 from syncline.represent.search import segment_assets, segment_vectors, split_keys, windows
 
 OK, FAILED, SKIPPED, ABSTAINED, FALLBACK = "ok", "failed", "skipped", "abstained", "fallback"
-MODALITY_SOURCES = ("audio", "video", "image", "transcript", "sensor", "events", "document", "metadata")
 
 
 @dataclass
@@ -97,7 +97,7 @@ def run_pipeline(project: Project, pipeline: Pipeline, *, representations: dict[
     for src, rid in representations.items():
         if rid not in stored:
             raise ValueError(f"source {src}: representation {rid} has no stored vectors; run `syncline embed -r {rid}`")
-        if src in MODALITY_SOURCES and stored[rid] != src:
+        if src in set(Modality) and stored[rid] != src:
             raise ValueError(f"source {src}: {rid} holds {stored[rid]} vectors, not {src}")
     config = {"segmenter": segmenter, "field": field_name, "batch_size": batch_size, "sources": representations,
               "models": model_versions or {}}

@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import av
 import numpy as np
 from PIL import Image
+
+from syncline.media.video import video_frames
 
 NS = 1_000_000_000
 
@@ -26,19 +27,15 @@ def per_second_frames(path: Path) -> Iterator[tuple[int, np.ndarray]]:
     """
     current: int | None = None
     best: tuple[int, np.ndarray] | None = None
-    with av.open(str(path)) as c:
-        stream = c.streams.video[0]
-        stream.thread_type = "AUTO"
-        for frame in c.decode(stream):
-            if frame.pts is None or frame.time_base is None:
-                continue
-            t = int(frame.pts * frame.time_base * NS)
-            sec, dist = t // NS, abs(t % NS - NS // 2)
-            if sec != current:
-                if current is not None and best is not None:
-                    yield current * NS, best[1]
-                current, best = sec, None
-            if best is None or dist < best[0]:
-                best = (dist, frame.to_ndarray(format="rgb24"))
+    for t, frame in video_frames(path):
+        if t is None:
+            continue
+        sec, dist = t // NS, abs(t % NS - NS // 2)
+        if sec != current:
+            if current is not None and best is not None:
+                yield current * NS, best[1]
+            current, best = sec, None
+        if best is None or dist < best[0]:
+            best = (dist, frame.to_ndarray(format="rgb24"))
     if current is not None and best is not None:
         yield current * NS, best[1]
