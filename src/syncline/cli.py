@@ -241,7 +241,8 @@ def segment(
 def embed(
     project: ProjectOpt = Path("."),
     representation: Annotated[list[str] | None, typer.Option(
-        "--representation", "-r", help="only these, e.g. logmel-1s@1 (repeatable; default: every known one)")] = None,
+        "--representation", "-r", help="only these, e.g. logmel-1s@1 (repeatable; default: every known one "
+        "but the slow asr-words-1s@1)")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Store window vectors of every asset under each representation, once per version (resumable)."""

@@ -21,7 +21,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError
 
 from syncline.catalog import Catalog
-from syncline.represent.spec import OnnxEncoderSpec
+from syncline.represent.spec import EncoderSpec
 
 SETTINGS_FILE = "syncline.yaml"
 
@@ -53,8 +53,9 @@ class Settings(BaseModel):
     embeddings_only: list[Literal["audio", "image", "video"]] = Field(
         default_factory=list, description="modalities kept only as built-in embeddings, never as media")
     retention: RetentionPolicy = Field(default_factory=RetentionPolicy)
-    encoders: list[OnnxEncoderSpec] = Field(
-        default_factory=list, description="image/video encoders exported to ONNX, by local path (syncline embed)")
+    encoders: list[EncoderSpec] = Field(
+        default_factory=list, description="encoders of the project's own (syncline embed): image/video towers "
+        "exported to ONNX, by local path, or python: module:factory for any modality")
     stage_jurisdictions: dict[str, list[str]] = Field(
         default_factory=dict, description="per stage, the jurisdictions whose data it may use, e.g. {training: [EU]}")
 

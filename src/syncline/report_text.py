@@ -253,7 +253,7 @@ def print_barn_pipeline(console: Console, r: dict[str, Any]) -> None:
     for name, st in r["stage_status"].items():
         head = r["heads"].get(name, {})
         score = head.get("out_of_fold_balanced_accuracy")
-        t.add_row(name, head.get("model_id", "cost matrix + review policy"), str(head.get("rows", "-")),
+        t.add_row(name, head.get("model_id", r.get("uses", {}).get(name, "")), str(head.get("rows", "-")),
                   "-" if score is None else f"{score:.2f} (chance {1 / len(head['classes']):.2f})",
                   " / ".join(str(st.get(k, 0)) for k in ("ok", "fallback", "skipped", "abstained", "failed")))
     console.print(t)

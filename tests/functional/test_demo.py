@@ -226,6 +226,11 @@ def test_demo_runs_the_decomposed_barn_pipeline(demo) -> None:  # type: ignore[n
     assert pipe["test"]["decided"] == pipe["test"]["labelled"] > 0
     assert {h["model_id"].split("@")[0] for h in pipe["heads"].values()} == {
         "hear-vocal", "see-posture", "fuse-action", "fuse-action-from-posture"}
+    # locate runs before posture, wherever there is video; the temperature stage reads the stall logger
+    st = pipe["stage_status"]
+    assert st["locate"]["ok"] == st["see"]["ok"] > 0 and st["locate"]["abstained"] == st["see"]["abstained"]
+    assert st["temperature"]["ok"] > st["see"]["ok"]  # the logger covers more of the day than the cameras
+    assert pipe["uses"]["locate"] == "locate_stage" and pipe["uses"]["temperature"] == "temperature_stage"
     # the withdrawal flags the run: it used the withdrawn caretaker's recordings
     flagged = {r for w in result["withdrawals"] for r in w["withdrawn"]["runs_flagged"]}
     assert pipe["run_id"] in flagged

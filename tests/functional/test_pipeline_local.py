@@ -187,6 +187,48 @@ def test_a_stage_that_breaks_on_some_segments_fails_only_those(farm) -> None:
     assert res.stage_status["fussy"]["failed"] == len(failed)
 
 
+def test_a_stage_that_cannot_tell_abstains_and_the_stages_after_it_say_why(farm) -> None:
+    p, truth, head = farm
+    loudness = {}
+
+    def gate(x: np.ndarray) -> dict[str, np.ndarray]:  # "locate": passes the sound on where there is one
+        level = x.mean(axis=1)
+        quiet = level < np.median(level)
+        return {"x": x, "_abstain": quiet, "_why": np.array([f"too quiet ({v:.1f})" for v in level], object)}
+
+    spec = load_task(p.task_path)
+    pipe = Pipeline("gated", [
+        Stage("gate", gate, {"x": "source.audio"}, {"x": "vector"}, modalities=("audio",), on_missing="abstain"),
+        head_stage("audio_head", head, {"x": "gate.x"}),
+        decision_stage("decide", spec, head.classes, "audio_head.probabilities")], {"audio": "vector"})
+    res = L.run_pipeline(p, pipe, representations={"audio": REPS["audio"]}, segmenter=SEGMENTER, field_name="action")
+    preds = _predictions(p, res.run_id)
+    traces = {(t["target_id"], t["stage"]): t for t in p.catalog().read(
+        "traces", where=f"run_id = '{res.run_id}'").to_pylist()}
+    with p.catalog().connect() as con:
+        w = windows(con, REPS["audio"])
+    segs = _segments(p)
+    for sid, (entity, k) in segs.items():
+        x = segment_vectors(w, np.array([entity], object), np.array([k * WINDOW * NS]),
+                            np.array([(k + 1) * WINDOW * NS]))
+        loudness[sid] = float(x.mean()) if not np.isnan(x).any() else None
+    heard = [v for v in loudness.values() if v is not None]
+    assert heard
+    gated = [s for (s, st), t in traces.items() if st == "gate" and t["status"] == "abstained"
+             and loudness[s] is not None]
+    passed = [s for (s, st), t in traces.items() if st == "gate" and t["status"] == "ok"]
+    assert res.segments <= 1024  # one batch: the gate's cut is the median loudness of all segments
+    assert gated and passed and len(gated) + len(passed) == len(heard)
+    assert max(loudness[s] for s in gated) < min(loudness[s] for s in passed)  # type: ignore[type-var]
+    for sid in gated:  # the gate abstained on the quiet ones, and every stage after it says so
+        assert "too quiet (" in traces[(sid, "gate")]["error"]
+        assert traces[(sid, "audio_head")]["status"] == "abstained"
+        assert preds[sid]["route"] == "abstain" and preds[sid]["value"] is None
+        assert json.loads(preds[sid]["details_json"])["reason"].startswith("audio_head: gate: too quiet (")
+    assert all(preds[s]["value"] is not None for s in passed)
+    assert res.stage_status["gate"]["abstained"] >= len(gated)
+
+
 def test_a_killed_run_resumes_where_it_stopped(farm, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     p, _, head = farm
     copy = Project.open(Path(shutil.copytree(p.root, tmp_path / "copy")))

@@ -13,7 +13,8 @@ import soundfile
 from mediafiles import make_speech_wav
 
 from syncline.align.vad import VAD_RATE, WINDOW, load_16k, window_probabilities
-from syncline.represent.registry import BUILTINS, VadEncoder, encoders
+from syncline.represent.registry import BUILTINS, encoders
+from syncline.represent.speech import VadEncoder
 
 pytestmark = pytest.mark.functional
 

@@ -94,8 +94,9 @@ def run_demo(path: Path, *, seed: int = 7, console: Console | None = None,
     if console:
         print_audit_card(console, audit_score)
 
-    say("[bold]9/10[/bold] the barn pipeline: hear (calls, audio) ‖ see (posture, video) → fuse → decide (the task's "
-        "cost matrix and review policy; no microphone → fuse on posture alone)")
+    say("[bold]9/10[/bold] the barn pipeline: locate (the animal, video) → see (posture) ‖ hear (calls, audio) ‖ "
+        "temperature (the stall logger) → fuse → decide (the task's cost matrix and review policy; no microphone "
+        "or logger → fuse on posture alone)")
     pipeline = barn_pipeline(project)
     if console:
         print_barn_pipeline(console, pipeline)

@@ -128,9 +128,12 @@ def _draw_door(img: np.ndarray, spec: CameraSpec, lighting: str, phi: np.ndarray
 
 
 def render_frames(spec: CameraSpec, lighting: str, t_entity_s: np.ndarray,
-                  rng: np.random.Generator, scene: Scene | None = None) -> np.ndarray:
+                  rng: np.random.Generator, scene: Scene | None = None,
+                  boxes: np.ndarray | None = None) -> np.ndarray:
     """(N, H, W, 3) uint8 frames of the pen at the given entity times (seconds); with a scene,
-    the animal moves with its calls and the door swings with its door cycles."""
+    the animal moves with its calls and the door swings with its door cycles. ``boxes``, an
+    (N, 4) array, receives the animal's exact pixel box per frame (x0, y0, x1, y1 as fractions
+    of the frame, the end exclusive): the truth a locator is scored on."""
     h, w, n = spec.height, spec.width, len(t_entity_s)
     bg = _background(spec, rng)
     yy = np.arange(h, dtype=np.float32)[None, :, None]
@@ -166,6 +169,13 @@ def render_frames(spec: CameraSpec, lighting: str, t_entity_s: np.ndarray,
         _draw_door(img, spec, lighting, phi_all[s:s + m])
         band = img[:, top:bottom]
         band[body | head] = _BODY
+        if boxes is not None:
+            animal = body | head
+            cols, rows = animal.any(axis=1), animal.any(axis=2)
+            boxes[s:s + m, 0] = cols.argmax(axis=1) / w
+            boxes[s:s + m, 2] = (w - cols[:, ::-1].argmax(axis=1)) / w
+            boxes[s:s + m, 1] = (top + rows.argmax(axis=1)) / h
+            boxes[s:s + m, 3] = (top + rows.shape[1] - rows[:, ::-1].argmax(axis=1)) / h
         band[patch] = _PATCH
         if night:
             grey = (img @ luma) * 0.42 + 30.0
@@ -242,6 +252,17 @@ def _plant_drawn(frames: np.ndarray, rates: Mapping[str, float], fps: int,
     return sorted(planted, key=lambda p: p[1])
 
 
+def _shown_boxes(boxes: np.ndarray, planted: list[tuple[str, int, int]], fps: int) -> list[list[float] | None]:
+    """Per second of the clip, the animal's box (x0, y0, x1, y1, fractions) on the frame nearest
+    the middle of the second (the frame the per-second encoders see), as the clip shows it: none
+    while the feed is black, the repeated frame's while it is frozen."""
+    shown: list[list[float] | None] = [[round(float(v), 4) for v in b] for b in boxes]
+    for kind, i0, i1 in planted:
+        for i in range(i0, min(i1, len(shown))):
+            shown[i] = None if kind == "black" else shown[i0 - 1] if kind == "frozen" else shown[i]
+    return [shown[i] for i in range(fps // 2, len(shown), fps)]
+
+
 def _visible_cues(scene: Scene, clock: PlannedClock, duration_ns: int, fps: int) -> list[dict[str, object]]:
     """The scene's cues whose motion lies wholly inside the clip, with the frames that show
     them: frames ``[i0, i1)`` are those whose instant (mid-exposure) falls in the motion span."""
@@ -270,7 +291,8 @@ def make_video(root: Path, seed: int, entity: EntityPlan, camera: str,
     frame_ns = NS_PER_S // spec.fps
     t_entity = clock.entity_seconds((np.arange(n, dtype=np.float64) + MID_EXPOSURE) / spec.fps)
     scene = plan_scene(seed, entity.index)
-    frames = render_frames(spec, entity.lighting, t_entity, rng, scene)
+    boxes = np.zeros((n, 4))
+    frames = render_frames(spec, entity.lighting, t_entity, rng, scene, boxes=boxes)
     if rates is None:
         planted = _plant(frames, PLANTED_DEFECTS.get((entity.index, camera), ()), spec.fps, rng)
     else:
@@ -293,6 +315,7 @@ def make_video(root: Path, seed: int, entity: EntityPlan, camera: str,
         },
         "defects": defects,
         "cues": _visible_cues(scene, clock, n * frame_ns, spec.fps),
+        "animal_boxes": _shown_boxes(boxes, planted, spec.fps),
     }
     return AssetOut(
         path=rel, modality="video", entity_id=entity.entity_id, device=spec.device,

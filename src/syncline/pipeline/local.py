@@ -39,6 +39,7 @@ from syncline.project import Project
 from syncline.represent.search import segment_assets, segment_vectors, split_keys, windows
 
 OK, FAILED, SKIPPED, ABSTAINED, FALLBACK = "ok", "failed", "skipped", "abstained", "fallback"
+ABSTAIN_KEY, WHY_KEY = "_abstain", "_why"  # optional extra outputs of a stage: rows it abstains on, and why
 
 
 @dataclass
@@ -295,6 +296,15 @@ def _call(st: Any, rows: np.ndarray, sources: dict[str, np.ndarray], state: _Bat
                 if outputs[port].dtype.kind == "f":
                     outputs[port][:] = np.nan
             outputs[port][where] = value
+        flags = got.get(ABSTAIN_KEY) if hasattr(got, "get") else None
+        if flags is not None:  # the stage says it cannot tell for these rows: an abstention, with its reason
+            flags = np.asarray(flags, bool).reshape(-1)
+            if len(flags) != len(where):
+                raise ValueError(f"stage {st.name} returned {len(flags)} abstain flags for {len(where)} segments")
+            why = got.get(WHY_KEY)
+            status[where[flags]] = ABSTAINED
+            reason[where[flags]] = (np.asarray(why, object).reshape(-1)[flags] if why is not None
+                                    else f"{st.name} abstained")
 
     try:
         put(idx, st.fn(**args(idx)))

@@ -10,7 +10,9 @@ needs (``on_missing``): ``skip`` (its outputs stay missing and stages that need 
 
 The function takes one NumPy array per input, one row per segment of the batch that has every
 input, and returns one array per output port with as many rows. Batches, not rows: a stage is
-called once per batch.
+called once per batch. A stage that cannot tell for some rows (a locator that found nothing)
+also returns ``_abstain`` (a bool per row) and optionally ``_why`` (a reason per row): those
+rows are abstentions with that reason, and the stages after it abstain on them too.
 """
 
 from __future__ import annotations

@@ -80,9 +80,12 @@ def project_encoders(project: Project, only: list[str] | None = None) -> dict[st
 
 def embed(project: Project, representation_ids: list[str] | None = None, *,
           progress: Callable[[str, int, int], None] | None = None) -> EmbedReport:
-    """Embed every asset lacking vectors under the chosen representations (default: all known)."""
+    """Embed every asset lacking vectors under the chosen representations (default: all known
+    but the slow ones, which must be asked for)."""
     known = project_encoders(project, representation_ids or None)
-    chosen = list(known) if not representation_ids else representation_ids
+    # by default every known encoder but the slow ones (they say so: ``by_default = False``)
+    chosen = [r for r, e in known.items() if getattr(e, "by_default", True)] if not representation_ids \
+        else representation_ids
     unknown = [r for r in chosen if r not in known]
     if unknown:
         raise EncoderError(f"unknown representation(s) {', '.join(unknown)}; known: {', '.join(sorted(known))} "

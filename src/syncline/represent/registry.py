@@ -2,12 +2,14 @@
 
 An encoder has a ``representation`` (name, version, modality, dim, config) and
 ``encode(path) -> Features``: vectors per window on the file's own clock. The built-ins
-(``represent.builtin``, and the Silero VAD's speech probability per second) run from what the
-package and its registry dependencies ship. A larger model — an image or video
+(``represent.builtin``; speech and text in ``represent.speech``: VAD, ASR word timings, MiniLM)
+run from what the package and its registry dependencies ship. A larger model — an image or video
 tower exported to ONNX, CLIP-style — is declared in ``syncline.yaml`` under ``encoders:`` with
 the path of its file; nothing is downloaded. Its config hash covers the file's sha256, so other
 weights under the same ``name@version`` are refused (``embed`` checks the catalog) instead of
 being mixed with the old vectors: a new model is a new version, and so a new representation.
+Code of the project's own (a detector, a sensor feature) is declared there as ``python:
+module:factory``, for any modality.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from syncline.represent.builtin import GRID, GRID_VIDEO, LOGMEL, Features, Representation, features_for
-from syncline.represent.spec import OnnxEncoderSpec
+from syncline.represent.spec import EncoderSpec, OnnxEncoderSpec, PythonEncoderSpec
 
 BATCH = 32  # frames per model call
 
@@ -141,59 +143,76 @@ def _session(path: Path, where: str) -> Any:
 BUILTINS: dict[str, Encoder] = {r.representation_id: BuiltinEncoder(r) for r in (LOGMEL, GRID, GRID_VIDEO)}
 
 
-@dataclass(frozen=True)
-class VadEncoder:
-    """``silero-vad-1s@1`` (audio): per second, the mean and the peak speech probability of the
-    Silero VAD (its ONNX file from the ``silero-vad`` package, run with onnxruntime) — where
-    people speak, as a slice column or a pipeline input, without anything said."""
+@dataclass
+class PythonEncoder:
+    """A project's encoder written in Python (``PythonEncoderSpec``): its factory is called once
+    per process (here to learn its dim and code version, again in each worker)."""
 
+    spec: PythonEncoderSpec
     representation: Representation
+    _impl: Any = field(default=None, repr=False)
 
     @classmethod
-    def load(cls) -> VadEncoder | None:
-        from syncline.align.vad import vad_model
+    def load(cls, spec: PythonEncoderSpec) -> PythonEncoder:
+        impl = _python_impl(spec)
+        dim = getattr(impl, "dim", None)
+        if not isinstance(dim, int) or dim < 1 or not callable(getattr(impl, "encode", None)):
+            raise EncoderError(f"encoder {spec.name}@{spec.version}: {spec.python} must return an object with an "
+                               f"int dim >= 1 and encode(path) (got {type(impl).__name__})")
+        config = {"python": spec.python, "params": spec.params, "code_version": getattr(impl, "code_version", None)}
+        return cls(spec, Representation(spec.name, spec.version, spec.modality, dim, config), impl)
 
-        try:
-            model = vad_model()
-        except RuntimeError:  # silero-vad not installed: the representation is not offered
-            return None
-        return cls(Representation("silero-vad-1s", "1", "audio", 2,
-                                  {"model": model.name, "model_version": model.version, "sha256": model.sha256,
-                                   "window_s": 1.0, "stats": ["mean", "max"]}))
+    def __getstate__(self) -> dict[str, Any]:  # the factory runs again in the worker
+        return {"spec": self.spec, "representation": self.representation, "_impl": None}
 
     def encode(self, path: Path) -> Features:
-        from syncline.align.vad import VAD_RATE, WINDOW, load_16k, window_probabilities
-
-        x, start = load_16k(path)
-        probs = window_probabilities(x)
-        seconds = int(np.ceil(len(x) / VAD_RATE)) if len(x) else 0
-        if not seconds:
-            return Features(self.representation, [], [], np.zeros((0, 2), np.float32))
-        which = np.minimum((np.arange(len(probs)) * WINDOW + WINDOW // 2) // VAD_RATE, seconds - 1)
-        counts = np.bincount(which, minlength=seconds)
-        mean = np.bincount(which, weights=probs, minlength=seconds) / np.maximum(counts, 1)
-        peak = np.full(seconds, 0.0)
-        np.maximum.at(peak, which, probs)
-        keep = counts > 0
-        t0 = [start + int(i) * 1_000_000_000 for i in np.flatnonzero(keep)]
-        end = start + len(x) * 1_000_000_000 // VAD_RATE
-        return Features(self.representation, t0, [min(t + 1_000_000_000, end) for t in t0],
-                        np.stack([mean[keep], peak[keep]], axis=1).astype(np.float32))
+        if self._impl is None:
+            self._impl = _python_impl(self.spec)
+        t0, t1, vectors = self._impl.encode(path)
+        dim = self.representation.dim
+        arr = np.asarray(vectors, np.float32).reshape(len(t0), -1) if len(t0) else np.zeros((0, dim), np.float32)
+        if arr.shape[1] != self.representation.dim or len(t1) != len(t0):
+            raise EncoderError(f"encoder {self.representation.representation_id} returned {arr.shape[1]}-wide vectors "
+                               f"and {len(t1)} ends for {len(t0)} starts; it declared dim {self.representation.dim}")
+        return Features(self.representation, [int(t) for t in t0], [int(t) for t in t1], arr)
 
 
-def encoders(specs: list[OnnxEncoderSpec], root: Path, only: list[str] | None = None) -> dict[str, Encoder]:
+def _python_impl(spec: PythonEncoderSpec) -> Any:
+    import importlib
+
+    module, _, factory = spec.python.partition(":")
+    where = f"encoder {spec.name}@{spec.version}"
+    try:
+        fn = getattr(importlib.import_module(module), factory)
+    except (ImportError, AttributeError) as e:
+        raise EncoderError(f"{where}: cannot load {spec.python} ({e}); is the module importable from this "
+                           "environment?") from e
+    try:
+        return fn(**spec.params)
+    except TypeError as e:
+        raise EncoderError(f"{where}: {spec.python} does not take the params given ({e})") from e
+
+
+def encoders(specs: list[EncoderSpec], root: Path, only: list[str] | None = None) -> dict[str, Encoder]:
     """The built-ins and the project's declared encoders, by representation ID; a declared model
     is loaded only when ``only`` names it (or ``only`` is None), so a broken one blocks nobody else."""
+    from syncline.represent.speech import AsrWordsEncoder, SentenceEncoder, VadEncoder
+
     out = dict(BUILTINS)
-    vad = VadEncoder.load()
-    if vad is not None:
-        out[vad.representation.representation_id] = vad
+    for offered in (VadEncoder.load(), AsrWordsEncoder.load(), SentenceEncoder.load()):
+        if offered is not None:  # its package is installed
+            out[offered.representation.representation_id] = offered
     for spec in specs:
         rid = f"{spec.name}@{spec.version}"
         if rid in out:
             raise EncoderError(f"encoder {rid} is declared twice (or shadows a built-in): give it another name "
                                "or version")
-        out[rid] = OnnxEncoder.load(spec, root) if only is None or rid in only else _Declared(rid)
+        if only is not None and rid not in only:
+            out[rid] = _Declared(rid)
+        elif isinstance(spec, PythonEncoderSpec):
+            out[rid] = PythonEncoder.load(spec)
+        else:
+            out[rid] = OnnxEncoder.load(spec, root)
     return out
 
 
