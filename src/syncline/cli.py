@@ -379,15 +379,22 @@ def similar(
         "--representation", "-r", help="compare on these (repeatable; default: every stored one)")] = None,
     k: Annotated[int, typer.Option("-k", min=1, help="how many to return")] = 10,
     other_entities: Annotated[bool, typer.Option("--other-entities", help="only other entities' segments")] = False,
+    index: Annotated[bool, typer.Option("--index", help="answer from the stored index (syncline index build)")] = False,
+    approximate: Annotated[bool, typer.Option("--approximate", help="with --index: probe its ANN index "
+                                              "(built with --ann) instead of scanning every vector")] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Segments like this one (cosine over standardised stored vectors, through current clocks)."""
+    from syncline.represent.index import search_index
     from syncline.represent.search import SearchError
     from syncline.represent.search import similar as run_similar
 
     p = _open(project)
     try:
-        res = run_similar(p, segment_id, representation_ids=representation, k=k, other_entities=other_entities)
+        res = (search_index(p, segment_id, representation_ids=representation, k=k, other_entities=other_entities,
+                            exact=not approximate) if index or approximate
+               else run_similar(p, segment_id, representation_ids=representation, k=k,
+                                other_entities=other_entities))
     except SearchError as e:
         _fail(str(e))
     if json_out:
@@ -396,6 +403,51 @@ def similar(
     from syncline.report_text import print_similar
 
     print_similar(console, res)
+
+
+index_app = typer.Typer(no_args_is_help=True, help="Stored indexes of segment vectors (syncline similar --index).")
+app.add_typer(index_app, name="index")
+
+
+@index_app.command("build")
+def index_build(
+    segmenter: Annotated[str, typer.Option(help="the segments to index, e.g. fixed-10s@2")],
+    representation: Annotated[list[str], typer.Option("--representation", "-r",
+                                                      help="representations to index (repeatable)")],
+    project: ProjectOpt = Path("."),
+    ann: Annotated[bool, typer.Option("--ann", help="also train an IVF_PQ index (millions of segments)")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Form the segment vectors once and store them (rebuild after new vectors, clocks or segments)."""
+    from syncline.represent.index import build_index
+    from syncline.represent.search import SearchError
+
+    p = _open(project)
+    try:
+        res = build_index(p, segmenter, representation, ann=ann)
+    except SearchError as e:
+        _fail(str(e))
+    if json_out:
+        _print_json(res)
+        return
+    console.print(f"index {res['index']}: {res['segments']} segments of {segmenter} × "
+                  f"{', '.join(res['representations'])} ({res['dim']}-d{', with IVF_PQ' if res['ann'] else ''}); "
+                  f"{res['lacking']} segments lack a representation and are left out", highlight=False)
+
+
+@index_app.command("list")
+def index_list(project: ProjectOpt = Path("."), json_out: JsonOpt = False) -> None:
+    """Stored indexes, what they hold, and whether the catalog has moved past them."""
+    from syncline.represent.index import list_indexes
+
+    rows = list_indexes(_open(project))
+    if json_out:
+        _print_json(rows)
+        return
+    for r in rows:
+        state = "stale: " + "; ".join(r["stale"]) if r["stale"] else "fresh"
+        console.print(f"{r['index']}  {r.get('segmenter')}  {', '.join(r.get('representations', {}))}  "
+                      f"{r.get('dim')}-d  {state}", highlight=False)
 
 
 @app.command()

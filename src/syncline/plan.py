@@ -18,9 +18,11 @@ audio frames per second, width, depth, heads, bytes per value). Per sample (one 
 Against the task's ``budget`` (p95 latency, GPU memory, CPU only, cost per 1000 decisions) each
 number passes or not; when one does not, the plan tries reductions one at a time (fewer frames,
 a smaller image, a larger patch, a shorter window, dropping video) and lists those that fit.
-These are estimates of the right order, not measurements; ``check_against_run`` shows what a
-real run's traces recorded, to set beside them (no transformer-shaped model runs offline here to
-check the arithmetic itself against).
+The token count, parameters and FLOPs are checked against a real transformer built to the same
+shape (``tests/functional/test_plan_transformer.py``: the FLOPs equal torch's own counter's);
+the CPU device's rate is calibrated by ``benchmarks/bench_plan.py`` (measured against planned
+latency in ``BENCHMARKS.md``); the GPU rates are vendor peaks, not measured here.
+``check_against_run`` shows what a real run's traces recorded, to set beside the estimates.
 """
 
 from __future__ import annotations
@@ -34,7 +36,9 @@ from syncline.catalog import query as Q
 from syncline.project import Project
 
 DEVICES = {  # peak dense FLOP/s (fp16 on GPUs, fp32 on the CPU), memory GiB, host decode MB/s, cost per hour
-    "cpu-2core": {"flops": 1.0e11, "memory_gb": 0.0, "decode_mb_s": 400.0, "usd_per_hour": 0.05, "gpu": False},
+    # cpu-2core: a third of 3.6e11 is what a transformer's blocks sustained on 2 threads of this
+    # project's CI-class machine (torch 2.13: 0.9-1.35e11 FLOP/s, benchmarks/bench_plan.py)
+    "cpu-2core": {"flops": 3.6e11, "memory_gb": 0.0, "decode_mb_s": 400.0, "usd_per_hour": 0.05, "gpu": False},
     "t4": {"flops": 6.5e13, "memory_gb": 16.0, "decode_mb_s": 1500.0, "usd_per_hour": 0.35, "gpu": True},
     "a10": {"flops": 1.25e14, "memory_gb": 24.0, "decode_mb_s": 2000.0, "usd_per_hour": 0.75, "gpu": True},
     "h100": {"flops": 9.9e14, "memory_gb": 80.0, "decode_mb_s": 4000.0, "usd_per_hour": 2.50, "gpu": True},

@@ -146,6 +146,8 @@ def print_withdrawal(console: Console, data: dict[str, Any]) -> None:
     console.print(f"  {verb}: {len(data.get('media_files', []))} media file(s) (managed copies and sidecars)")
     for f in data.get("files", []):
         console.print(f"  {verb}: {escape(f)}", highlight=False)
+    for name in data.get("indexes", []):
+        console.print(f"  {verb}: segment index {name} (rebuild it: syncline index build)", highlight=False)
     if data.get("runs_flagged"):
         console.print(f"  {'would flag' if data['dry_run'] else 'flagged'} for re-run or retraining: "
                       f"{len(data['runs_flagged'])} run(s) " + ", ".join(r[:12] for r in data["runs_flagged"]))

@@ -14,12 +14,17 @@ columnar and versioned: every write (upsert, delete, compaction) commits a new v
   newest version but their bytes stay in older data files, transaction files and manifests.
   ``erase`` is the real thing: delete, compact with deletions materialised (rewrites the
   affected fragments without the rows), then remove every old version with zero retention.
+* **Segment indexes** (``catalog/indexes/<name>.lance``) are derived, rebuildable datasets of
+  stored segment vectors (``represent.index``): written whole to a side folder and swapped in,
+  searched with Lance's nearest-neighbour scan, dropped whole (a withdrawal drops every index
+  that lists the subject's files).
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -27,6 +32,7 @@ from typing import Any
 
 import duckdb
 import lance
+import numpy as np
 import pyarrow as pa
 
 from syncline.catalog.schema import TABLES, TableSpec, spec
@@ -208,3 +214,56 @@ class Catalog:
 
     def table_versions_json(self) -> str:
         return json.dumps(self.snapshot(), sort_keys=True)
+
+    # ---------------------------------------------------------------- segment indexes
+    def index_path(self, name: str) -> Path:
+        return self.root / "indexes" / f"{name}.lance"
+
+    def indexes(self) -> list[str]:
+        folder = self.root / "indexes"
+        return sorted(p.name[: -len(".lance")] for p in folder.glob("*.lance")) if folder.is_dir() else []
+
+    def write_index(self, name: str, table: pa.Table, *, ann_partitions: int | None = None,
+                    sub_vectors: int | None = None) -> Path:
+        """Write an index whole beside the old one, then swap: a reader sees the old or the new,
+        a crash leaves the old. With ``ann_partitions`` an IVF_PQ index (cosine) is trained too."""
+        path = self.index_path(name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        building = path.with_name(f"{name}.building")
+        shutil.rmtree(building, ignore_errors=True)
+        ds = lance.write_dataset(table, str(building))
+        if ann_partitions:
+            ds.create_index("vector", index_type="IVF_PQ", metric="cosine", num_partitions=ann_partitions,
+                            num_sub_vectors=sub_vectors)
+        old = path.with_name(f"{name}.old-{time.time_ns()}")
+        if path.exists():
+            path.rename(old)
+        building.rename(path)
+        shutil.rmtree(old, ignore_errors=True)
+        return path
+
+    def index_schema(self, name: str) -> pa.Schema:
+        return lance.dataset(str(self.index_path(name))).schema
+
+    def index_rows(self, name: str, *, columns: list[str] | None = None, where: str | None = None) -> pa.Table:
+        return lance.dataset(str(self.index_path(name))).to_table(columns=columns, filter=where)
+
+    def index_nearest(self, name: str, q: np.ndarray, k: int, *, where: str | None = None, exact: bool = True,
+                      nprobes: int = 32, refine: int = 10) -> pa.Table:
+        """The ``k`` rows nearest ``q`` (cosine), nearest first, with ``_distance``. ``exact``
+        scans every vector; otherwise the IVF_PQ index is probed (``nprobes`` partitions) and
+        ``refine`` x k candidates are re-ranked on the full vectors."""
+        ds = lance.dataset(str(self.index_path(name)))
+        nearest: dict[str, Any] = {"column": "vector", "q": np.asarray(q, np.float32), "k": k, "metric": "cosine"}
+        if exact:
+            nearest["use_index"] = False
+        else:
+            nearest |= {"nprobes": nprobes, "refine_factor": refine}
+        cols = ["segment_id", "entity_id", "t0_ns", "t1_ns", "_distance"]
+        return ds.to_table(columns=cols, nearest=nearest, filter=where, prefilter=where is not None)
+
+    def drop_index(self, name: str) -> None:
+        """Remove an index and any half-built or swapped-out copy of it."""
+        folder = self.root / "indexes"
+        for p in [self.index_path(name), *folder.glob(f"{name}.building"), *folder.glob(f"{name}.old-*")]:
+            shutil.rmtree(p, ignore_errors=True)

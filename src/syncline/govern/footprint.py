@@ -6,9 +6,11 @@ scrubbed copy's sha256). A catalog row belongs to the footprint when any of its 
 list-of-text columns mentions a needle — provenance lists, ID columns and free JSON alike, so a
 derived row that names its source asset only inside ``details_json`` is found too — or when
 ``lineage`` records it as derived from a row that does. Files: the managed copies and their
-sidecars in ``media/``, and every file under ``exports/`` and ``reports/`` whose bytes contain
-a needle. Runs that produced a removed row are flagged (their results used the subject's data),
-not deleted. Source files outside the project are listed, never touched.
+sidecars in ``media/``, every file under ``exports/`` and ``reports/`` whose bytes contain
+a needle, and every stored segment index (``represent.index``) with a row formed from one of
+the subject's files (dropped whole, to be rebuilt from what remains). Runs that produced a
+removed row are flagged (their results used the subject's data), not deleted. Source files
+outside the project are listed, never touched.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import pyarrow as pa
 
 from syncline.catalog import query as Q
 from syncline.catalog.schema import TABLES
@@ -40,6 +44,7 @@ class Footprint:
     rows: dict[str, list[str]] = field(default_factory=dict)  # table -> keys
     media_files: list[Path] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)  # exports and reports that mention the subject
+    indexes: list[str] = field(default_factory=list)  # stored segment indexes listing the subject's files
     source_files: list[str] = field(default_factory=list)  # outside the project: listed, not touched
     runs_flagged: list[str] = field(default_factory=list)
 
@@ -59,6 +64,7 @@ class Footprint:
             "row_ids": {t: sorted(k) for t, k in sorted(self.rows.items()) if k},
             "media_files": [p.relative_to(root).as_posix() for p in self.media_files],
             "files": [p.relative_to(root).as_posix() for p in self.files],
+            "indexes": self.indexes,
             "source_files_outside_project": self.source_files,
             "runs_flagged": self.runs_flagged,
         }
@@ -131,7 +137,20 @@ def collect(project: Project, assets: list[dict[str, Any]], *, words: list[str],
         fp.source_files += [str(p) for p in [a.get("source_path"), *(a.get("duplicate_paths") or [])] if p]
     for folder in SCANNED_FOLDERS:
         fp.files += files_mentioning(_project_files(project.root, folder), tokens, words)
+    fp.indexes = _indexes_listing(cat, {str(a["asset_id"]) for a in fp.assets})
     return fp
+
+
+def _indexes_listing(cat: Any, asset_ids: set[str]) -> list[str]:
+    """The stored segment indexes with a row formed from one of ``asset_ids``."""
+    import pyarrow.compute as pc
+
+    out = []
+    for name in cat.indexes():
+        listed = pc.list_flatten(cat.index_rows(name, columns=["asset_ids"]).column("asset_ids"))
+        if asset_ids and pc.any(pc.is_in(listed, value_set=pa.array(sorted(asset_ids)))).as_py():
+            out.append(name)
+    return out
 
 
 def _rows(con: Any, pattern: str) -> dict[str, list[str]]:

@@ -189,13 +189,15 @@ def purge(project: Project, fp: Footprint, *, group_hash: str, action: str) -> l
     details = {"purge_id": stable_id(action, group_hash, now), "group_hash": group_hash,
                "subject_hash": group_hash if words else None, "assets": len(fp.assets),
                "rows": {t: len(k) for t, k in sorted(fp.rows.items())}, "media_files": len(fp.media_files),
-               "files": len(fp.files), "runs_flagged": fp.runs_flagged}
+               "files": len(fp.files), "indexes": fp.indexes, "runs_flagged": fp.runs_flagged}
     _log(cat, f"{action}.started", group_hash, details)
     cat.upsert("withdrawn", [{"hash": keyed_hash(key, w), "kind": "subject", "subject_hash": group_hash,
                               "at_utc_ns": now, "action": action} for w in words]
                + [{"hash": keyed_hash(key, t), "kind": "content", "subject_hash": group_hash, "at_utc_ns": now,
                    "action": action} for t in tokens])
     _remove_files(fp.media_files + fp.files, project.root)
+    for name in fp.indexes:
+        cat.drop_index(name)
     rows = dict(fp.rows)
     if rows.get("entities"):
         doomed = _redact_entities(cat, rows.pop("entities"), Q.mention_pattern(tokens, words, engine="python"))

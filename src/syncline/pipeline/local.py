@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,8 +79,9 @@ def run_pipeline(project: Project, pipeline: Pipeline, *, representations: dict[
                  map_batches: BatchMapper | None = None) -> RunResult:
     """Run ``pipeline`` over every segment of ``segmenter``; ``representations`` maps each source
     (a modality) to its representation ID; the decision stage's ``decision`` output becomes the
-    prediction of ``field_name``. ``map_batches`` runs the stages on a chunk of batches (default:
-    here, one after another; ``pipeline.ray.ray_batches``: on a Ray cluster) — everything else,
+    prediction of ``field_name``. ``map_batches`` runs the stages on the stream of batches and yields
+    their states in order (default: here, one after another; ``pipeline.ray.ray_batches``: on a
+    Ray cluster) — everything else,
     reading, provenance, traces, commits and the run row, is the same whoever runs the stages."""
     map_batches = map_batches or local_batches
     missing = sorted(set(pipeline.sources) - set(representations))
@@ -143,19 +144,19 @@ def run_pipeline(project: Project, pipeline: Pipeline, *, representations: dict[
     if fresh:
         cat.upsert("runs", [run_row])
     t_run = time.perf_counter()
-    starts = list(range(0, len(todo), batch_size))
+    batches = [np.arange(a, min(a + batch_size, len(todo))) for a in range(0, len(todo), batch_size)]
     per_chunk = max(1, commit_rows // batch_size)
-    for c in range(0, len(starts), per_chunk):  # a chunk of batches is run, then committed at once
-        chunk = [np.arange(a, min(a + batch_size, len(todo))) for a in starts[c:c + per_chunk]]
-        states = map_batches(pipeline, [{s: v[rows] for s, v in sources.items()} for rows in chunk])
-        pending = []
-        for b, (rows, state) in enumerate(zip(chunk, states, strict=True), start=c):
-            take = pa.array(rows)
-            pending.append(_tables(pipeline, state, run_id, b, ids[todo[rows]], prov_assets.take(take),
-                                   prov_subjects.take(take), field_name, decisions[0].name, result))
-        _commit(cat, pending, fresh)
-        if progress:
-            progress(int(chunk[-1][-1]) + 1, len(todo))
+    states = map_batches(pipeline, ({s: v[rows] for s, v in sources.items()} for rows in batches))
+    pending = []
+    for b, (rows, state) in enumerate(zip(batches, states, strict=True)):  # streamed, committed per chunk
+        take = pa.array(rows)
+        pending.append(_tables(pipeline, state, run_id, b, ids[todo[rows]], prov_assets.take(take),
+                               prov_subjects.take(take), field_name, decisions[0].name, result))
+        if len(pending) == per_chunk or b == len(batches) - 1:
+            _commit(cat, pending, fresh)
+            pending = []
+            if progress:
+                progress(int(rows[-1]) + 1, len(todo))
     result.seconds = round(time.perf_counter() - t_run, 3)
     with cat.connect() as con:  # the whole run's counts, resumed parts included
         routes, stage_status = Q.run_counts(con, run_id)
@@ -182,12 +183,12 @@ def _check_resume(existing: dict[str, Any], pipeline: Pipeline, config: dict[str
     return {str(k): int(v) for k, v in json.loads(existing["table_versions_json"]).items()}
 
 
-BatchMapper = Callable[[Pipeline, list[dict[str, np.ndarray]]], list["_Batch"]]
+BatchMapper = Callable[[Pipeline, Iterable[dict[str, np.ndarray]]], Iterator["_Batch"]]
 
 
-def local_batches(pipeline: Pipeline, batches: list[dict[str, np.ndarray]]) -> list[_Batch]:
-    """The stages on each batch, in this process."""
-    return [run_batch(pipeline, b) for b in batches]
+def local_batches(pipeline: Pipeline, batches: Iterable[dict[str, np.ndarray]]) -> Iterator[_Batch]:
+    """The stages on each batch, in this process, one batch at a time."""
+    return (run_batch(pipeline, b) for b in batches)
 
 
 def run_batch(pipeline: Pipeline, sources: dict[str, np.ndarray]) -> _Batch:

@@ -2,10 +2,11 @@
 
 ``run_pipeline(..., map_batches=ray_batches)``: the driver reads the catalog, forms the sources
 (through the clocks, pinned to the run's table versions), writes the traces, predictions and
-run row exactly as the local executor does; only the stages run elsewhere. Each chunk of
-batches becomes a Ray dataset of batch indices; ``map_batches`` runs every stage of a batch in
-a Ray worker (one batch per task, as many at once as the cluster has CPUs) and sends back its
-state. The sources travel through Ray's object store once per chunk. The predictions are the
+run row exactly as the local executor does; only the stages run elsewhere. The run's batches
+become one Ray dataset of batch indices in a few blocks per CPU; ``map_batches`` runs every
+stage of a block's batches in a Ray worker (as many at once as the cluster has CPUs) and streams
+their states back, and the driver commits each chunk while the workers go on. Each batch's sources travel
+through Ray's object store once. The predictions are the
 local executor's, row for row (a test runs both on the same data).
 
 ``ray.init`` is the caller's: ``local_cluster(cpus)`` starts a private one on this machine
@@ -15,7 +16,7 @@ local executor's, row for row (a test runs both on the same data).
 from __future__ import annotations
 
 import pickle
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -25,25 +26,44 @@ from syncline.pipeline.graph import Pipeline
 from syncline.pipeline.local import _Batch, run_batch
 
 
-def ray_batches(pipeline: Pipeline, batches: list[dict[str, np.ndarray]]) -> list[_Batch]:
-    """Every batch's stages in a Ray worker; states come back in the batches' order."""
+def ray_batches(pipeline: Pipeline, batches: Iterable[dict[str, np.ndarray]]) -> Iterator[_Batch]:
+    """Every batch's stages in a Ray worker, one Ray dataset for the whole run (Ray Data plans and
+    launches once); states are yielded in the batches' order as they arrive, so the driver
+    commits while the workers go on."""
+    import ray
+
+    if not ray.is_initialized():  # said at the call, not at the first batch
+        raise RuntimeError("no Ray cluster: call ray.init(...) or use syncline.pipeline.ray.local_cluster() first")
+    return _streamed(pipeline, batches)
+
+
+def _streamed(pipeline: Pipeline, batches: Iterable[dict[str, np.ndarray]]) -> Iterator[_Batch]:
     import ray
     import ray.data
 
-    if not ray.is_initialized():
-        raise RuntimeError("no Ray cluster: call ray.init(...) or use syncline.pipeline.ray.local_cluster() first")
-    work = ray.put((pipeline, batches))
+    refs = [ray.put(b) for b in batches]  # each batch's sources cross to the object store once
+    if not refs:
+        return
+    pipe_ref = ray.put(pipeline)
 
     def run(chunk: dict[str, np.ndarray]) -> dict[str, Any]:
-        pipe, all_batches = ray.get(work)
+        pipe = ray.get(pipe_ref)
         index = [int(i) for i in chunk["batch"]]
         return {"batch": np.asarray(index),
-                "state": np.asarray([pickle.dumps(run_batch(pipe, all_batches[i])) for i in index], object)}
+                "state": np.asarray([pickle.dumps(run_batch(pipe, ray.get(refs[i]))) for i in index], object)}
 
-    ds = ray.data.from_items([{"batch": i} for i in range(len(batches))], override_num_blocks=len(batches))
-    out = ds.map_batches(run, batch_size=1, batch_format="numpy").take_all()
-    states = {int(r["batch"]): pickle.loads(r["state"]) for r in out}
-    return [states[i] for i in range(len(batches))]
+    # a few tasks per CPU: each Ray Data task costs ~0.1 s to schedule, so a task takes a run of batches
+    tasks = min(len(refs), 2 * max(1, int(ray.cluster_resources().get("CPU", 1))))  # type: ignore[no-untyped-call]
+    ds = ray.data.from_items([{"batch": i} for i in range(len(refs))], override_num_blocks=tasks)
+    waiting: dict[int, _Batch] = {}
+    nxt = 0
+    for row in ds.map_batches(run, batch_size=None, batch_format="numpy").iter_rows():
+        waiting[int(row["batch"])] = pickle.loads(row["state"])
+        while nxt in waiting:
+            yield waiting.pop(nxt)
+            nxt += 1
+    if nxt != len(refs):
+        raise RuntimeError(f"Ray returned {nxt} of {len(refs)} batches")
 
 
 @contextmanager

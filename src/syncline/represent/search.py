@@ -131,6 +131,19 @@ def split_keys(keys: np.ndarray) -> tuple[list[list[str]], np.ndarray]:
     return [sorted({a for a in k.split(";") if a}) for k in uniq.tolist()], inv
 
 
+def standardised(vecs: dict[str, np.ndarray]) -> np.ndarray:
+    """Segment vectors of one or more representations as one unit vector per segment: each
+    representation standardised over all segments, normalised, the blocks concatenated with
+    equal weight (so a dot product is the mean of the per-representation cosines); NaN rows
+    where a representation is lacking."""
+    blocks = []
+    for x in vecs.values():
+        mean, sd = np.nanmean(x, axis=0), np.nanstd(x, axis=0)
+        z = (x - mean) / np.where(sd > 1e-9, sd, 1.0)
+        blocks.append(z / np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-12))
+    return np.asarray(np.hstack(blocks) / np.sqrt(len(blocks)))
+
+
 def similar(project: Project, segment_id: str, *, representation_ids: list[str] | None = None, k: int = 10,
             other_entities: bool = False) -> dict[str, Any]:
     """The ``k`` segments (same segmenter as the query) most like ``segment_id``."""
@@ -162,18 +175,13 @@ def similar(project: Project, segment_id: str, *, representation_ids: list[str] 
     if not vecs:
         raise SearchError(f"segment {segment_id} has no stored vectors (no embedded asset overlaps it): run "
                           "`syncline embed`, or check that its entity has media at that time")
-    blocks, lacking = [], {}
-    for rid, x in vecs.items():
-        lacking[rid] = int(np.isnan(x).any(axis=1).sum())
-        mean, sd = np.nanmean(x, axis=0), np.nanstd(x, axis=0)
-        z = (x - mean) / np.where(sd > 1e-9, sd, 1.0)
-        blocks.append(z / np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-12))
-    x = np.hstack(blocks)
+    lacking = {rid: int(np.isnan(x).any(axis=1).sum()) for rid, x in vecs.items()}
+    x = standardised(vecs)
     usable = ~np.isnan(x).any(axis=1)
     usable[q] = False
     if other_entities:
         usable &= ents != ents[q]
-    scores = np.einsum("sd,d->s", np.nan_to_num(x), x[q]) / len(blocks)
+    scores = np.einsum("sd,d->s", np.nan_to_num(x), x[q])
     cand = np.flatnonzero(usable)
     top = cand[np.argsort(-scores[cand], kind="stable")[:k]]
     return {"segment_id": segment_id, "entity_id": str(ents[q]), "t0_ns": int(t0[q]), "t1_ns": int(t1[q]),
