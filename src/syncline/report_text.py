@@ -240,7 +240,9 @@ def print_representations(console: Console, rows: list[dict[str, Any]]) -> None:
 
 def print_similar(console: Console, res: dict[str, Any]) -> None:
     console.print(f"like {res['segment_id']} ({res['entity_id']} {res['t0_ns'] / 1e9:.1f}-{res['t1_ns'] / 1e9:.1f} s) "
-                  f"on {', '.join(res['representations'])}; {res['segments_searched']} segments searched",
+                  f"on {', '.join(res['representations'])}; {res['segments_searched']} segments searched"
+                  + (f" (index {res['index']}, {'exact scan' if res['exact'] else 'IVF_PQ probe'})"
+                     if "index" in res else ""),
                   highlight=False)
     t = Table("score", "segment", "entity", "from s", "to s")
     for r in res["similar"]:

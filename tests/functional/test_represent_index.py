@@ -42,6 +42,7 @@ def farm(tmp_path_factory: pytest.TempPathFactory) -> Project:
 
 
 def _same(a: dict, b: dict) -> None:  # type: ignore[type-arg]
+    assert a["segments_searched"] == b["segments_searched"] and a["representations"] == sorted(b["representations"])
     assert [h["segment_id"] for h in a["similar"]] == [h["segment_id"] for h in b["similar"]]
     np.testing.assert_allclose([h["score"] for h in a["similar"]], [h["score"] for h in b["similar"]], atol=2e-4)
 

@@ -248,6 +248,9 @@ class Catalog:
     def index_rows(self, name: str, *, columns: list[str] | None = None, where: str | None = None) -> pa.Table:
         return lance.dataset(str(self.index_path(name))).to_table(columns=columns, filter=where)
 
+    def index_count(self, name: str, *, where: str | None = None) -> int:
+        return int(lance.dataset(str(self.index_path(name))).count_rows(filter=where))
+
     def index_nearest(self, name: str, q: np.ndarray, k: int, *, where: str | None = None, exact: bool = True,
                       nprobes: int = 32, refine: int = 10) -> pa.Table:
         """The ``k`` rows nearest ``q`` (cosine), nearest first, with ``_distance``. ``exact``

@@ -147,7 +147,7 @@ def search_index(project: Project, segment_id: str, *, representation_ids: list[
     hits = cat.index_nearest(idx["index"], q, k, where=where, exact=exact)
     return {"segment_id": segment_id, "entity_id": entity, "t0_ns": int(row.column("t0_ns")[0].as_py()),
             "t1_ns": int(row.column("t1_ns")[0].as_py()), "representations": sorted(idx["representations"]),
-            "index": idx["index"], "exact": exact,
+            "index": idx["index"], "exact": exact, "segments_searched": cat.index_count(idx["index"], where=where),
             "similar": [{"segment_id": r["segment_id"], "entity_id": r["entity_id"], "t0_ns": int(r["t0_ns"]),
                          "t1_ns": int(r["t1_ns"]), "score": round(1.0 - float(r["_distance"]), 4)}
                         for r in hits.to_pylist()]}

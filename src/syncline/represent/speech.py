@@ -179,12 +179,20 @@ class SentenceEncoder:
 
     def embed_texts(self, texts: list[str]) -> np.ndarray:
         if self._model is None:
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local folder: never ask the hub
-            from sentence_transformers import SentenceTransformer
-
-            self._model = SentenceTransformer(str(self.model_dir), device="cpu")
+            self._model = _sentence_model(str(self.model_dir))
         return np.asarray(self._model.encode(texts, batch_size=64, normalize_embeddings=True,
                                              show_progress_bar=False), np.float32)
+
+
+@lru_cache(maxsize=1)
+def _sentence_model(model_dir: str) -> Any:
+    """One model per process (a worker loads it once, not once per file)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local folder: never ask the hub
+    from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+    return SentenceTransformer(model_dir, device="cpu")
 
 
 @lru_cache(maxsize=4)
