@@ -18,6 +18,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, dict]:  # type
     proc = subprocess.run([sys.executable, "-m", "syncline.cli", "demo", str(out), "--json"],
                           capture_output=True, text=True, check=True)
     result = json.loads(proc.stdout)
+    result["_root"] = str(out)
     truth = json.loads((out / "world" / "ground_truth.json").read_text())
     print(f"demo finished in {result['elapsed_s']} s (world {result['world_s']} s)")
     return result, truth
@@ -234,3 +235,32 @@ def test_demo_runs_the_decomposed_barn_pipeline(demo) -> None:  # type: ignore[n
     # the withdrawal flags the run: it used the withdrawn caretaker's recordings
     flagged = {r for w in result["withdrawals"] for r in w["withdrawn"]["runs_flagged"]}
     assert pipe["run_id"] in flagged
+
+
+def test_the_demo_pipeline_gives_the_same_predictions_on_ray(demo) -> None:  # type: ignore[no-untyped-def]
+    """pipeline.yaml as the demo wrote it (its python: stages included), on the demo world after
+    the withdrawal: the local executor and Ray on a local 2-CPU cluster, row for row."""
+    from syncline.pipeline.local import run_pipeline
+    from syncline.pipeline.ray import local_cluster, ray_batches
+    from syncline.pipeline.spec import load_pipeline
+    from syncline.project import Project
+
+    result, _ = demo
+    p = Project.open(Path(result["_root"]) / "project")
+    pipe, spec, models = load_pipeline(p)
+    kw = {"representations": spec.sources, "segmenter": spec.segmenter, "field_name": spec.field,
+          "model_versions": models, "batch_size": 256, "commit_rows": 512}
+    local = run_pipeline(p, pipe, **kw)
+    with local_cluster(2):
+        remote = run_pipeline(p, pipe, map_batches=ray_batches, **kw)
+
+    def rows(run_id: str) -> dict[str, tuple]:  # type: ignore[type-arg]
+        out = {}
+        for r in p.catalog().read("predictions", where=f"run_id = '{run_id}'").to_pylist():
+            d = json.loads(r["details_json"])
+            out[r["target_id"]] = (r["value"], r["route"], r["score"], d["status"], d["reason"], d["failed_stage"])
+        return out
+
+    a, b = rows(local.run_id), rows(remote.run_id)
+    assert len(a) == local.segments > 1000 and a == b
+    assert local.stage_status == remote.stage_status and set(local.stage_status) >= {"locate", "temperature"}
