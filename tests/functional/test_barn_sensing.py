@@ -110,15 +110,43 @@ def test_a_python_encoder_declared_in_syncline_yaml(tmp_path: Path) -> None:
                       key=lambda r: int(r["target_id"].split(":")[1]))
         assert [int(r["target_id"].split(":")[1]) for r in mine] == t0
         np.testing.assert_allclose(np.array([r["vector"] for r in mine]), direct, atol=1e-6)
+
+
+TEMPERATURE = {"name": "barn-temperature-1s", "version": "2", "modality": "sensor",
+               "python": "syncline.demo.barn_sensing:temperature_trend", "params": {"window_s": 300}}
+
+
+def test_other_params_under_the_same_version_are_refused(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    (logs / "data" / "sensors").mkdir(parents=True)
+    make_sensor(logs, 7, ENTITIES[0])
+    p = _project(tmp_path / "p", logs, [TEMPERATURE])
+    assert embed(p, ["barn-temperature-1s@2"]).representations["barn-temperature-1s@2"]["embedded"] == 1
     with p.catalog().connect() as con:
-        stored = Q.representation_hashes(con)["barn-animal-1s@1"]
-    # other params under the same name@version are other vectors: refused, the old ones stay valid
-    changed = dict(LOCATOR, python="syncline.demo.barn_sensing:temperature_trend", params={"window_s": 60})
+        stored = Q.representation_hashes(con)["barn-temperature-1s@2"]
+    # the same code with another window is other vectors: refused, the old ones stay valid
     settings = yaml.safe_load((p.root / "syncline.yaml").read_text())
-    settings["encoders"] = [changed]
+    settings["encoders"] = [dict(TEMPERATURE, params={"window_s": 120})]
     (p.root / "syncline.yaml").write_text(yaml.safe_dump(settings))
     with pytest.raises(EncoderError, match=f"stored with config hash {stored}"):
-        embed(Project.open(p.root), ["barn-animal-1s@1"])
+        embed(Project.open(p.root), ["barn-temperature-1s@2"])
+    settings["encoders"] = [dict(TEMPERATURE, params={"window_s": 1})]  # the factory's own check, named
+    (p.root / "syncline.yaml").write_text(yaml.safe_dump(settings))
+    with pytest.raises(EncoderError, match="refused its params .*window_s must be >= 3"):
+        embed(Project.open(p.root), ["barn-temperature-1s@2"])
+
+
+def test_locate_averages_over_the_frames_that_found_the_animal() -> None:
+    from types import SimpleNamespace
+
+    from syncline.demo.barn_sensing import locate_stage
+
+    stage = locate_stage("locate", SimpleNamespace(inputs={}, params={"min_found": 0.5}, on_missing="abstain"), None)
+    frame = np.r_[1.0, 0.2, 0.5, 0.6, 0.9, 0.05, 0.7, np.full(16, 0.3)]
+    # a 2 s segment whose second frame was black: the mean of the two windows, the black one zeros
+    out = stage.fn(x=np.stack([frame / 2, frame, np.zeros_like(frame)]))
+    np.testing.assert_allclose(out["look"][:2], [frame[1:], frame[1:]])
+    assert out["_abstain"].tolist() == [False, False, True] and "found in 0%" in out["_why"][2]
 
 
 @pytest.mark.parametrize("entry, message", [
@@ -136,13 +164,19 @@ def test_a_broken_python_encoder_is_named(tmp_path: Path, entry: dict, message: 
         embed(Project.open(root), ["barn-animal-1s@1"])
 
 
-def test_a_python_encoder_with_the_wrong_width_fails_its_files_only(tmp_path: Path) -> None:
+@pytest.mark.parametrize("vectors, message", [
+    ("np.zeros((1, 3))", "returned vectors of shape (1, 3) and 1 ends for 1 starts; it declared dim 5"),
+    ("np.zeros((3, 5)).reshape(1, 15)", "returned vectors of shape (1, 15)"),
+    ("np.full((1, 5), np.nan)", "NaN or infinite values in 1 of 1 windows (first at 0.000 s)"),
+])
+def test_a_python_encoder_with_bad_output_fails_its_files_only(tmp_path: Path, vectors: str, message: str) -> None:
     clips = tmp_path / "clips"
     _video(clips, 0)
-    p = _project(tmp_path / "p", clips, [dict(LOCATOR, name="liar", python="tests_liar:make")])
-    pkg = tmp_path / "tests_liar.py"
+    module = f"liar_{tmp_path.name}"  # one module per case: Python caches imported modules by name
+    p = _project(tmp_path / "p", clips, [dict(LOCATOR, name="liar", python=f"{module}:make")])
+    pkg = tmp_path / f"{module}.py"
     pkg.write_text("import numpy as np\nclass L:\n    dim = 5\n    def encode(self, path):\n"
-                   "        return [0], [10**9], np.zeros((1, 3))\ndef make():\n    return L()\n")
+                   f"        return [0], [10**9], {vectors}\ndef make():\n    return L()\n")
     import sys
 
     sys.path.insert(0, str(tmp_path))
@@ -151,5 +185,6 @@ def test_a_python_encoder_with_the_wrong_width_fails_its_files_only(tmp_path: Pa
         report = embed(p, ["liar@1"])
     finally:
         sys.path.remove(str(tmp_path))
-    assert report.representations["liar@1"]["failed"] == 1
-    assert "returned 3-wide vectors" in report.errors[0] and "declared dim 5" in report.errors[0]
+    assert report.representations["liar@1"]["failed"] == 1 and report.representations["liar@1"]["vectors"] == 0
+    assert message in report.errors[0]
+    assert p.catalog().count("embeddings", where="representation_id = 'liar@1'") == 0

@@ -134,12 +134,38 @@ def test_the_ann_probe_keeps_most_exact_neighbours(tmp_path: Path) -> None:
 
 
 def test_a_withdrawal_drops_the_indexes_listing_the_subject(tmp_path: Path) -> None:
+    import shutil
+
     p = _synthetic(tmp_path / "p", entities=5, segments=20)
+    cat = p.catalog()
     name = build_index(p, "fixed-2s@2", ["logmel-1s@1"])["index"]
+    folder = cat.root / "indexes"
+    # a crashed rebuild's leftovers: a swapped-out copy and a half-built one, listed by no search
+    for leftover in (f"{name}.old-1", f"{name}.building-99-1"):
+        shutil.copytree(cat.index_path(name), folder / leftover)
+
+    def mentions() -> list[Path]:  # the subject's asset ID, as the index files store it
+        aid = stable_id("pen-000", "audio").encode()
+        return [f for f in folder.rglob("*") if f.is_file() and aid in f.read_bytes()]
+
+    assert len(mentions()) >= 3  # the check below can fail: all three copies hold the subject's files
     assert "caretaker-09" in {s["subject_id"] for s in list_subjects(p)}
     dry = withdraw(p, "caretaker-09", dry_run=True)
-    assert dry.to_json(p.root)["indexes"] == [name] and p.catalog().index_path(name).exists()
+    assert dry.to_json(p.root)["indexes"] == [name] and cat.index_path(name).exists()
     withdraw(p, "caretaker-09")
-    assert not p.catalog().index_path(name).exists() and p.catalog().indexes() == []
-    folder = p.catalog().root / "indexes"
-    assert not any(b"caretaker" in f.read_bytes() for f in folder.rglob("*") if f.is_file())
+    assert not cat.index_path(name).exists() and cat.indexes() == [] and mentions() == []
+    assert not any(folder.iterdir())
+    # rebuilt from what remains: the subject's entity is gone from it
+    rebuilt = build_index(p, "fixed-2s@2", ["logmel-1s@1"])
+    assert rebuilt["segments"] == 4 * 20
+    assert "pen-000" not in set(cat.index_rows(rebuilt["index"], columns=["entity_id"]).column(0).to_pylist())
+
+
+def test_an_unreadable_index_is_dropped_by_a_withdrawal(tmp_path: Path) -> None:
+    p = _synthetic(tmp_path / "p", entities=3, segments=10)
+    cat = p.catalog()
+    name = build_index(p, "fixed-2s@2", ["logmel-1s@1"])["index"]
+    for f in cat.index_path(name).rglob("*.lance"):  # half-deleted by a crash
+        f.unlink()
+    withdraw(p, "caretaker-09")
+    assert cat.indexes() == []

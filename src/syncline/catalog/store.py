@@ -23,6 +23,7 @@ columnar and versioned: every write (upsert, delete, compaction) commits a new v
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from dataclasses import dataclass
@@ -225,16 +226,20 @@ class Catalog:
 
     def write_index(self, name: str, table: pa.Table, *, ann_partitions: int | None = None,
                     sub_vectors: int | None = None) -> Path:
-        """Write an index whole beside the old one, then swap: a reader sees the old or the new,
-        a crash leaves the old. With ``ann_partitions`` an IVF_PQ index (cosine) is trained too."""
+        """Write an index whole beside the old one (a folder of this process's own), then swap;
+        a crash leaves the old one, or a leftover that ``drop_leftovers`` removes. With
+        ``ann_partitions`` an IVF_PQ index (cosine) is trained too."""
         path = self.index_path(name)
         path.parent.mkdir(parents=True, exist_ok=True)
-        building = path.with_name(f"{name}.building")
-        shutil.rmtree(building, ignore_errors=True)
-        ds = lance.write_dataset(table, str(building))
-        if ann_partitions:
-            ds.create_index("vector", index_type="IVF_PQ", metric="cosine", num_partitions=ann_partitions,
-                            num_sub_vectors=sub_vectors)
+        building = path.with_name(f"{name}.building-{os.getpid()}-{time.time_ns()}")
+        try:
+            ds = lance.write_dataset(table, str(building))
+            if ann_partitions:
+                ds.create_index("vector", index_type="IVF_PQ", metric="cosine", num_partitions=ann_partitions,
+                                num_sub_vectors=sub_vectors)
+        except BaseException:
+            shutil.rmtree(building, ignore_errors=True)
+            raise
         old = path.with_name(f"{name}.old-{time.time_ns()}")
         if path.exists():
             path.rename(old)
@@ -268,5 +273,14 @@ class Catalog:
     def drop_index(self, name: str) -> None:
         """Remove an index and any half-built or swapped-out copy of it."""
         folder = self.root / "indexes"
-        for p in [self.index_path(name), *folder.glob(f"{name}.building"), *folder.glob(f"{name}.old-*")]:
+        for p in [self.index_path(name), *folder.glob(f"{name}.building-*"), *folder.glob(f"{name}.old-*")]:
             shutil.rmtree(p, ignore_errors=True)
+
+    def drop_leftovers(self) -> list[str]:
+        """Remove every half-built or swapped-out index folder (a crash's leftovers: they may hold
+        anyone's vectors, and no search reads them); returns their names."""
+        folder = self.root / "indexes"
+        gone = [p for p in folder.glob("*") if p.is_dir() and not p.name.endswith(".lance")] if folder.is_dir() else []
+        for p in gone:
+            shutil.rmtree(p, ignore_errors=True)
+        return sorted(p.name for p in gone)

@@ -38,7 +38,7 @@ import yaml
 
 from syncline.audit.gold import consensus, with_consensus
 from syncline.catalog import query as Q
-from syncline.demo.barn_sensing import temperature_stage
+from syncline.demo.barn_sensing import locate_stage, temperature_stage
 from syncline.pipeline.heads import LinearHead, fit_head
 from syncline.pipeline.local import run_pipeline
 from syncline.pipeline.spec import PIPELINE_FILE, load_pipeline, write_pipeline
@@ -50,11 +50,11 @@ from syncline.task.spec import load_task
 ENCODERS: list[dict[str, Any]] = [
     {"name": "barn-animal-1s", "version": "1", "modality": "video",
      "python": "syncline.demo.barn_sensing:animal_locator"},
-    {"name": "barn-temperature-1s", "version": "1", "modality": "sensor",
+    {"name": "barn-temperature-1s", "version": "2", "modality": "sensor",
      "python": "syncline.demo.barn_sensing:temperature_trend",
      "params": {"column": "temperature", "window_s": 300, "min_scale": 0.03}},
 ]
-REPS = {"audio": "logmel-1s@1", "video": "barn-animal-1s@1", "sensor": "barn-temperature-1s@1"}
+REPS = {"audio": "logmel-1s@1", "video": "barn-animal-1s@1", "sensor": "barn-temperature-1s@2"}
 SEGMENTER = "fixed-2s@2"
 FIELDS = ("vocal", "posture", "action")
 MIN_FOUND = 0.5  # locate abstains where the animal is seen in fewer of a segment's frames
@@ -119,9 +119,10 @@ def _fit(project: Project, d: dict[str, Any]) -> dict[str, LinearHead]:
     has = {m: ~np.isnan(d[m]).any(axis=1) for m in REPS}
     # nothing is tuned on the validation stall-days, so they train too; test stays held out
     base = np.isin(d["split"], ["train", "validation"]) & has["video"]
-    look = np.where(has["video"][:, None], d["video"], 0.0)
-    seen = base & (look[:, 0] >= MIN_FOUND)
-    looks = look[:, 1:]
+    located = locate_stage("locate", SimpleNamespace(**LOCATE), project).fn(
+        x=np.where(has["video"][:, None], d["video"], 0.0))  # what the pipeline's locate stage gives
+    seen = base & ~located["_abstain"]
+    looks = located["look"]
     temp = temperature_stage("temperature", SimpleNamespace(**TEMPERATURE), project).fn(
         x=np.nan_to_num(d["sensor"]))["probabilities"]
     heard = seen & has["audio"] & has["sensor"]

@@ -10,9 +10,10 @@ declared in ``syncline.yaml`` (``python: module:factory``) and two pipeline stag
   like, wherever it stands). It stands in for the detector a real barn would load (an ONNX
   tower through the same ``encoders:`` list); the demo world records the animal's true box per
   second, which the tests score it on.
-* ``barn-temperature-1s@1`` (sensor) — per second, the stall temperature (the median of the
+* ``barn-temperature-1s@2`` (sensor) — per second, the stall temperature (the median of the
   second's readings, so a single absurd reading does not count), its departure from the
-  two-minute running median, and that departure in robust standard units (over the whole log).
+  five-minute running median (of the clock's seconds, not of the rows), and that departure in
+  robust standard units (over the whole log, never finer than ``min_scale``, the logger's noise).
 * stage ``locate``: passes the animal's box and look on, and *abstains* for a segment where the
   animal was found in too few of its frames (a black feed, an empty pen) — the posture stage
   after it then abstains too, and the trace says that locating failed, not judging posture.
@@ -86,17 +87,20 @@ class AnimalLocator:
 
 
 class TemperatureTrend:
-    """``barn-temperature-1s@1``: per second, the temperature, its departure from the running
-    median over ``window_s`` and the departure in robust standard units."""
+    """``barn-temperature-1s@2``: per second, the temperature, its departure from the running
+    median over ``window_s`` seconds and the departure in robust standard units. (Version 1 ran
+    the median over rows, not seconds.)"""
 
     dim = 3
-    code_version = "1"
+    code_version = "2"
 
     def __init__(self, column: str = "temperature", window_s: int = 300, min_scale: float = 0.03) -> None:
+        if int(window_s) < 3 or not float(min_scale) > 0:
+            raise ValueError(f"window_s must be >= 3 s and min_scale > 0 (got {window_s}, {min_scale})")
         self.column, self.window_s, self.min_scale = column, int(window_s), float(min_scale)
 
     def encode(self, path: Path) -> tuple[list[int], list[int], np.ndarray]:
-        from scipy.ndimage import median_filter
+        from numpy.lib.stride_tricks import sliding_window_view
 
         from syncline.media.sensor import read_sensor
 
@@ -105,18 +109,28 @@ class TemperatureTrend:
             raise ValueError(f"{path.name} has no {self.column!r} column (it has {', '.join(table.column_names[1:])})")
         t = table.column("t_ns").to_numpy()
         v = np.asarray(table.column(self.column).to_numpy(zero_copy_only=False), np.float64)
+        sec = (t - t[0]) // NS  # seconds of the file, from its first row
         keep = np.isfinite(v)
-        t, v = t[keep], v[keep]
-        if not len(t):
+        if not keep.any():
             return [], [], np.zeros((0, self.dim), np.float32)
-        sec = (t - t[0]) // NS
+        sec, v = sec[keep], v[keep]
         first = np.flatnonzero(np.r_[True, sec[1:] != sec[:-1]])
+        seconds = sec[first]
         per_second = np.array([np.median(part) for part in np.split(v, first[1:])])
-        trend = median_filter(per_second, size=max(3, self.window_s), mode="nearest")
+        # the running median over window_s seconds of the clock, not of the rows: a slower logger or
+        # a gap leaves NaN holes in the grid, and each window takes the medians it has; past the
+        # ends the first and last seconds repeat (a one-sided window would lag a slow drift)
+        grid = np.full(int(seconds[-1]) + 1, np.nan)
+        grid[seconds] = per_second
+        half = self.window_s // 2
+        padded = np.concatenate([np.full(half, per_second[0]), grid, np.full(self.window_s - 1 - half, per_second[-1])])
+        view = sliding_window_view(padded, self.window_s)
+        trend = np.concatenate([np.nanmedian(view[seconds[i:i + 4096]], axis=1)  # bounded memory on long logs
+                                for i in range(0, len(seconds), 4096)])
         dev = per_second - trend
         # a quiet log's spread is the logger's noise: departures below min_scale are not news
         scale = max(1.4826 * float(np.median(np.abs(dev - np.median(dev)))), self.min_scale)
-        starts = [int(t[0] + s * NS) for s in sec[first]]
+        starts = [int(t[0] + s * NS) for s in seconds]
         return starts, [s + NS for s in starts], np.stack([per_second, dev, dev / scale], axis=1).astype(np.float32)
 
 
@@ -138,7 +152,10 @@ def locate_stage(name: str, entry: Any, project: Any) -> Stage:
         found = x[:, 0]
         seen = found >= min_found
         why = np.array([f"no animal in view (found in {f:.0%} of the frames)" for f in found], object)
-        return {"look": x[:, 1:], "_abstain": ~seen, "_why": why}
+        # a segment's vector averages its frames, the not-found ones as zeros: the mean over the
+        # frames that found the animal is the mean over all of them divided by the share found
+        look = x[:, 1:] / np.maximum(found, 1e-9)[:, None]
+        return {"look": look, "_abstain": ~seen, "_why": why}
 
     return Stage(name, run, {"x": source}, {"look": "vector"}, role="perception", modalities=("video",),
                  on_missing=entry.on_missing, params={"min_found": min_found})

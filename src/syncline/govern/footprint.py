@@ -8,7 +8,8 @@ derived row that names its source asset only inside ``details_json`` is found to
 ``lineage`` records it as derived from a row that does. Files: the managed copies and their
 sidecars in ``media/``, every file under ``exports/`` and ``reports/`` whose bytes contain
 a needle, and every stored segment index (``represent.index``) with a row formed from one of
-the subject's files (dropped whole, to be rebuilt from what remains). Runs that produced a
+the subject's files or that cannot be read (dropped whole, to be rebuilt from what remains; a
+crash's half-built or swapped-out index folders are removed by every purge). Runs that produced a
 removed row are flagged (their results used the subject's data), not deleted. Source files
 outside the project are listed, never touched.
 """
@@ -147,7 +148,11 @@ def _indexes_listing(cat: Any, asset_ids: set[str]) -> list[str]:
 
     out = []
     for name in cat.indexes():
-        listed = pc.list_flatten(cat.index_rows(name, columns=["asset_ids"]).column("asset_ids"))
+        try:
+            listed = pc.list_flatten(cat.index_rows(name, columns=["asset_ids"]).column("asset_ids"))
+        except Exception:  # half-deleted by a crash, or not an index: unreadable, so it goes too
+            out.append(name)
+            continue
         if asset_ids and pc.any(pc.is_in(listed, value_set=pa.array(sorted(asset_ids)))).as_py():
             out.append(name)
     return out

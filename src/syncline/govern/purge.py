@@ -196,8 +196,6 @@ def purge(project: Project, fp: Footprint, *, group_hash: str, action: str) -> l
                + [{"hash": keyed_hash(key, t), "kind": "content", "subject_hash": group_hash, "at_utc_ns": now,
                    "action": action} for t in tokens])
     _remove_files(fp.media_files + fp.files, project.root)
-    for name in fp.indexes:
-        cat.drop_index(name)
     rows = dict(fp.rows)
     if rows.get("entities"):
         doomed = _redact_entities(cat, rows.pop("entities"), Q.mention_pattern(tokens, words, engine="python"))
@@ -216,8 +214,12 @@ def _log(cat: Catalog, action: str, group_hash: str, details: dict[str, Any]) ->
 
 
 def _finish(project: Project, action: str, group_hash: str, details: dict[str, Any]) -> list[str]:
-    """Steps 4-5 (idempotent): flag runs, drop old versions, rebuild the report, log the end."""
+    """Steps 4-5 (idempotent): drop the segment indexes, flag runs, drop old versions, rebuild the
+    report, log the end."""
     cat = project.catalog()
+    for name in details.get("indexes") or []:  # derived from the subject's files: rebuilt from what remains
+        cat.drop_index(name)
+    cat.drop_leftovers()  # a crashed build's copy may hold the subject's vectors and is listed nowhere
     _flag_runs(cat, list(details.get("runs_flagged") or []), group_hash, action)
     cleaned = _cleanup_all(cat)
     _rebuild_reports(project)

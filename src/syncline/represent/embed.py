@@ -157,7 +157,12 @@ def _encode(encoder: Encoder, path: str) -> dict[str, Any]:
     except Exception as e:  # decoders and model runtimes raise many types; the file is reported, not fatal
         first = str(e).splitlines()[0] if str(e) else type(e).__name__
         return {"error": f"cannot encode: {first}"}
-    return {"t0_ns": list(f.t0_ns), "t1_ns": list(f.t1_ns), "vectors": np.asarray(f.vectors, np.float32)}
+    vectors = np.asarray(f.vectors, np.float32)
+    bad = np.flatnonzero(~np.isfinite(vectors).all(axis=1)) if vectors.size else np.zeros(0, int)
+    if len(bad):  # one NaN would blank every later segment of the file (segment vectors are prefix sums)
+        return {"error": f"the encoder gave NaN or infinite values in {len(bad)} of {len(vectors)} windows "
+                         f"(first at {f.t0_ns[int(bad[0])] / 1e9:.3f} s): fix the encoder; nothing was stored"}
+    return {"t0_ns": list(f.t0_ns), "t1_ns": list(f.t1_ns), "vectors": vectors}
 
 
 def _encode_alone(encoder: Encoder, path: str, context: Any) -> dict[str, Any]:

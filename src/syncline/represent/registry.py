@@ -170,10 +170,10 @@ class PythonEncoder:
             self._impl = _python_impl(self.spec)
         t0, t1, vectors = self._impl.encode(path)
         dim = self.representation.dim
-        arr = np.asarray(vectors, np.float32).reshape(len(t0), -1) if len(t0) else np.zeros((0, dim), np.float32)
-        if arr.shape[1] != self.representation.dim or len(t1) != len(t0):
-            raise EncoderError(f"encoder {self.representation.representation_id} returned {arr.shape[1]}-wide vectors "
-                               f"and {len(t1)} ends for {len(t0)} starts; it declared dim {self.representation.dim}")
+        arr = np.asarray(vectors, np.float32) if len(t0) else np.zeros((0, dim), np.float32)
+        if arr.shape != (len(t0), dim) or len(t1) != len(t0):
+            raise EncoderError(f"encoder {self.representation.representation_id} returned vectors of shape "
+                               f"{arr.shape} and {len(t1)} ends for {len(t0)} starts; it declared dim {dim}")
         return Features(self.representation, [int(t) for t in t0], [int(t) for t in t1], arr)
 
 
@@ -191,6 +191,8 @@ def _python_impl(spec: PythonEncoderSpec) -> Any:
         return fn(**spec.params)
     except TypeError as e:
         raise EncoderError(f"{where}: {spec.python} does not take the params given ({e})") from e
+    except ValueError as e:
+        raise EncoderError(f"{where}: {spec.python} refused its params ({e})") from e
 
 
 def encoders(specs: list[EncoderSpec], root: Path, only: list[str] | None = None) -> dict[str, Encoder]:

@@ -8,8 +8,8 @@ dominance audit leaves out streams whose clock was never verified). An image's w
 point: it counts for the segment that contains it.
 
 ``similar`` ranks segments by cosine similarity over one or more representations: each
-representation's segment vectors are standardised over all segments (log-mel energies and
-colour shares live on different scales), normalised to unit length, and concatenated with equal
+representation's segment vectors are standardised over the segments that have all of them
+(log-mel energies and colour shares live on different scales), normalised to unit length, and concatenated with equal
 weight, so audio and video count alike when both are asked for. The search is one
 matrix-vector product over all segments (100k segments × 200 dimensions is 20M multiply-adds,
 milliseconds); segments lacking one of the representations are left out and counted.
@@ -133,13 +133,18 @@ def split_keys(keys: np.ndarray) -> tuple[list[list[str]], np.ndarray]:
 
 def standardised(vecs: dict[str, np.ndarray]) -> np.ndarray:
     """Segment vectors of one or more representations as one unit vector per segment: each
-    representation standardised over all segments, normalised, the blocks concatenated with
-    equal weight (so a dot product is the mean of the per-representation cosines); NaN rows
-    where a representation is lacking."""
+    representation standardised over the segments that have *every* representation (the ones
+    that can be ranked — so what a lacking segment holds shapes nothing), normalised, the blocks
+    concatenated with equal weight (a dot product is the mean of the per-representation
+    cosines); NaN rows where a representation is lacking."""
+    usable = np.logical_and.reduce([~np.isnan(x).any(axis=1) for x in vecs.values()])
     blocks = []
     for x in vecs.values():
-        mean, sd = np.nanmean(x, axis=0), np.nanstd(x, axis=0)
+        ref = x[usable]
+        mean = ref.mean(axis=0) if len(ref) else np.zeros(x.shape[1])
+        sd = ref.std(axis=0) if len(ref) else np.ones(x.shape[1])
         z = (x - mean) / np.where(sd > 1e-9, sd, 1.0)
+        z[~usable] = np.nan
         blocks.append(z / np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-12))
     return np.asarray(np.hstack(blocks) / np.sqrt(len(blocks)))
 

@@ -113,28 +113,26 @@ class AsrWordsEncoder:
             out[min(int(w0), seconds - 1), 0] += 1
             inside[int(round(w0 * 100)):int(round(w1 * 100))] = True
             posterior[min(int(w0), seconds - 1)] += prob
-        out[:, 1] = inside.reshape(seconds, 100).mean(axis=1)
+        frames = np.minimum(100, np.maximum(1, int(np.ceil(len(x) / VAD_RATE * 100)) - 100 * np.arange(seconds)))
+        out[:, 1] = inside.reshape(seconds, 100).sum(axis=1) / frames  # the last second may be part of one
         out[:, 2] = np.where(out[:, 0] > 0, posterior / np.maximum(out[:, 0], 1), 0.0)
         return _per_second(start, start + len(x) * NS // VAD_RATE, self.representation, out)
 
 
 def decode_words(x: np.ndarray) -> list[tuple[float, float, float]]:
     """(start s, end s, posterior) of each word pocketsphinx decodes in 16 kHz mono ``x``."""
+    from pocketsphinx import Decoder
+
     rng = np.random.default_rng(0)
     pcm = (np.clip(x + rng.normal(0.0, DITHER, len(x)).astype(np.float32), -1.0, 1.0) * 32767).astype(np.int16)
-    dec = _free_decoder()
+    # a fresh decoder per file (~0.5 s): one kept across files carries its running cepstral mean
+    # from file to file, so a file's words would depend on what the worker decoded before
+    dec = Decoder(loglevel="FATAL")
     dec.start_utt()
     dec.process_raw(pcm.tobytes(), full_utt=True)
     dec.end_utt()
     return [(s.start_frame / 100.0, (s.end_frame + 1) / 100.0, float(s.prob)) for s in dec.seg()
             if s.word.split("(")[0] not in _NOT_WORDS]
-
-
-@lru_cache(maxsize=1)
-def _free_decoder() -> Any:
-    from pocketsphinx import Decoder
-
-    return Decoder(loglevel="FATAL")
 
 
 @dataclass
