@@ -190,3 +190,39 @@ def test_a_worker_crash_fails_only_its_file_and_a_file_without_windows_is_done(t
     counts = res.representations["logmel-1s@1"]
     assert counts["failed"] == 1 and counts["embedded"] == 2, res.to_json()
     assert len(res.errors) == 1 and "worker process died" in res.errors[0]
+
+
+def _moving_square(path: Path) -> Path:
+    """4 s at 10 fps, 160x120, black; a white 16 px square moves to and fro inside grid cell
+    (row 1, col 2) = x 80-120, y 30-60 during [1 s, 3 s), and stands still the rest of the time."""
+    import av
+
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=10, options={"qp": "0", "preset": "ultrafast"})
+        stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv444p"
+        for i in range(40):
+            img = np.zeros((120, 160, 3), np.uint8)
+            x = 84 + (abs((i % 8) - 4) * 4 if 10 <= i < 30 else 0)
+            img[37:53, x:x + 16] = 255
+            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path
+
+
+def test_motion_energy_is_where_and_when_things_move(tmp_path: Path) -> None:
+    from syncline.represent.builtin import MOTION, motion_features
+
+    f = motion_features(_moving_square(tmp_path / "square.mp4"))
+    assert f.representation == MOTION and f.vectors.shape == (4, 17)
+    assert f.t0_ns == [0, NS, 2 * NS, 3 * NS] and f.t1_ns == [NS, 2 * NS, 3 * NS, 4 * NS]
+    cell = 1 * 4 + 2
+    moving, still = f.vectors[1:3], f.vectors[[0, 3]]
+    others = np.delete(moving, [cell, 16], axis=1)
+    assert moving[:, cell].min() > 0.05 and others.max() < 0.002  # only that cell moves
+    # the whole frame's energy is the cell's spread over 16 cells (the cells are equal)
+    np.testing.assert_allclose(moving[:, 16], moving[:, :16].mean(axis=1), rtol=1e-5)
+    # second 3 holds the change from the last moving frame back to rest, then stillness
+    assert still[0].max() < 0.002 and f.vectors[3, cell] < moving[:, cell].min()
+    assert "motion-energy-1s@1" in E.project_encoders(init_project(tmp_path / "p"))

@@ -10,6 +10,9 @@ or recognised from them, rich enough for event detection, retrieval by similarit
 * ``grid-colour-edges@1`` (image) and ``grid-colour-edges-1s@1`` (video, once per second on the
   frame nearest the middle of the second): on a 4 x 4 grid, the mean colour and an 8-bin histogram of gradient
   orientations per cell — a layout and texture summary from which a face cannot be redrawn.
+* ``motion-energy-1s@1`` (video): per second, the mean absolute brightness change between
+  consecutive frames in each cell of a 4 x 4 grid and over the whole frame (17 values in
+  [0, 1]) — where and how much things move, from every frame, not one per second.
 """
 
 from __future__ import annotations
@@ -55,6 +58,8 @@ LOGMEL = Representation("logmel-1s", "1", "audio", 40,
 GRID = Representation("grid-colour-edges", "1", "image", 4 * 4 * 11, {"grid": 4, "orientation_bins": 8})
 GRID_VIDEO = Representation("grid-colour-edges-1s", "1", "video", 4 * 4 * 11,
                             {"grid": 4, "orientation_bins": 8, "per_second": True})
+MOTION = Representation("motion-energy-1s", "1", "video", 4 * 4 + 1,
+                        {"grid": 4, "window_s": 1.0, "max_width": 640, "diff": "abs gray, consecutive frames"})
 
 
 @dataclass(frozen=True)
@@ -144,5 +149,36 @@ def video_features(path: Path) -> Features:
     return Features(GRID_VIDEO, t0, [t + NS for t in t0], arr)
 
 
-def features_for(path: Path, modality: str) -> Features:
+def motion_features(path: Path) -> Features:
+    """Per second (by the later frame's time): the mean absolute difference of consecutive gray
+    frames per grid cell and overall, over 255. Frames wider than ``max_width`` are subsampled."""
+    from syncline.media.video import iter_frames
+
+    grid, max_width = MOTION.config["grid"], MOTION.config["max_width"]
+    sums: dict[int, np.ndarray] = {}
+    counts: dict[int, int] = {}
+    prev: np.ndarray | None = None
+    cuts: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    for t, gray in iter_frames(path, gray=True):
+        step = -(-gray.shape[1] // max_width)
+        cur = gray[::step, ::step].astype(np.float32)
+        if prev is not None and prev.shape == cur.shape:
+            if cuts is None:
+                h, w = cur.shape
+                ys, xs = np.linspace(0, h, grid + 1).astype(int), np.linspace(0, w, grid + 1).astype(int)
+                cuts = (ys[:-1], xs[:-1], np.outer(np.diff(ys), np.diff(xs)).ravel().astype(np.float64))
+            d = np.abs(cur - prev)
+            cells = np.add.reduceat(np.add.reduceat(d, cuts[0], axis=0), cuts[1], axis=1).ravel() / cuts[2]
+            sec = t // NS
+            sums[sec] = sums.get(sec, 0.0) + np.r_[cells, d.mean()]
+            counts[sec] = counts.get(sec, 0) + 1
+        prev = cur
+    secs = sorted(sums)
+    vectors = np.stack([sums[k] / counts[k] / 255.0 for k in secs]) if secs else np.zeros((0, MOTION.dim))
+    return Features(MOTION, [k * NS for k in secs], [(k + 1) * NS for k in secs], vectors.astype(np.float32))
+
+
+def features_for(path: Path, modality: str, representation: Representation | None = None) -> Features:
+    if representation is not None and representation.name == MOTION.name:
+        return motion_features(path)
     return {"audio": audio_features, "image": image_features, "video": video_features}[modality](path)

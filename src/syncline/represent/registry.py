@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from syncline.represent.builtin import GRID, GRID_VIDEO, LOGMEL, Features, Representation, features_for
+from syncline.represent.builtin import GRID, GRID_VIDEO, LOGMEL, MOTION, Features, Representation, features_for
 from syncline.represent.spec import EncoderSpec, OnnxEncoderSpec, PythonEncoderSpec
 
 BATCH = 32  # frames per model call
@@ -42,7 +42,7 @@ class BuiltinEncoder:
     representation: Representation
 
     def encode(self, path: Path) -> Features:
-        return features_for(path, self.representation.modality)
+        return features_for(path, self.representation.modality, self.representation)
 
 
 class EncoderError(ValueError):
@@ -140,7 +140,7 @@ def _session(path: Path, where: str) -> Any:
         raise EncoderError(f"{where}: {path.name} is not a loadable ONNX model ({str(e).splitlines()[0]})") from e
 
 
-BUILTINS: dict[str, Encoder] = {r.representation_id: BuiltinEncoder(r) for r in (LOGMEL, GRID, GRID_VIDEO)}
+BUILTINS: dict[str, Encoder] = {r.representation_id: BuiltinEncoder(r) for r in (LOGMEL, GRID, GRID_VIDEO, MOTION)}
 
 
 @dataclass
