@@ -26,7 +26,7 @@ from syncline.represent.registry import EncoderError
 pytestmark = pytest.mark.functional
 
 NS = 1_000_000_000
-LOCATOR = {"name": "barn-animal-1s", "version": "1", "modality": "video",
+LOCATOR = {"name": "barn-animal-1s", "version": "2", "modality": "video",
            "python": "syncline.demo.barn_sensing:animal_locator"}
 
 
@@ -58,6 +58,20 @@ def test_the_locator_finds_the_rendered_animal(tmp_path: Path, index: int, camer
     assert all(vectors[k, 0] == 0.0 and not vectors[k].any() for k in dark)  # a black feed: nothing found
     if index in (0, 3) and camera == "cam1":
         assert dark  # the planted black frames are where the test looks
+
+
+def test_the_locator_finds_the_animal_at_360p_too(tmp_path: Path) -> None:
+    """A wide frame is averaged down before locating: the same boxes (fractions of the frame)."""
+    import subprocess
+
+    out = _video(tmp_path, 2, "cam1")
+    big = tmp_path / "big.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(tmp_path / out.path), "-vf", "scale=640:360",
+                    "-c:v", "libx264", "-crf", "20", str(big)], check=True)
+    _, _, vectors = AnimalLocator().encode(big)
+    truth = out.truth["animal_boxes"]
+    ious = np.array([_iou(vectors[k, 1:5], b) if vectors[k, 0] else 0.0 for k, b in enumerate(truth) if b])
+    assert len(ious) >= 25 and np.mean(ious >= 0.5) >= 0.9, np.round(ious, 2)
 
 
 def test_the_temperature_departure_follows_the_door(tmp_path: Path) -> None:
@@ -100,9 +114,9 @@ def test_a_python_encoder_declared_in_syncline_yaml(tmp_path: Path) -> None:
     clips = tmp_path / "clips"
     outs = [_video(clips, i) for i in (0, 5)]
     p = _project(tmp_path / "p", clips, [LOCATOR])
-    report = embed(p, ["barn-animal-1s@1"])
-    assert report.representations["barn-animal-1s@1"]["embedded"] == 2 and not report.errors
-    rows = p.catalog().read("embeddings", where="representation_id = 'barn-animal-1s@1'").to_pylist()
+    report = embed(p, ["barn-animal-1s@2"])
+    assert report.representations["barn-animal-1s@2"]["embedded"] == 2 and not report.errors
+    rows = p.catalog().read("embeddings", where="representation_id = 'barn-animal-1s@2'").to_pylist()
     assets = {Path(a["source_path"]).name: a["asset_id"] for a in p.catalog().read("assets").to_pylist()}
     for out in outs:  # the stored vectors are the code run directly on the file, window by window
         t0, _, direct = AnimalLocator().encode(clips / out.path)
@@ -150,8 +164,9 @@ def test_locate_averages_over_the_frames_that_found_the_animal() -> None:
 
 
 @pytest.mark.parametrize("entry, message", [
-    ({"python": "syncline.demo.nowhere:animal_locator"}, "encoder barn-animal-1s@1: cannot load"),
+    ({"python": "syncline.demo.nowhere:animal_locator"}, "encoder barn-animal-1s@2: cannot load"),
     ({"params": {"colour": "brown"}}, "does not take the params given"),
+    ({"params": {"max_width": 8}}, "refused its params .*max_width must be >= 64"),
     ({"python": "syncline.demo.barn_sensing:locate_animal"}, "does not take the params given|must return an object"),
 ])
 def test_a_broken_python_encoder_is_named(tmp_path: Path, entry: dict, message: str) -> None:  # type: ignore[type-arg]
@@ -161,7 +176,7 @@ def test_a_broken_python_encoder_is_named(tmp_path: Path, entry: dict, message: 
     settings["encoders"] = [dict(LOCATOR, **entry)]
     (root / "syncline.yaml").write_text(yaml.safe_dump(settings))
     with pytest.raises(EncoderError, match=message):
-        embed(Project.open(root), ["barn-animal-1s@1"])
+        embed(Project.open(root), ["barn-animal-1s@2"])
 
 
 @pytest.mark.parametrize("vectors, message", [
@@ -182,9 +197,9 @@ def test_a_python_encoder_with_bad_output_fails_its_files_only(tmp_path: Path, v
     sys.path.insert(0, str(tmp_path))
     try:
         p.settings.workers = 1
-        report = embed(p, ["liar@1"])
+        report = embed(p, ["liar@2"])
     finally:
         sys.path.remove(str(tmp_path))
-    assert report.representations["liar@1"]["failed"] == 1 and report.representations["liar@1"]["vectors"] == 0
+    assert report.representations["liar@2"]["failed"] == 1 and report.representations["liar@2"]["vectors"] == 0
     assert message in report.errors[0]
-    assert p.catalog().count("embeddings", where="representation_id = 'liar@1'") == 0
+    assert p.catalog().count("embeddings", where="representation_id = 'liar@2'") == 0

@@ -48,13 +48,13 @@ from syncline.represent.search import segment_vectors, windows
 from syncline.task.spec import load_task
 
 ENCODERS: list[dict[str, Any]] = [
-    {"name": "barn-animal-1s", "version": "1", "modality": "video",
-     "python": "syncline.demo.barn_sensing:animal_locator"},
+    {"name": "barn-animal-1s", "version": "2", "modality": "video",
+     "python": "syncline.demo.barn_sensing:animal_locator", "params": {"max_width": 320}},
     {"name": "barn-temperature-1s", "version": "2", "modality": "sensor",
      "python": "syncline.demo.barn_sensing:temperature_trend",
      "params": {"column": "temperature", "window_s": 300, "min_scale": 0.03}},
 ]
-REPS = {"audio": "logmel-1s@1", "video": "barn-animal-1s@1", "sensor": "barn-temperature-1s@2"}
+REPS = {"audio": "logmel-1s@1", "video": "barn-animal-1s@2", "sensor": "barn-temperature-1s@2"}
 SEGMENTER = "fixed-2s@2"
 FIELDS = ("vocal", "posture", "action")
 MIN_FOUND = 0.5  # locate abstains where the animal is seen in fewer of a segment's frames

@@ -2,7 +2,7 @@
 declared in ``syncline.yaml`` (``python: module:factory``) and two pipeline stages loaded from
 ``pipeline.yaml`` (``python:module:factory``).
 
-* ``barn-animal-1s@1`` (video) — *locate*: once per second, where the animal is. The pen's
+* ``barn-animal-1s@2`` (video) — *locate*: once per second, where the animal is. The pen's
   floor is one straw colour (its median along the bottom rows); what differs from it below the
   wall is an object on the floor, and the largest such blob is the animal. Per second: found
   (0/1), its box (x0, y0, x1, y1 as fractions of the frame), its share of the frame, how much of
@@ -40,10 +40,15 @@ GRID = 4
 ANIMAL_DIM = 7 + GRID * GRID
 
 
-def locate_animal(rgb: np.ndarray) -> np.ndarray:
-    """One frame's ``ANIMAL_DIM`` vector (all zero when no animal is found)."""
+def locate_animal(rgb: np.ndarray, max_width: int = 320) -> np.ndarray:
+    """One frame's ``ANIMAL_DIM`` vector (all zero when no animal is found). A frame wider than
+    ``max_width`` is first averaged down by a whole factor (a 360p frame costs as a 320 px one)."""
     from scipy import ndimage
 
+    k = -(-rgb.shape[1] // max_width)
+    if k > 1:
+        h, w = rgb.shape[0] // k * k, rgb.shape[1] // k * k
+        rgb = rgb[:h, :w].reshape(h // k, k, w // k, k, 3).mean(axis=(1, 3))
     img = ndimage.uniform_filter(rgb.astype(np.float32), size=(5, 5, 1))
     h, w, _ = img.shape
     bottom = img[int(h * (1 - FLOOR_ROWS)):].reshape(-1, 3)
@@ -73,16 +78,22 @@ def locate_animal(rgb: np.ndarray) -> np.ndarray:
 
 
 class AnimalLocator:
-    """``barn-animal-1s@1``: ``locate_animal`` on the frame nearest the middle of each second."""
+    """``barn-animal-1s@2``: ``locate_animal`` on the frame nearest the middle of each second.
+    (Version 1 located on frames of any width; 2 averages wide ones down to ``max_width``.)"""
 
     dim = ANIMAL_DIM
-    code_version = "1"
+    code_version = "2"
+
+    def __init__(self, max_width: int = 320) -> None:
+        if int(max_width) < 64:
+            raise ValueError(f"max_width must be >= 64 px (got {max_width})")
+        self.max_width = int(max_width)
 
     def encode(self, path: Path) -> tuple[list[int], list[int], np.ndarray]:
         t0, vecs = [], []
         for t, rgb in per_second_frames(path):
             t0.append(t)
-            vecs.append(locate_animal(rgb))
+            vecs.append(locate_animal(rgb, self.max_width))
         return t0, [t + NS for t in t0], np.stack(vecs) if vecs else np.zeros((0, ANIMAL_DIM), np.float32)
 
 
@@ -134,8 +145,8 @@ class TemperatureTrend:
         return starts, [s + NS for s in starts], np.stack([per_second, dev, dev / scale], axis=1).astype(np.float32)
 
 
-def animal_locator() -> AnimalLocator:
-    return AnimalLocator()
+def animal_locator(max_width: int = 320) -> AnimalLocator:
+    return AnimalLocator(max_width)
 
 
 def temperature_trend(column: str = "temperature", window_s: int = 300, min_scale: float = 0.03) -> TemperatureTrend:
