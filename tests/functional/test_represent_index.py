@@ -154,18 +154,21 @@ def test_a_withdrawal_drops_the_indexes_listing_the_subject(tmp_path: Path) -> N
     assert dry.to_json(p.root)["indexes"] == [name] and cat.index_path(name).exists()
     withdraw(p, "caretaker-09")
     assert not cat.index_path(name).exists() and cat.indexes() == [] and mentions() == []
-    assert not any(folder.iterdir())
+    assert [f.name for f in folder.iterdir()] == [".lock"]  # only the (empty) lock file the purge held
     # rebuilt from what remains: the subject's entity is gone from it
     rebuilt = build_index(p, "fixed-2s@2", ["logmel-1s@1"])
     assert rebuilt["segments"] == 4 * 20
     assert "pen-000" not in set(cat.index_rows(rebuilt["index"], columns=["entity_id"]).column(0).to_pylist())
 
 
-def test_an_unreadable_index_is_dropped_by_a_withdrawal(tmp_path: Path) -> None:
+def test_an_unreadable_index_is_dropped_by_a_withdrawal_and_other_folders_are_not(tmp_path: Path) -> None:
     p = _synthetic(tmp_path / "p", entities=3, segments=10)
     cat = p.catalog()
     name = build_index(p, "fixed-2s@2", ["logmel-1s@1"])["index"]
     for f in cat.index_path(name).rglob("*.lance"):  # half-deleted by a crash
         f.unlink()
+    folder = cat.root / "indexes"
+    (folder / "stray.lance").write_text("not an index")  # a file where an index would be
+    (folder / "my-notes").mkdir()  # somebody's folder: not ours to delete
     withdraw(p, "caretaker-09")
-    assert cat.indexes() == []
+    assert cat.indexes() == [] and (folder / "my-notes").is_dir()

@@ -26,6 +26,8 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -274,13 +276,35 @@ class Catalog:
         """Remove an index and any half-built or swapped-out copy of it."""
         folder = self.root / "indexes"
         for p in [self.index_path(name), *folder.glob(f"{name}.building-*"), *folder.glob(f"{name}.old-*")]:
-            shutil.rmtree(p, ignore_errors=True)
+            _remove(p)
 
     def drop_leftovers(self) -> list[str]:
         """Remove every half-built or swapped-out index folder (a crash's leftovers: they may hold
         anyone's vectors, and no search reads them); returns their names."""
         folder = self.root / "indexes"
-        gone = [p for p in folder.glob("*") if p.is_dir() and not p.name.endswith(".lance")] if folder.is_dir() else []
+        gone = [*folder.glob("*.building-*"), *folder.glob("*.old-*")] if folder.is_dir() else []
         for p in gone:
-            shutil.rmtree(p, ignore_errors=True)
+            _remove(p)
         return sorted(p.name for p in gone)
+
+    @contextmanager
+    def index_lock(self) -> Iterator[None]:
+        """Exclusive across processes: an index build (read, then write) and a purge (footprint to
+        the end) never interleave, so a build cannot swap in vectors of a subject just erased."""
+        import fcntl
+
+        folder = self.root / "indexes"
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(folder / ".lock", "a") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)

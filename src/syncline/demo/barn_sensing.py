@@ -133,11 +133,11 @@ class TemperatureTrend:
         # ends the first and last seconds repeat (a one-sided window would lag a slow drift)
         grid = np.full(int(seconds[-1]) + 1, np.nan)
         grid[seconds] = per_second
-        half = self.window_s // 2
-        padded = np.concatenate([np.full(half, per_second[0]), grid, np.full(self.window_s - 1 - half, per_second[-1])])
-        view = sliding_window_view(padded, self.window_s)
-        trend = np.concatenate([np.nanmedian(view[seconds[i:i + 4096]], axis=1)  # bounded memory on long logs
-                                for i in range(0, len(seconds), 4096)])
+        width, half = self.window_s, self.window_s // 2  # an even width centres half a second early: noise
+        padded = np.concatenate([np.full(half, per_second[0]), grid, np.full(width - 1 - half, per_second[-1])])
+        view = sliding_window_view(padded, width)
+        step = max(1, (1 << 22) // width)  # ~32 MB of window copies at a time, however long the log
+        trend = np.concatenate([np.nanmedian(view[seconds[i:i + step]], axis=1) for i in range(0, len(seconds), step)])
         dev = per_second - trend
         # a quiet log's spread is the logger's noise: departures below min_scale are not news
         scale = max(1.4826 * float(np.median(np.abs(dev - np.median(dev)))), self.min_scale)

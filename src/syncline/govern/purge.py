@@ -181,6 +181,11 @@ def purge(project: Project, fp: Footprint, *, group_hash: str, action: str) -> l
     ``group_hash`` ties the tombstones together (a subject's keyed hash, or a retention run's).
     A ``<action>.started`` audit entry goes first and names the runs to flag, so a run killed
     part way is finished by the next call (``finish_pending``)."""
+    with project.catalog().index_lock():  # no index build reads the subject's vectors meanwhile
+        return _purge(project, fp, group_hash=group_hash, action=action)
+
+
+def _purge(project: Project, fp: Footprint, *, group_hash: str, action: str) -> list[str]:
     cat = project.catalog()
     key = project_key(project.root, must_exist=cat.count("withdrawn") > 0)
     now = time.time_ns()
@@ -243,6 +248,7 @@ def finish_pending(project: Project) -> list[str]:
         if details.get("purge_id") and details["purge_id"] not in ended:
             _remove_files(_leftover_media(project, project_key(project.root, must_exist=True),
                                           _tombstoned(cat, str(details["group_hash"]))), project.root)
-            _finish(project, action, str(details["group_hash"]), details | {"resumed": True})
+            with cat.index_lock():
+                _finish(project, action, str(details["group_hash"]), details | {"resumed": True})
             done.append(str(details["group_hash"]))
     return done

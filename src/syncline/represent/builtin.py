@@ -151,26 +151,32 @@ def video_features(path: Path) -> Features:
 
 def motion_features(path: Path) -> Features:
     """Per second (by the later frame's time): the mean absolute difference of consecutive gray
-    frames per grid cell and overall, over 255. Frames wider than ``max_width`` are subsampled."""
-    from syncline.media.video import iter_frames
+    frames per grid cell and overall, over 255. Frames wider than ``max_width`` are subsampled;
+    frames without a time are skipped; a change of frame size starts afresh."""
+    from syncline.media.video import video_frames
 
     grid, max_width = MOTION.config["grid"], MOTION.config["max_width"]
     sums: dict[int, np.ndarray] = {}
     counts: dict[int, int] = {}
     prev: np.ndarray | None = None
-    cuts: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
-    for t, gray in iter_frames(path, gray=True):
+    cuts: dict[tuple[int, ...], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    for t, frame in video_frames(path):
+        if t is None:
+            continue
+        gray = frame.to_ndarray(format="gray")
         step = -(-gray.shape[1] // max_width)
         cur = gray[::step, ::step].astype(np.float32)
         if prev is not None and prev.shape == cur.shape:
-            if cuts is None:
+            if cur.shape not in cuts:
                 h, w = cur.shape
                 ys, xs = np.linspace(0, h, grid + 1).astype(int), np.linspace(0, w, grid + 1).astype(int)
-                cuts = (ys[:-1], xs[:-1], np.outer(np.diff(ys), np.diff(xs)).ravel().astype(np.float64))
+                area = np.maximum(np.outer(np.diff(ys), np.diff(xs)).ravel(), 1).astype(np.float64)
+                cuts[cur.shape] = (np.minimum(ys[:-1], h - 1), np.minimum(xs[:-1], w - 1), area)
+            ys0, xs0, area = cuts[cur.shape]
             d = np.abs(cur - prev)
-            cells = np.add.reduceat(np.add.reduceat(d, cuts[0], axis=0), cuts[1], axis=1).ravel() / cuts[2]
+            cells = np.add.reduceat(np.add.reduceat(d, ys0, axis=0), xs0, axis=1).ravel() / area
             sec = t // NS
-            sums[sec] = sums.get(sec, 0.0) + np.r_[cells, d.mean()]
+            sums[sec] = sums.get(sec, 0.0) + np.r_[np.minimum(cells, 255.0), d.mean()]
             counts[sec] = counts.get(sec, 0) + 1
         prev = cur
     secs = sorted(sums)

@@ -48,6 +48,11 @@ def build_index(project: Project, segmenter: str, representation_ids: list[str],
     """Form and store the segment vectors of ``segmenter`` under ``representation_ids``."""
     if not representation_ids:
         raise SearchError("name the representations to index (-r logmel-1s@1 ...)")
+    with project.catalog().index_lock():  # a withdrawal waits, or this waits for it: never both
+        return _build(project, segmenter, representation_ids, ann)
+
+
+def _build(project: Project, segmenter: str, representation_ids: list[str], ann: bool) -> dict[str, Any]:
     cat = project.catalog()
     versions = {t: cat.version(t) for t in FROM_TABLES}
     with cat.connect(versions=versions) as con:

@@ -171,6 +171,8 @@ class PythonEncoder:
         t0, t1, vectors = self._impl.encode(path)
         dim = self.representation.dim
         arr = np.asarray(vectors, np.float32) if len(t0) else np.zeros((0, dim), np.float32)
+        if dim == 1 and arr.ndim == 1:  # one value per window, given flat
+            arr = arr.reshape(-1, 1)
         if arr.shape != (len(t0), dim) or len(t1) != len(t0):
             raise EncoderError(f"encoder {self.representation.representation_id} returned vectors of shape "
                                f"{arr.shape} and {len(t1)} ends for {len(t0)} starts; it declared dim {dim}")

@@ -113,7 +113,8 @@ class AsrWordsEncoder:
             out[min(int(w0), seconds - 1), 0] += 1
             inside[int(round(w0 * 100)):int(round(w1 * 100))] = True
             posterior[min(int(w0), seconds - 1)] += prob
-        frames = np.minimum(100, np.maximum(1, int(np.ceil(len(x) / VAD_RATE * 100)) - 100 * np.arange(seconds)))
+        total = -(-len(x) * 100 // VAD_RATE)  # 10 ms frames in the file, an exact ceiling
+        frames = np.minimum(100, np.maximum(1, total - 100 * np.arange(seconds)))
         out[:, 1] = inside.reshape(seconds, 100).sum(axis=1) / frames  # the last second may be part of one
         out[:, 2] = np.where(out[:, 0] > 0, posterior / np.maximum(out[:, 0], 1), 0.0)
         return _per_second(start, start + len(x) * NS // VAD_RATE, self.representation, out)
