@@ -158,8 +158,11 @@ def run_pipeline(project: Project, pipeline: Pipeline, *, representations: dict[
             if progress:
                 progress(int(rows[-1]) + 1, len(todo))
     result.seconds = round(time.perf_counter() - t_run, 3)
-    with cat.connect() as con:  # the whole run's counts, resumed parts included
-        routes, stage_status = Q.run_counts(con, run_id)
+    if fresh:  # this call wrote every row of the run: its own counts are the run's
+        routes, stage_status = dict(result.routes), {k: dict(v) for k, v in result.stage_status.items()}
+    else:
+        with cat.connect() as con:  # the whole run's counts, resumed parts included
+            routes, stage_status = Q.run_counts(con, run_id)
     cat.upsert("runs", [run_row | {"status": "finished", "finished_utc_ns": time.time_ns(),
                                    "config_json": json.dumps(config | {"segments": result.segments, "routes": routes,
                                                                        "stage_status": stage_status},

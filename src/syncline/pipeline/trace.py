@@ -24,7 +24,7 @@ OK_LIKE = ("ok", "fallback")
 SMALL = 16  # an output with at most this many values per segment is kept in full
 
 
-def outputs_json(outputs: dict[str, np.ndarray], n: int) -> np.ndarray:
+def outputs_json(outputs: dict[str, np.ndarray], n: int) -> pa.Array:
     """Per row, a JSON object of the stage's outputs (``{}`` for a stage that gave none), built
     column by column with Arrow's string kernels."""
     parts: list[pa.Array] = []
@@ -44,34 +44,41 @@ def outputs_json(outputs: dict[str, np.ndarray], n: int) -> np.ndarray:
             cell = pa.array(np.asarray([json.dumps(u) for u in uniq], object)[inv].tolist(), pa.string())
         parts.append(pc.binary_join_element_wise(json.dumps(port), cell, ":"))
     if not parts:
-        return np.full(n, "{}", object)
+        return pa.array(["{}"] * n, pa.string())
     body = pc.binary_join_element_wise(*parts, ",") if len(parts) > 1 else parts[0]
-    return np.asarray(pc.binary_join_element_wise("{", body, "}", "").to_pylist(), object)
+    return pc.binary_join_element_wise("{", body, "}", "")
 
 
 def trace_table(run_id: str, batch: int, order: list[str], state: Any, seg_ids: np.ndarray,
                 assets: pa.ListArray, subjects: pa.ListArray) -> pa.Table:
+    """The batch's trace rows, stage after stage, as Arrow arrays (no Python object per row)."""
     n = len(seg_ids)
-    cols: dict[str, list[Any]] = {k: [] for k in ("trace_id", "stage", "status", "error", "batch_seconds",
-                                                  "output_bytes", "outputs_json")}
+    segs = pa.array(seg_ids, pa.string())
+    cols: dict[str, list[pa.Array]] = {k: [] for k in ("trace_id", "stage", "status", "error", "batch_seconds",
+                                                       "output_bytes", "outputs_json")}
     for name in order:
-        status = state.status[name]
-        cols["trace_id"] += [f"{run_id}|{name}|{s}" for s in seg_ids]
-        cols["stage"] += [name] * n
-        cols["status"] += status.tolist()
-        cols["error"] += [r or None for r in state.reason[name].tolist()]
-        cols["batch_seconds"] += [state.seconds[name]] * n
-        cols["output_bytes"] += [state.nbytes[name]] * n
-        out = outputs_json(state.outputs[name], n)
-        keep = np.isin(status, OK_LIKE)
-        cols["outputs_json"] += [o if k else None for o, k in zip(out.tolist(), keep.tolist(), strict=True)]
-    reps = np.tile(np.arange(n), len(order))
-    return pa.table({"trace_id": cols["trace_id"], "run_id": [run_id] * (n * len(order)), "stage": cols["stage"],
-                     "target_id": np.tile(seg_ids, len(order)).tolist(), "status": cols["status"],
-                     "error": cols["error"], "batch": [batch] * (n * len(order)),
-                     "batch_seconds": cols["batch_seconds"], "batch_rows": [n] * (n * len(order)),
-                     "output_bytes": cols["output_bytes"], "outputs_json": cols["outputs_json"],
-                     "asset_ids": assets.take(pa.array(reps)), "subject_ids": subjects.take(pa.array(reps))})
+        status = pa.array(state.status[name], pa.string())
+        reason = pa.array(state.reason[name], pa.string())
+        cols["trace_id"].append(pc.binary_join_element_wise(f"{run_id}|{name}|", segs, ""))
+        cols["stage"].append(pa.repeat(pa.scalar(name), n))
+        cols["status"].append(status)
+        cols["error"].append(pc.if_else(pc.equal(reason, ""), pa.scalar(None, pa.string()), reason))
+        cols["batch_seconds"].append(pa.repeat(pa.scalar(float(state.seconds[name])), n))
+        cols["output_bytes"].append(pa.repeat(pa.scalar(int(state.nbytes[name])), n))
+        keep = pc.is_in(status, value_set=pa.array(OK_LIKE))
+        cols["outputs_json"].append(pc.if_else(keep, outputs_json(state.outputs[name], n),
+                                               pa.scalar(None, pa.string())))
+    rows = n * len(order)
+    reps = pa.array(np.tile(np.arange(n), len(order)))
+    return pa.table({"trace_id": pa.concat_arrays(cols["trace_id"]), "run_id": pa.repeat(pa.scalar(run_id), rows),
+                     "stage": pa.concat_arrays(cols["stage"]), "target_id": segs.take(reps),
+                     "status": pa.concat_arrays(cols["status"]), "error": pa.concat_arrays(cols["error"]),
+                     "batch": pa.repeat(pa.scalar(batch), rows),
+                     "batch_seconds": pa.concat_arrays(cols["batch_seconds"]),
+                     "batch_rows": pa.repeat(pa.scalar(n), rows),
+                     "output_bytes": pa.concat_arrays(cols["output_bytes"]),
+                     "outputs_json": pa.concat_arrays(cols["outputs_json"]),
+                     "asset_ids": assets.take(reps), "subject_ids": subjects.take(reps)})
 
 
 def prediction_table(run_id: str, field_name: str, decision: str, state: Any, seg_ids: np.ndarray,
