@@ -8,11 +8,13 @@ test asserts against what was planted, never against a number copied from a prev
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import struct
 import subprocess
 import zlib
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -83,6 +85,25 @@ def make_video(
     for k, v in (tags or {}).items():
         args += ["-metadata", f"{k}={v}"]
     ffmpeg(*args, *extra, str(path))
+    return path
+
+
+def encode_h264(path: Path, frames: Iterable[np.ndarray], fps: int, *, pix_fmt: str = "yuv420p",
+                options: dict[str, str] | None = None) -> Path:
+    """RGB frames (H, W, 3) to an H.264 MP4 with PyAV, one encode call per frame."""
+    import av
+
+    it = iter(frames)
+    first = next(it)
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=fps, options=options or {"preset": "ultrafast"})
+        stream.height, stream.width = first.shape[:2]
+        stream.pix_fmt = pix_fmt
+        for img in itertools.chain((first,), it):  # lazily: a caller may reuse one buffer
+            for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
     return path
 
 

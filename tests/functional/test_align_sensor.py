@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import av
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from mediafiles import encode_h264
 
 from syncline.align.sensor import (
     estimate_events_lag,
@@ -151,17 +151,13 @@ def render_flashes(path: Path, on_off_s: np.ndarray, *, seconds: float, fps: int
     overlap = np.clip(np.minimum(f0 + 1 / fps, on_off_s[None, :, 1]) - np.maximum(f0, on_off_s[None, :, 0]), 0, None)
     level = (200 * np.clip(overlap.sum(axis=1) * fps, 0, 1)).astype(np.uint8)
     frame = np.full((120, 160, 3), 16, np.uint8)
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
-        stream.options = {"preset": "ultrafast", "crf": "12"}
-        for lv in level:  # test media: one encode call per frame
+
+    def frames():  # type: ignore[no-untyped-def]
+        for lv in level:
             frame[40:80, 60:100] = max(int(lv), 16)
-            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    return path
+            yield frame.copy()
+
+    return encode_h264(path, frames(), fps, options={"preset": "ultrafast", "crf": "12"})
 
 
 def test_video_motion_bursts_align_a_door_sensor(tmp_path: Path) -> None:

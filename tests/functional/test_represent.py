@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from mediafiles import encode_h264
 from tonefarm import SECONDS, WINDOW, make_tone_farm
 
 from syncline.align.segment import run_segmenters
@@ -195,20 +196,14 @@ def test_a_worker_crash_fails_only_its_file_and_a_file_without_windows_is_done(t
 def _moving_square(path: Path) -> Path:
     """4 s at 10 fps, 160x120, black; a white 16 px square moves to and fro inside grid cell
     (row 1, col 2) = x 80-120, y 30-60 during [1 s, 3 s), and stands still the rest of the time."""
-    import av
-
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=10, options={"qp": "0", "preset": "ultrafast"})
-        stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv444p"
+    def frames():  # type: ignore[no-untyped-def]
         for i in range(40):
             img = np.zeros((120, 160, 3), np.uint8)
             x = 84 + (abs((i % 8) - 4) * 4 if 10 <= i < 30 else 0)
             img[37:53, x:x + 16] = 255
-            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    return path
+            yield img
+
+    return encode_h264(path, frames(), 10, pix_fmt="yuv444p", options={"qp": "0", "preset": "ultrafast"})
 
 
 def test_motion_energy_is_where_and_when_things_move(tmp_path: Path) -> None:

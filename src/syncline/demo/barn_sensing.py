@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from syncline.pipeline.local import ABSTAIN_KEY, WHY_KEY
 from syncline.pipeline.stage import Stage
 from syncline.represent.frames import per_second_frames
 
@@ -166,7 +167,7 @@ def locate_stage(name: str, entry: Any, project: Any) -> Stage:
         # a segment's vector averages its frames, the not-found ones as zeros: the mean over the
         # frames that found the animal is the mean over all of them divided by the share found
         look = x[:, 1:] / np.maximum(found, 1e-9)[:, None]
-        return {"look": look, "_abstain": ~seen, "_why": why}
+        return {"look": look, ABSTAIN_KEY: ~seen, WHY_KEY: why}
 
     return Stage(name, run, {"x": source}, {"look": "vector"}, role="perception", modalities=("video",),
                  on_missing=entry.on_missing, params={"min_found": min_found})

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -184,7 +185,12 @@ def motion_features(path: Path) -> Features:
     return Features(MOTION, [k * NS for k in secs], [(k + 1) * NS for k in secs], vectors.astype(np.float32))
 
 
-def features_for(path: Path, modality: str, representation: Representation | None = None) -> Features:
-    if representation is not None and representation.name == MOTION.name:
-        return motion_features(path)
+EXTRACTORS: dict[str, Callable[[Path], Features]] = {
+    LOGMEL.representation_id: audio_features, GRID.representation_id: image_features,
+    GRID_VIDEO.representation_id: video_features, MOTION.representation_id: motion_features,
+}
+
+
+def features_for(path: Path, modality: str) -> Features:
+    """The default built-in of a modality (what an embeddings-only ingest keeps)."""
     return {"audio": audio_features, "image": image_features, "video": video_features}[modality](path)

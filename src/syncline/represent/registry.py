@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from syncline.represent.builtin import GRID, GRID_VIDEO, LOGMEL, MOTION, Features, Representation, features_for
+from syncline.represent.builtin import EXTRACTORS, GRID, GRID_VIDEO, LOGMEL, MOTION, Features, Representation
 from syncline.represent.spec import EncoderSpec, OnnxEncoderSpec, PythonEncoderSpec
 
 BATCH = 32  # frames per model call
@@ -42,7 +42,7 @@ class BuiltinEncoder:
     representation: Representation
 
     def encode(self, path: Path) -> Features:
-        return features_for(path, self.representation.modality, self.representation)
+        return EXTRACTORS[self.representation.representation_id](path)
 
 
 class EncoderError(ValueError):
