@@ -336,6 +336,60 @@ def run(
     print_run(console, res)
 
 
+predictions_app = typer.Typer(no_args_is_help=True, help="Predictions from any model, to evaluate like a run's.")
+app.add_typer(predictions_app, name="predictions")
+
+
+@predictions_app.command("import")
+def predictions_import(
+    path: Annotated[Path, typer.Argument(help="Parquet, CSV or JSON Lines keyed by segment_id or entity_id")],
+    field: Annotated[str, typer.Option("--field", help="the label field the predictions are of")],
+    model: Annotated[str, typer.Option("--model", help="the model's name")],
+    version: Annotated[str, typer.Option("--version", help="the model's version")],
+    project: ProjectOpt = Path("."),
+    json_out: JsonOpt = False,
+) -> None:
+    """Import predictions as a run; bad rows are refused with their line and reason."""
+    from syncline.evaluate.imports import import_predictions
+
+    p = _open(project)
+    try:
+        res = import_predictions(p, path, field_name=field, model=model, version=version)
+    except ValueError as e:
+        _fail(str(e))
+    if json_out:
+        _print_json(res.to_json())
+        return
+    console.print(f"run {res.run_id}: {res.written} prediction(s) written, {len(res.refused)} refused", highlight=False)
+    for why in res.refused[:50]:
+        console.print(f"  {why}", highlight=False)
+
+
+@app.command(name="eval")
+def eval_cmd(
+    run_id: Annotated[str, typer.Argument(help="the run to evaluate (a pipeline or import run): ID or prefix")],
+    project: ProjectOpt = Path("."),
+    field: Annotated[str | None, typer.Option("--field", help="the field (default: the run's)")] = None,
+    split: Annotated[str, typer.Option(help="auto (test if splits exist), test, validation, train or all")] = "auto",
+    intersections: Annotated[bool, typer.Option(help="also every pair of task slices ANDed")] = True,
+    json_out: JsonOpt = False,
+) -> None:
+    """Evaluate a run per slice: metrics with intervals, gates, gaps, calibration; written to the catalog."""
+    from syncline.evaluate.run import evaluate
+
+    p = _open(project)
+    try:
+        ev = evaluate(p, run_id, field_name=field, split=split, intersections=intersections)
+    except ValueError as e:
+        _fail(str(e))
+    if json_out:
+        _print_json(ev.to_json())
+        return
+    from syncline.evaluate.console import print_eval
+
+    print_eval(console, ev)
+
+
 @app.command(name="plan")
 def plan_cmd(
     project: ProjectOpt = Path("."),

@@ -882,3 +882,140 @@ def run_costs(con: duckdb.DuckDBPyConnection, run_id: str) -> tuple[list[tuple[s
 def runs_with_prefix(con: duckdb.DuckDBPyConnection, prefix: str) -> list[str]:
     return [str(r[0]) for r in con.execute("SELECT run_id FROM runs WHERE starts_with(run_id, ?) ORDER BY run_id",
                                            [prefix]).fetchall()]
+
+
+# -- evaluation ------------------------------------------------------------------------------------
+
+FRAME_PREFIXES = ("attrs.", "metadata.", "context.", "quality.", "coverage.")
+FRAME_COLUMNS = ("entity_id", "target_type", "split", "hour", *ASSET_COLUMNS, "codec", "format")
+
+
+def frame_column_problem(column: str) -> str | None:
+    """Why an evaluation slice cannot read ``column`` (None when it can)."""
+    from syncline.catalog.schema import QUALITY_KINDS
+
+    if column in FRAME_COLUMNS:
+        return None
+    head, _, rest = column.partition(".")
+    if f"{head}." in FRAME_PREFIXES and rest and "." not in rest:
+        if head == "quality" and rest not in QUALITY_KINDS:
+            return f"no quality column {rest!r}; allowed: {', '.join(QUALITY_KINDS)}"
+        return None
+    return (f"unknown column {column!r}; allowed: {', '.join(FRAME_COLUMNS)}, or attrs.KEY, metadata.KEY "
+            "(the entity's), context.KEY (its files' capture context), quality.KIND (the audit's share of the "
+            "segment), coverage.MODALITY (true when the target has a file of it)")
+
+
+def prediction_frame(con: duckdb.DuckDBPyConnection, run_id: str, field: str, columns: list[str],
+                     split_set: str = "default") -> Any:
+    """One row per prediction of ``field`` in ``run_id`` with the catalog columns slices read:
+    ``columns`` (checked by ``frame_column_problem``) come back as top-level columns or structs
+    (``context.lighting`` as ``context.lighting``), so a task slice's ``to_sql()`` runs on it. A
+    column the target's files disagree on (two cameras) reads ``mixed``."""
+    import json as _json
+
+    def path(key: str) -> str:
+        return "'" + ('$."' + key.replace('"', "").replace("'", "") + '"') + "'"
+
+    asset_cols = [c for c in columns if c in (*ASSET_COLUMNS, "codec", "format")]
+    groups: dict[str, list[str]] = {}
+    for c in columns:
+        head, _, rest = c.partition(".")
+        if rest:
+            groups.setdefault(head, []).append(rest)
+
+    def agg(expr: str) -> str:
+        return (f"CASE WHEN count(DISTINCT {expr}) > 1 THEN 'mixed' ELSE min({expr}) END")
+
+    per_asset = [f"{agg(f'CAST(a.{c} AS VARCHAR)')} AS \"{c}\"" for c in asset_cols]
+    per_asset += [f"{agg(f'json_extract_string(a.context_json, {path(k)})')} AS \"context.{k}\""
+                  for k in groups.get("context", [])]
+    per_asset += [f"bool_or(a.modality = '{m.replace(chr(39), '')}') AS \"coverage.{m}\""
+                  for m in groups.get("coverage", [])]
+    structs = []
+    for head in ("context", "coverage"):
+        if head in groups:
+            fields = ", ".join(_json.dumps(k) + ' := ta."' + head + "." + k + '"' for k in groups[head])
+            structs.append(f"struct_pack({fields}) AS {head}")
+    for head, src in (("attrs", "en.attrs_json"), ("metadata", "en.metadata_json")):
+        if head in groups:
+            fields = ", ".join(f"{_json.dumps(k)} := json_extract_string({src}, {path(k)})" for k in groups[head])
+            structs.append(f"struct_pack({fields}) AS {head}")
+    if "quality" in groups:
+        structs.append(f"struct_pack({', '.join(f'{_json.dumps(k)} := q.{k}' for k in groups['quality'])}) AS quality")
+    top = [f'ta."{c}"' for c in asset_cols]
+    if "split" in columns:
+        top.append("sp.split")
+    if "hour" in columns:
+        top.append("CAST(floor(((en.origin_utc_ns + coalesce(s.t0_ns, 0)) / 3.6e12) % 24) AS BIGINT) AS hour")
+    sql = f"""
+        WITH p AS (SELECT prediction_id, target_type, target_id, value, score, abstained, route, latency_ms,
+                          asset_ids AS p_assets
+                   FROM predictions WHERE run_id = $run AND field = $field),
+        t AS (SELECT p.prediction_id, p.target_type, p.target_id,
+                     coalesce(s.entity_id, CASE WHEN p.target_type = 'entity' THEN p.target_id END) AS entity_id,
+                     coalesce(s.asset_ids, p.p_assets) AS t_assets
+              FROM p LEFT JOIN segments s ON p.target_type = 'segment' AND s.segment_id = p.target_id),
+        ta0 AS (SELECT prediction_id, unnest(t_assets) AS asset_id FROM t WHERE target_type <> 'entity'
+                UNION ALL SELECT t.prediction_id, a.asset_id FROM t
+                    JOIN assets a ON t.target_type = 'entity' AND a.entity_id = t.entity_id),
+        ta AS (SELECT ta0.prediction_id {''.join(', ' + x for x in per_asset)}
+               FROM ta0 JOIN assets a USING (asset_id) GROUP BY ta0.prediction_id)
+        SELECT p.prediction_id, p.target_type, p.target_id, t.entity_id, p.value, p.score, p.abstained, p.route,
+               p.latency_ms {''.join(', ' + x for x in top + structs)}
+        FROM p JOIN t USING (prediction_id) LEFT JOIN ta USING (prediction_id)
+             LEFT JOIN segments s ON p.target_type = 'segment' AND s.segment_id = p.target_id
+             LEFT JOIN entities en ON en.entity_id = t.entity_id
+             {"LEFT JOIN quality q ON q.segment_id = p.target_id" if "quality" in groups else ""}
+             {"LEFT JOIN (SELECT target_id, any_value(split) AS split FROM splits WHERE split_set = $set "
+              "GROUP BY target_id) sp ON sp.target_id = p.target_id" if "split" in columns else ""}
+        ORDER BY p.target_id"""
+    params = {"run": run_id, "field": field}
+    if "split" in columns:
+        params["set"] = split_set
+    return con.sql(sql, params=params).to_arrow_table()
+
+
+def slice_membership(con: duckdb.DuckDBPyConnection, frame: Any, predicates: list[str]) -> Any:
+    """Per frame row, whether it lies in each slice (``predicates`` are DuckDB boolean
+    expressions over the frame; NULL is outside), as an Arrow table of boolean columns s0..sN."""
+    con.register("_frame", frame)
+    try:
+        cols = ", ".join(f"coalesce(({p}), false) AS s{i}" for i, p in enumerate(predicates)) or "true AS s0"
+        return con.sql(f"SELECT {cols} FROM _frame").to_arrow_table()
+    finally:
+        con.unregister("_frame")
+
+
+def target_provenance(con: duckdb.DuckDBPyConnection, target_type: str,
+                      ids: list[str]) -> dict[str, tuple[list[str], list[str]]]:
+    """(asset IDs, subject IDs) of each existing segment or entity among ``ids``."""
+    import pyarrow as pa
+
+    if not ids:
+        return {}
+    con.register("_ids", pa.table({"id": ids}))
+    try:
+        if target_type == "segment":
+            sql = "SELECT s.segment_id, s.asset_ids, s.subject_ids FROM segments s JOIN _ids ON s.segment_id = _ids.id"
+        else:
+            sql = """SELECT e.entity_id, list_sort(list(DISTINCT a.asset_id) FILTER (a.asset_id IS NOT NULL)),
+                            list_sort(flatten(list(coalesce(a.subject_ids, []))))
+                     FROM entities e JOIN _ids ON e.entity_id = _ids.id LEFT JOIN assets a USING (entity_id)
+                     GROUP BY e.entity_id"""
+        return {str(r[0]): (list(r[1] or []), sorted(set(r[2] or []))) for r in con.sql(sql).fetchall()}
+    finally:
+        con.unregister("_ids")
+
+
+def with_truth(con: duckdb.DuckDBPyConnection, frame: Any, truth: Any) -> Any:
+    """``frame`` with each target's ``truth`` (a table of target_id, truth) joined on, ordered by
+    target (Arrow's own join cannot carry the frame's struct columns)."""
+    con.register("_frame", frame)
+    con.register("_truth", truth)
+    try:
+        return con.sql("SELECT f.*, t.truth FROM _frame f LEFT JOIN _truth t USING (target_id) "
+                       "ORDER BY f.target_id").to_arrow_table()
+    finally:
+        con.unregister("_frame")
+        con.unregister("_truth")

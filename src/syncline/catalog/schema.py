@@ -207,6 +207,22 @@ _table("runs", "run_id", "pipeline and evaluation executions with pinned version
     _f("config_json", _str),
 ])
 
+_table("metrics", "metric_id", "per-slice metrics of an evaluation run, each with its rows and interval", [
+    _f("metric_id", _str, False),      # <eval run>|<slice>|<metric>|<label>
+    _f("run_id", _str, False),         # the evaluation run
+    _f("evaluated_run_id", _str),      # the run whose predictions were evaluated
+    _f("field", _str),
+    _f("slice", _str, False),
+    _f("metric", _str, False),
+    _f("label", _str),
+    _f("value", _f64),
+    _f("lo", _f64),                    # 95 % interval
+    _f("hi", _f64),
+    _f("n", _i64),                     # the rows the number is about
+    _f("k", _i64),                     # the numerator, for proportions
+    _f("method", _str),                # wilson | bootstrap | order-statistic | none
+])
+
 _table("traces", "trace_id", "what each pipeline stage did to each segment of a run", [
     _f("trace_id", _str, False),
     _f("run_id", _str, False),

@@ -1,0 +1,100 @@
+"""Calibration and selective prediction per slice, from confidence-binned counts.
+
+* **ECE** (expected calibration error) over 15 equal-width bins: ``sum_b n_b/N |acc_b - conf_b|``,
+  the standard estimator. Its interval is a bootstrap over the bins' counts: the rows' bins are
+  a multinomial draw, each bin's right answers a binomial draw given its accuracy, and the
+  bin's mean confidence is held (rows within a 1/15-wide bin differ little in confidence).
+* **Reliability diagram**: per bin, mean confidence, accuracy with a Wilson interval, rows.
+* **Risk–coverage**: acting only above a confidence threshold, the share of rows kept
+  (coverage) against the error rate among them (risk), from the highest confidence down; the
+  area under it (AURC) is the mean risk over the rows taken one by one, computed per 150 fine
+  confidence bins: rows within a bin count as tied, in random order, and the bin adds the
+  *expected* sum of their risks, ``sum_j (E + e j/n) / (N + j)`` in closed form (digamma) —
+  exact for confidences on the bins' grid; on continuous confidences the binning moves it by
+  ~0.003 at a few hundred rows and less as rows grow (the order of the first few rows, which
+  the row-by-row value depends on, is itself noise).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.special import digamma
+
+from syncline.evaluate.counts import FINE_BINS, SliceCounts
+from syncline.evaluate.intervals import wilson
+from syncline.evaluate.metrics import Metric
+
+F64 = NDArray[np.float64]
+ECE_BINS = 15
+
+
+def coarse(c: SliceCounts) -> tuple[F64, F64, F64]:
+    """(n, sum of confidence, correct) per slice in the ``ECE_BINS`` reliability bins."""
+    w = FINE_BINS // ECE_BINS
+
+    def fold(a: F64) -> F64:
+        return np.asarray(a.reshape(a.shape[0], ECE_BINS, w).sum(axis=2))
+
+    return fold(c.conf_n), fold(c.conf_sum), fold(c.conf_correct)
+
+
+def ece_values(n: F64, conf: F64, correct: F64) -> F64:
+    tot = n.sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.asarray(np.abs(correct - conf).sum(axis=-1) / tot)
+
+
+def ece(names: list[str], c: SliceCounts, *, draws: int = 1000, seed: int = 0) -> list[Metric]:
+    n, s, k = coarse(c)
+    point = ece_values(n, s, k)
+    rng = np.random.default_rng(seed)
+    out = []
+    for i, name in enumerate(names):
+        tot = int(n[i].sum())
+        if tot == 0:
+            out.append(Metric(name, "ece", None, None, None, None, 0, None, "none"))
+            continue
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean_conf = np.where(n[i] > 0, s[i] / n[i], 0.0)
+            acc = np.where(n[i] > 0, k[i] / n[i], 0.0)
+        nb = rng.multinomial(tot, n[i] / tot, size=draws)
+        kb = rng.binomial(nb, acc)
+        reps = ece_values(nb.astype(np.float64), (nb * mean_conf).astype(np.float64), kb.astype(np.float64))
+        lo, hi = np.quantile(reps, [0.025, 0.975])
+        out.append(Metric(name, "ece", None, round(float(point[i]), 6), round(float(lo), 6), round(float(hi), 6),
+                          tot, None, "bootstrap"))
+    return out
+
+
+def reliability(c: SliceCounts, i: int) -> list[dict[str, Any]]:
+    """The reliability diagram of slice ``i``: one row per non-empty bin."""
+    n, s, k = coarse(c)
+    lo, hi = wilson(k[i], n[i])
+    return [{"bin": b, "from": b / ECE_BINS, "to": (b + 1) / ECE_BINS, "n": int(n[i, b]),
+             "confidence": round(float(s[i, b] / n[i, b]), 6), "accuracy": round(float(k[i, b] / n[i, b]), 6),
+             "lo": round(float(lo[b]), 6), "hi": round(float(hi[b]), 6)}
+            for b in range(ECE_BINS) if n[i, b] > 0]
+
+
+def risk_coverage(c: SliceCounts, i: int) -> dict[str, Any]:
+    """Coverage and risk at each fine confidence threshold (highest first), and AURC."""
+    n = c.conf_n[i][::-1]
+    err = (c.conf_n[i] - c.conf_correct[i])[::-1]
+    tot = float(n.sum())
+    if tot == 0:
+        return {"n": 0, "aurc": None, "coverage": [], "risk": [], "threshold": []}
+    cum_n, cum_e = np.cumsum(n), np.cumsum(err)
+    prev_n, prev_e = cum_n - n, cum_e - err
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = np.where(n > 0, err / n, 0.0)  # sum_{j=1..n} (E + r j) / (N + j) = r n + (E - r N)(H(N+n) - H(N))
+        part = rate * n + (prev_e - rate * prev_n) * (digamma(prev_n + n + 1) - digamma(prev_n + 1))
+        mid = np.where(n > 0, part, 0.0)
+        risk = np.where(cum_n > 0, cum_e / cum_n, np.nan)
+    keep = n > 0
+    thresholds = (np.arange(FINE_BINS)[::-1] / FINE_BINS)[keep]
+    return {"n": int(tot), "aurc": round(float(mid.sum() / tot), 6),
+            "coverage": np.round(cum_n[keep] / tot, 6).tolist(), "risk": np.round(risk[keep], 6).tolist(),
+            "threshold": np.round(thresholds, 6).tolist()}

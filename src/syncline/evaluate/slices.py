@@ -1,0 +1,65 @@
+"""The slices an evaluation reports: ``overall``, the task spec's slices, and their pairwise
+intersections ("night & cam2") — the regimes where a model that is fine on average is terrible.
+
+A slice is a DuckDB predicate over the prediction frame (``catalog.query.prediction_frame``):
+the task's ``where`` conditions over capture context, entity attributes, audit quality columns,
+modality coverage, splits. Rows are grouped by their membership pattern, so the counting pass
+(``evaluate.counts``) runs once however many slices there are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from syncline.catalog import query as Q
+from syncline.task.slices import Slice
+
+
+@dataclass
+class SliceSet:
+    names: list[str]
+    predicates: list[str]
+    columns: list[str]  # the frame columns the predicates read
+    descriptions: dict[str, str] = field(default_factory=dict)
+
+
+def slice_set(slices: list[Slice], *, intersections: bool = True) -> SliceSet:
+    """``overall``, each task slice, and (optionally) each pair of task slices ANDed. A column no
+    slice can read is refused up front, naming the slice and the column."""
+    problems = []
+    columns: list[str] = []
+    for sl in slices:
+        for cond in sl.where:
+            why = Q.frame_column_problem(cond.column)
+            if why:
+                problems.append(f"slice {sl.name}: {why}")
+            elif cond.column not in columns:
+                columns.append(cond.column)
+    if problems:
+        raise ValueError("; ".join(problems))
+    out = SliceSet(["overall"], ["true"], columns, {"overall": "every prediction"})
+    for sl in slices:
+        out.names.append(sl.name)
+        out.predicates.append(sl.to_sql())
+        out.descriptions[sl.name] = sl.description or " and ".join(str(c) for c in sl.where)
+    if intersections:
+        for i, a in enumerate(slices):
+            for b in slices[i + 1:]:
+                name = f"{a.name} & {b.name}"
+                out.names.append(name)
+                out.predicates.append(f"({a.to_sql()}) AND ({b.to_sql()})")
+                out.descriptions[name] = f"both {a.name} and {b.name}"
+    return out
+
+
+def groups(membership: NDArray[np.bool_]) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
+    """Rows x slices membership to (group code per row, groups x slices membership)."""
+    if membership.shape[0] == 0:
+        return np.zeros(0, np.int64), np.zeros((1, membership.shape[1]), bool)
+    packed = np.packbits(membership, axis=1)
+    uniq, inverse = np.unique(packed, axis=0, return_inverse=True)
+    patterns = np.unpackbits(uniq, axis=1, count=membership.shape[1]).astype(bool)
+    return inverse.reshape(-1).astype(np.int64), patterns

@@ -1,0 +1,145 @@
+"""``syncline eval`` on a real catalog (Lance tables, DuckDB): predictions imported from a file,
+labels from two annotators, slices from the farm task spec — every per-slice number checked
+against scikit-learn on the rows the test knows belong to the slice."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.metrics import accuracy_score, recall_score
+
+from syncline.evaluate.imports import import_predictions
+from syncline.evaluate.run import evaluate
+from syncline.ids import segment_id
+from syncline.project import Project, init_project
+
+NS = 1_000_000_000
+CLASSES = ["alert_vet", "watch", "ignore"]
+
+
+def _world(root: Path, seed: int = 0) -> tuple[Project, dict[str, dict[str, object]]]:
+    """8 stalls (4 north, 4 south), each with one camera (cam1/cam2) filmed by day or night,
+    200 two-second segments each; the truth of each segment, and a model that misses more at
+    night on cam2."""
+    rng = np.random.default_rng(seed)
+    p = init_project(root, template="farm")
+    cat = p.catalog()
+    ents, assets, segs, labels, rows = [], [], [], [], {}
+    for e in range(8):
+        ent = f"stall-{e}"
+        barn, cam, light = ("north" if e < 4 else "south"), f"cam{1 + e % 2}", ("night" if e % 4 >= 2 else "day")
+        ents.append({"entity_id": ent, "attrs_json": json.dumps({"barn": barn})})
+        aid = f"video-{e}"
+        assets.append({"asset_id": aid, "sha256": aid, "bytes": 1, "modality": "video", "entity_id": ent,
+                       "camera": cam, "context_json": json.dumps({"lighting": light}), "start_ns": 0,
+                       "duration_ns": 400 * NS, "subject_ids": []})
+        for k in range(200):
+            sid = segment_id(entity_id=ent, t0_ns=2 * k * NS, t1_ns=2 * (k + 1) * NS, segmenter="fixed-2s@2")
+            segs.append({"segment_id": sid, "entity_id": ent, "t0_ns": 2 * k * NS, "t1_ns": 2 * (k + 1) * NS,
+                         "segmenter": "fixed-2s@2", "asset_ids": [aid], "subject_ids": []})
+            truth = CLASSES[int(rng.choice(3, p=[0.2, 0.3, 0.5]))]
+            for who in ("vet-a", "vet-b"):  # both agree: the consensus is the truth
+                labels.append({"label_id": f"{sid}|{who}", "target_type": "segment", "target_id": sid,
+                               "field": "action", "value": truth, "kind": "judgment", "annotator": who,
+                               "annotator_tier": "expert", "asset_ids": [aid], "subject_ids": []})
+            hard = light == "night" and cam == "cam2"
+            wrong = rng.random() < (0.5 if hard else 0.1)
+            pred = CLASSES[(CLASSES.index(truth) + 1) % 3] if wrong else truth
+            rows[sid] = {"truth": truth, "pred": pred, "night": light == "night", "cam2": cam == "cam2",
+                         "north": barn == "north", "score": float(rng.uniform(0.34, 1.0))}
+    cat.upsert("entities", ents)
+    cat.upsert("assets", assets)
+    cat.upsert("segments", segs)
+    cat.upsert("labels", labels)
+    return Project.open(root), rows
+
+
+def _csv(path: Path, rows: dict[str, dict[str, object]], extra: list[list[str]] | None = None) -> Path:
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["segment_id", "value", "score", "latency_ms"])
+        for sid, r in rows.items():
+            w.writerow([sid, r["pred"], f"{r['score']:.6f}", "12.5"])
+        for line in extra or []:
+            w.writerow(line)
+    return path
+
+
+def test_eval_per_slice_equals_sklearn_and_flags_the_bad_regime(tmp_path: Path) -> None:
+    p, rows = _world(tmp_path / "proj")
+    ids = list(rows)
+    bad = [["no-such-segment", "watch", "0.5", "1"], [ids[0], "watch", "0.5", "1"],
+           [ids[-1], "dance", "0.5", "1"], [ids[-2], "watch", "1.5", "1"]]
+    good = {k: rows[k] for k in ids[:-2]}
+    res = import_predictions(p, _csv(tmp_path / "preds.csv", good, bad), field_name="action", model="m", version="1")
+    assert res.written == len(good) and len(res.refused) == 4  # each bad row named with its line and reason
+    assert any("unknown segment 'no-such-segment'" in r and "line 1600" in r for r in res.refused)
+    assert any("appears twice" in r and "line 1601" in r for r in res.refused)
+    assert any("'dance' is not a class" in r for r in res.refused)
+    assert any("score 1.5 is not a probability" in r for r in res.refused)
+    rows = good
+    ev = evaluate(p, res.run_id, draws=300)
+    names = [s["name"] for s in ev.slices]
+    assert names[:6] == ["overall", "night", "cam2", "rain", "barn_north", "barn_south"]
+    assert "night & cam2" in names
+    kept = {k: v for k, v in rows.items()}
+    members = {"overall": lambda r: True, "night": lambda r: r["night"], "cam2": lambda r: r["cam2"],
+               "barn_north": lambda r: r["north"], "barn_south": lambda r: not r["north"],
+               "night & cam2": lambda r: r["night"] and r["cam2"]}
+    for name, inside in members.items():
+        sel = [r for r in kept.values() if inside(r)]
+        yt, yp = [r["truth"] for r in sel], [r["pred"] for r in sel]
+        m = ev.metric(name, "accuracy")
+        assert m.n == len(sel) and m.value == pytest.approx(accuracy_score(yt, yp), abs=1e-6)
+        rec = ev.metric(name, "recall", "alert_vet")
+        assert rec.value == pytest.approx(recall_score(yt, yp, labels=["alert_vet"], average="macro"), abs=1e-6)
+    assert ev.metric("rain", "accuracy").n == 0  # no rain in this world: said, not a bare number
+    assert next(s for s in ev.slices if s["name"] == "rain")["too_small"]
+    # the regime where the model is terrible is found as a gap, after multiple-comparison control
+    gap_slices = {g["slice"] for g in ev.gaps if g["metric"] == "accuracy"}
+    assert "night & cam2" in gap_slices and "barn_north" not in gap_slices
+    # gates: FNR on alert_vet <= 2% in every slice fails where it is far above; p95 latency passes
+    fnr = {g.slice: g for g in ev.gates if g.gate.startswith("false-negative rate on `alert_vet`")}
+    assert fnr["night"].verdict == "fail" and fnr["rain"].verdict == "undetermined"
+    lat = next(g for g in ev.gates if g.gate.startswith("p95 latency"))
+    assert lat.verdict == "pass" and lat.value == pytest.approx(12.5, rel=0.05)
+    distress = next(g for g in ev.gates if "animal_state" in g.gate)
+    assert distress.verdict == "undetermined" and "animal_state" in distress.why
+    # written to the catalog, pinned
+    stored = p.catalog().read("metrics", where=f"run_id = '{ev.eval_id}'")
+    assert stored.num_rows == len(ev.metrics)
+    run = p.catalog().read("runs", where=f"run_id = '{ev.eval_id}'").to_pylist()[0]
+    assert run["kind"] == "eval" and json.loads(run["config_json"])["evaluated_run"] == res.run_id
+
+
+def test_undetermined_gate_says_how_many_more_rows(tmp_path: Path) -> None:
+    """A perfect model on few rows has not shown FNR <= 2 %: undetermined, with the rows needed."""
+    p, rows = _world(tmp_path / "proj", seed=1)
+    few = dict([kv for kv in rows.items() if kv[1]["night"]][:60])
+    for r in few.values():
+        r["pred"] = r["truth"]
+    res = import_predictions(p, _csv(tmp_path / "few.csv", few), field_name="action", model="m", version="1")
+    ev = evaluate(p, res.run_id, draws=200, intersections=False)
+    g = next(g for g in ev.gates if g.gate.startswith("false-negative rate on `alert_vet`") and g.slice == "night")
+    m = ev.metric("night", "false_negative_rate", "alert_vet")
+    assert m.value == 0.0 and m.n > 0 and g.verdict == "undetermined"
+    assert g.samples_needed is not None and g.samples_needed > m.n and "more rows would decide it" in g.why
+
+
+def test_bad_files_are_refused_with_the_reason(tmp_path: Path) -> None:
+    p, _ = _world(tmp_path / "proj")
+    (tmp_path / "x.txt").write_text("hello")
+    with pytest.raises(ValueError, match="unknown format"):
+        import_predictions(p, tmp_path / "x.txt", field_name="action", model="m", version="1")
+    (tmp_path / "nokey.csv").write_text("foo,value\n1,watch\n")
+    with pytest.raises(ValueError, match="no key column"):
+        import_predictions(p, tmp_path / "nokey.csv", field_name="action", model="m", version="1")
+    (tmp_path / "broken.parquet").write_bytes(b"PAR1 not really")
+    with pytest.raises(ValueError, match="cannot read it as parquet"):
+        import_predictions(p, tmp_path / "broken.parquet", field_name="action", model="m", version="1")
+    with pytest.raises(ValueError, match="not in the task spec"):
+        import_predictions(p, tmp_path / "nokey.csv", field_name="nope", model="m", version="1")

@@ -1,0 +1,207 @@
+"""Per-slice metrics from grouped counts equal scikit-learn / statsmodels on the rows of each slice,
+over randomized inputs (seeded: each seed is a different draw of classes, slices and rows)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.metrics import (
+    accuracy_score,
+    balanced_accuracy_score,
+    confusion_matrix,
+    f1_score,
+    precision_recall_fscore_support,
+)
+from statsmodels.stats.proportion import proportion_confint
+
+from syncline.evaluate.calibration import ECE_BINS, ece, reliability, risk_coverage
+from syncline.evaluate.counts import count
+from syncline.evaluate.intervals import bootstrap_counts, samples_to_decide, wilson
+from syncline.evaluate.metrics import classification_metrics
+
+
+def _draw(seed: int):  # type: ignore[no-untyped-def]
+    rng = np.random.default_rng(seed)
+    k = int(rng.integers(2, 6))
+    n = int(rng.integers(50, 3000))
+    g = int(rng.integers(1, 40))
+    s = int(rng.integers(1, 8))
+    truth = rng.integers(-1, k, n)  # -1: unlabelled
+    noise = rng.random(n) < rng.uniform(0.1, 0.7)
+    pred = np.where(noise, rng.integers(0, k, n), np.maximum(truth, 0))
+    pred = np.where(rng.random(n) < 0.1, -1, pred)  # no answer
+    conf = np.where(pred >= 0, rng.uniform(0.2, 1.0, n), np.nan)
+    lat = rng.lognormal(1, 1, n)
+    routed = rng.random(n) < 0.2
+    group = rng.integers(0, g, n)
+    membership = rng.random((g, s)) < 0.5
+    membership[:, 0] = True  # "overall"
+    classes = [f"c{j}" for j in range(k)]
+    c = count(classes, group, membership, truth, pred, conf, lat, routed)
+    rows = [membership[group, j] for j in range(s)]
+    return classes, c, rows, truth, pred, conf, lat, routed
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_confusion_metrics_equal_sklearn(seed: int) -> None:
+    classes, c, rows, truth, pred, conf, lat, routed = _draw(seed)
+    k = len(classes)
+    names = [f"s{j}" for j in range(len(rows))]
+    got = {(m.slice, m.metric, m.label): m for m in classification_metrics(names, c, draws=200)}
+    for j, inside in enumerate(rows):
+        use = inside & (truth >= 0) & (pred >= 0)
+        yt, yp = truth[use], pred[use]
+        assert c.rows[j] == inside.sum() and c.routed[j] == (inside & routed).sum()
+        assert c.no_answer[j].sum() == (inside & (pred < 0)).sum()
+        if not len(yt):
+            assert got[(f"s{j}", "accuracy", None)].value is None and c.confusion[j].sum() == 0
+            continue
+        assert (c.confusion[j] == confusion_matrix(yt, yp, labels=range(k))).all()
+        assert got[(f"s{j}", "accuracy", None)].value == pytest.approx(accuracy_score(yt, yp), abs=1e-6)
+        assert got[(f"s{j}", "balanced_accuracy", None)].value == pytest.approx(
+            balanced_accuracy_score(yt, yp) if len(set(yt)) else np.nan, abs=1e-6)
+        present = sorted(set(yt.tolist()))
+        assert got[(f"s{j}", "macro_f1", None)].value == pytest.approx(
+            f1_score(yt, yp, labels=present, average="macro", zero_division=0), abs=1e-6)
+        p, r, f, _ = precision_recall_fscore_support(yt, yp, labels=range(k), zero_division=np.nan)
+        cm = confusion_matrix(yt, yp, labels=range(k))
+        for ci, name in enumerate(classes):
+            tn = cm.sum() - cm[ci].sum() - cm[:, ci].sum() + cm[ci, ci]
+            fp = cm[:, ci].sum() - cm[ci, ci]
+            for metric, want in (("precision", p[ci]), ("recall", r[ci]),
+                                 ("false_negative_rate", 1 - r[ci]),
+                                 ("specificity", tn / (tn + fp) if tn + fp else np.nan),
+                                 ("false_positive_rate", fp / (tn + fp) if tn + fp else np.nan)):
+                m = got[(f"s{j}", metric, name)]
+                if np.isnan(want):
+                    assert m.value is None and m.n == 0
+                else:
+                    assert m.value == pytest.approx(want, abs=1e-6)
+                    lo, hi = proportion_confint(m.k, m.n, alpha=0.05, method="wilson")
+                    assert (m.lo, m.hi) == (pytest.approx(lo, abs=1e-6), pytest.approx(hi, abs=1e-6))
+            f1 = got[(f"s{j}", "f1", name)]
+            if cm[ci].sum() + cm[:, ci].sum():
+                assert f1.value == pytest.approx(
+                    f1_score(yt, yp, labels=[ci], average="macro", zero_division=0), abs=1e-6)
+                assert f1.lo is not None and f1.hi is not None and f1.lo <= f1.value + 1e-9 <= f1.hi + 2e-9
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_calibration_equals_row_by_row(seed: int) -> None:
+    classes, c, rows, truth, pred, conf, lat, routed = _draw(seed)
+    names = [f"s{j}" for j in range(len(rows))]
+    got = {m.slice: m for m in ece(names, c, draws=200)}
+    for j, inside in enumerate(rows):
+        use = inside & (truth >= 0) & (pred >= 0)
+        if not use.any():
+            continue
+        cf, ok = conf[use], (truth[use] == pred[use]).astype(float)
+        b = np.clip((cf * ECE_BINS).astype(int), 0, ECE_BINS - 1)  # the same bins, row by row
+        want = sum(abs(ok[b == i].sum() - cf[b == i].sum()) for i in range(ECE_BINS)) / len(cf)
+        assert got[f"s{j}"].value == pytest.approx(want, abs=1e-6)
+        diagram = reliability(c, j)
+        assert sum(r["n"] for r in diagram) == use.sum()
+        rc = risk_coverage(c, j)
+        assert rc["aurc"] == pytest.approx(_row_aurc(cf, ok), abs=0.01 if len(cf) < 300 else 4e-3)
+        assert rc["coverage"][-1] == pytest.approx(1.0) and rc["risk"][-1] == pytest.approx(1 - ok.mean(), abs=1e-6)
+
+
+def _row_aurc(conf: np.ndarray, ok: np.ndarray, rng: np.random.Generator | None = None) -> float:
+    """AURC row by row: the mean, over the rows taken from the most confident down, of the error
+    rate so far (ties broken at random when ``rng`` is given)."""
+    key = -conf if rng is None else np.lexsort((rng.random(len(conf)), -conf))
+    order = np.argsort(key, kind="stable") if rng is None else key
+    errors = np.cumsum(1 - ok[order])
+    return float(np.mean(errors / np.arange(1, len(conf) + 1)))
+
+
+def test_aurc_is_exact_for_tied_confidences() -> None:
+    """Confidences on the fine bins' grid: the closed form equals the row-by-row AURC averaged
+    over random orders of the ties."""
+    from syncline.evaluate.counts import FINE_BINS
+
+    rng = np.random.default_rng(2)
+    n = 400
+    conf = (rng.integers(60, FINE_BINS, n) + 0.5) / FINE_BINS
+    ok = (rng.random(n) < conf).astype(float)
+    truth = np.zeros(n, np.int64)
+    pred = np.where(ok > 0, 0, 1)
+    c = count(["a", "b"], np.zeros(n, np.int64), np.ones((1, 1), bool), truth, pred, conf, np.full(n, np.nan),
+              np.zeros(n, bool))
+    want = np.mean([_row_aurc(conf, ok, rng) for _ in range(3000)])
+    assert risk_coverage(c, 0)["aurc"] == pytest.approx(want, abs=5e-4)
+
+
+def test_latency_p95_within_one_bin_of_numpy() -> None:
+    classes, c, rows, truth, pred, conf, lat, routed = _draw(3)
+    from syncline.evaluate.metrics import latency_p95
+
+    for j, m in enumerate(latency_p95([f"s{i}" for i in range(len(rows))], c)):
+        if rows[j].sum() < 50:
+            continue
+        want = float(np.quantile(lat[rows[j]], 0.95, method="inverted_cdf"))
+        assert want <= m.value <= want * 1.05  # the bin's upper edge: high by at most one 4.7 % bin
+        assert m.lo <= m.value <= m.hi
+
+
+def test_wilson_equals_statsmodels_and_handles_empty() -> None:
+    rng = np.random.default_rng(0)
+    n = rng.integers(1, 500, 200)
+    k = rng.integers(0, n + 1)
+    lo, hi = wilson(k, n)
+    want = np.array([proportion_confint(a, b, method="wilson") for a, b in zip(k, n, strict=True)])
+    assert np.allclose(lo, want[:, 0]) and np.allclose(hi, want[:, 1])
+    lo0, hi0 = wilson(np.array([0]), np.array([0]))
+    assert np.isnan(lo0[0]) and np.isnan(hi0[0])
+
+
+def test_samples_to_decide_is_the_first_n_that_decides() -> None:
+    for p, thr in ((0.01, 0.02), (0.05, 0.02), (0.9, 0.8), (0.0, 0.02)):
+        n = samples_to_decide(p, thr)
+        assert n is not None
+        lo, hi = wilson(p * n, n)
+        lo1, hi1 = wilson(p * (n - 1), n - 1)
+        if p < thr:
+            assert hi[()] < thr <= hi1[()]
+        else:
+            assert lo[()] > thr >= lo1[()]
+    assert samples_to_decide(0.02, 0.02) is None
+
+
+def test_bootstrap_over_counts_matches_resampling_rows() -> None:
+    """The multinomial redraw of a slice's counts gives the interval a row-by-row bootstrap gives."""
+    rng = np.random.default_rng(5)
+    yt = rng.integers(0, 3, 600)
+    yp = np.where(rng.random(600) < 0.6, yt, rng.integers(0, 3, 600))
+    cm = confusion_matrix(yt, yp, labels=range(3)).reshape(1, 9)
+
+    def f1_0(r):  # type: ignore[no-untyped-def]
+        m = r.reshape(*r.shape[:-1], 3, 3)
+        return 2 * m[..., 0, 0] / (m[..., 0, :].sum(-1) + m[..., :, 0].sum(-1))
+
+    lo, hi = bootstrap_counts(cm, f1_0, draws=4000, seed=1)
+    idx = rng.integers(0, 600, (4000, 600))
+    rows = [f1_score(yt[i], yp[i], labels=[0], average="macro", zero_division=0) for i in idx]
+    want_lo, want_hi = np.quantile(rows, [0.025, 0.975])
+    assert abs(lo[0] - want_lo) < 0.01 and abs(hi[0] - want_hi) < 0.01
+
+
+def test_gap_q_values_equal_statsmodels_benjamini_hochberg() -> None:
+    from scipy.stats import fisher_exact
+    from statsmodels.stats.multitest import multipletests
+
+    from syncline.evaluate.gaps import slice_gaps
+
+    classes, c, rows, truth, pred, conf, lat, routed = _draw(7)
+    names = [f"s{j}" for j in range(len(rows))]
+    gaps = slice_gaps(names, c, min_rows=1)
+    assert gaps, "the draw has slices to compare"
+    want = multipletests([g.p for g in gaps], method="fdr_bh")[1]
+    assert np.allclose([g.q for g in gaps], want)
+    g = next(g for g in gaps if g.metric == "accuracy")  # one p-value recomputed from the rows themselves
+    j = names.index(g.slice)
+    use = (truth >= 0) & (pred >= 0)
+    inside, outside = use & rows[j], use & ~rows[j]
+    ok = truth == pred
+    table = [[(ok & inside).sum(), (~ok & inside).sum()], [(ok & outside).sum(), (~ok & outside).sum()]]
+    assert g.p == pytest.approx(fisher_exact(table).pvalue)
