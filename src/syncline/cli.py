@@ -390,6 +390,31 @@ def eval_cmd(
     print_eval(console, ev)
 
 
+@app.command()
+def compare(
+    run_a: Annotated[str, typer.Argument(help="model A's run: ID or prefix")],
+    run_b: Annotated[str, typer.Argument(help="model B's run: ID or prefix")],
+    project: ProjectOpt = Path("."),
+    field: Annotated[str | None, typer.Option("--field", help="the field (default: A's)")] = None,
+    split: Annotated[str, typer.Option(help="auto (test if splits exist), test, validation, train or all")] = "auto",
+    json_out: JsonOpt = False,
+) -> None:
+    """Model A against B on the same targets, per slice: McNemar and paired-bootstrap differences."""
+    from syncline.evaluate.compare import compare_runs
+
+    p = _open(project)
+    try:
+        res = compare_runs(p, run_a, run_b, field_name=field, split=split)
+    except ValueError as e:
+        _fail(str(e))
+    if json_out:
+        _print_json(res)
+        return
+    from syncline.evaluate.console import print_compare
+
+    print_compare(console, res)
+
+
 @app.command(name="plan")
 def plan_cmd(
     project: ProjectOpt = Path("."),

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import csv
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -143,3 +145,41 @@ def test_bad_files_are_refused_with_the_reason(tmp_path: Path) -> None:
         import_predictions(p, tmp_path / "broken.parquet", field_name="action", model="m", version="1")
     with pytest.raises(ValueError, match="not in the task spec"):
         import_predictions(p, tmp_path / "nokey.csv", field_name="nope", model="m", version="1")
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "syncline.cli", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_compare_two_models_on_the_same_targets_through_the_cli(tmp_path: Path) -> None:
+    """B fixes half of A's mistakes: every discordant pair favours B, McNemar and the paired
+    bootstrap say so, and the counts are the test's own."""
+    p, rows = _world(tmp_path / "proj", seed=2)
+    rng = np.random.default_rng(9)
+    better = {k: dict(v) for k, v in rows.items()}
+    fixed = 0
+    for r in better.values():
+        if r["pred"] != r["truth"] and rng.random() < 0.5:
+            r["pred"], fixed = r["truth"], fixed + 1
+    del better[next(iter(better))]  # one target B never answered: left out of both
+    out = {}
+    for name, data in (("a", rows), ("b", better)):
+        got = _cli("predictions", "import", str(_csv(tmp_path / f"{name}.csv", data)), "--field", "action",
+                   "--model", name, "--version", "1", "-p", str(p.root), "--json")
+        assert got.returncode == 0, got.stderr
+        out[name] = json.loads(got.stdout)["run_id"]
+    got = _cli("compare", out["a"][:10], out["b"][:10], "-p", str(p.root), "--json")
+    assert got.returncode == 0, got.stderr
+    res = json.loads(got.stdout)
+    first = next(iter(rows))
+    assert res["paired_rows"] == len(rows) - 1 and any("lack an answer" in n for n in res["notes"])
+    overall = res["slices"][0]
+    fixed_paired = sum(1 for k, r in rows.items() if k != first and r["pred"] != r["truth"]
+                       and better[k]["pred"] == r["truth"])
+    assert overall["a_right_b_wrong"] == 0 and overall["a_wrong_b_right"] == fixed_paired
+    assert overall["mcnemar_p"] < 1e-10 and overall["deltas"]["accuracy"]["lo"] > 0
+    assert overall["deltas"]["cost_per_decision"]["hi"] < 0
+    text = _cli("eval", out["a"][:10], "-p", str(p.root))
+    assert text.returncode == 0 and "night & cam2" in text.stdout and "fail" in text.stdout
+    bad = _cli("compare", out["a"][:10], "nope", "-p", str(p.root))
+    assert bad.returncode == 2 and "no run 'nope'" in bad.stderr

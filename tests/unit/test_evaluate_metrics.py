@@ -205,3 +205,41 @@ def test_gap_q_values_equal_statsmodels_benjamini_hochberg() -> None:
     ok = truth == pred
     table = [[(ok & inside).sum(), (~ok & inside).sum()], [(ok & outside).sum(), (~ok & outside).sum()]]
     assert g.p == pytest.approx(fisher_exact(table).pvalue)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_paired_comparison_equals_statsmodels_mcnemar_and_row_bootstrap(seed: int) -> None:
+    from statsmodels.stats.contingency_tables import mcnemar as sm_mcnemar
+
+    from syncline.evaluate.compare import compare_counts, paired_counts
+
+    rng = np.random.default_rng(seed)
+    k, n = 3, int(rng.integers(30, 800))
+    truth = rng.integers(0, k, n)
+    a = np.where(rng.random(n) < 0.7, truth, rng.integers(0, k, n))
+    b = np.where(rng.random(n) < rng.uniform(0.6, 0.9), truth, rng.integers(0, k, n))
+    group = rng.integers(0, 4, n)
+    patterns = np.column_stack([np.ones(4, bool), rng.random(4) < 0.5])
+    joint = paired_counts(k, group, patterns, truth, a, b)
+    costs = rng.uniform(0, 10, (k, k))
+    res = compare_counts(["overall", "s1"], joint, k, costs, draws=2000, seed=seed)
+    for j, pr in enumerate(res):
+        inside = patterns[group, j]
+        if not inside.any():
+            assert pr.n == 0 and pr.deltas["accuracy"]["b_minus_a"] is None
+            continue
+        ra, rb = a[inside] == truth[inside], b[inside] == truth[inside]
+        table = [[(ra & rb).sum(), (ra & ~rb).sum()], [(~ra & rb).sum(), (~ra & ~rb).sum()]]
+        assert (pr.a_right_b_wrong, pr.a_wrong_b_right) == (table[0][1], table[1][0])
+        if pr.mcnemar_p is not None:
+            want = sm_mcnemar(table, exact=table[0][1] + table[1][0] < 25, correction=True).pvalue
+            assert pr.mcnemar_p == pytest.approx(want, rel=1e-9)
+        assert pr.deltas["accuracy"]["b_minus_a"] == pytest.approx(rb.mean() - ra.mean(), abs=1e-6)
+        cost_a, cost_b = costs[truth[inside], a[inside]].mean(), costs[truth[inside], b[inside]].mean()
+        assert pr.deltas["cost_per_decision"]["b_minus_a"] == pytest.approx(cost_b - cost_a, abs=1e-5)
+    # the count bootstrap's interval is the paired row bootstrap's
+    idx = rng.integers(0, n, (2000, n))
+    diffs = (b[idx] == truth[idx]).mean(1) - (a[idx] == truth[idx]).mean(1)
+    lo, hi = np.quantile(diffs, [0.025, 0.975])
+    d = res[0].deltas["accuracy"]
+    assert abs(d["lo"] - lo) < 0.012 and abs(d["hi"] - hi) < 0.012

@@ -1008,14 +1008,15 @@ def target_provenance(con: duckdb.DuckDBPyConnection, target_type: str,
         con.unregister("_ids")
 
 
-def with_truth(con: duckdb.DuckDBPyConnection, frame: Any, truth: Any) -> Any:
-    """``frame`` with each target's ``truth`` (a table of target_id, truth) joined on, ordered by
+def join_on_target(con: duckdb.DuckDBPyConnection, frame: Any, other: Any) -> Any:
+    """``frame`` with ``other``'s columns (all but ``target_id``) joined on by target, ordered by
     target (Arrow's own join cannot carry the frame's struct columns)."""
     con.register("_frame", frame)
-    con.register("_truth", truth)
+    con.register("_other", other)
     try:
-        return con.sql("SELECT f.*, t.truth FROM _frame f LEFT JOIN _truth t USING (target_id) "
+        cols = ", ".join(f'o."{c}"' for c in other.column_names if c != "target_id")
+        return con.sql(f"SELECT f.*, {cols} FROM _frame f LEFT JOIN _other o USING (target_id) "
                        "ORDER BY f.target_id").to_arrow_table()
     finally:
         con.unregister("_frame")
-        con.unregister("_truth")
+        con.unregister("_other")

@@ -57,3 +57,28 @@ def print_eval(console: Console, ev: Any, *, focus: str | None = None) -> None:
                           f"h = {gap['cohens_h']:+.2f}, q = {gap['q']:.2g})", highlight=False)
     else:
         console.print("no slice is significantly worse than the rest (Benjamini–Hochberg q < 0.05)")
+
+
+def print_compare(console: Console, r: dict[str, Any]) -> None:
+    console.print(f"A = run {r['a'][:12]} against B = run {r['b'][:12]} on {r['field']!r} ({r['split']} split): "
+                  f"{r['paired_rows']} targets both answered; differences are B − A with 95 % paired-bootstrap "
+                  "intervals", highlight=False)
+    for note in r["notes"]:
+        console.print(f"  note: {note}", highlight=False)
+    t = Table("slice", "n", "A right, B wrong", "A wrong, B right", "McNemar p", "Δ accuracy %", "Δ cost/decision")
+
+    def d(x: dict[str, Any] | None, pct: bool) -> str:
+        if not x or x["b_minus_a"] is None:
+            return "—"
+        def f(v: float) -> str:
+            return f"{100 * v:+.1f}" if pct else f"{v:+.3g}"
+
+        return f"{f(x['b_minus_a'])} [{f(x['lo'])}, {f(x['hi'])}]" if x["lo"] is not None else f(x["b_minus_a"])
+
+    for s in r["slices"]:
+        if s["n"] == 0:
+            continue
+        p = "—" if s["mcnemar_p"] is None else f"{s['mcnemar_p']:.2g}"
+        t.add_row(s["slice"], str(s["n"]), str(s["a_right_b_wrong"]), str(s["a_wrong_b_right"]), p,
+                  d(s["deltas"].get("accuracy"), True), d(s["deltas"].get("cost_per_decision"), False))
+    console.print(t)
