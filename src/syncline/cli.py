@@ -415,6 +415,34 @@ def compare(
     print_compare(console, res)
 
 
+@app.command()
+def report(
+    run_ids: Annotated[list[str], typer.Argument(help="the run(s) to report on; with two, A then B are compared")],
+    project: ProjectOpt = Path("."),
+    out: Annotated[Path | None, typer.Option("--out", help="the HTML file (default: reports/<run>.html)")] = None,
+    field: Annotated[str | None, typer.Option("--field", help="the field (default: the run's)")] = None,
+    split: Annotated[str, typer.Option(help="auto (test if splits exist), test, validation, train or all")] = "auto",
+    json_out: JsonOpt = False,
+) -> None:
+    """An offline HTML report (and JSON) answering: which model, is it safe, ready, deployable, what to monitor."""
+    from syncline.evaluate.report import build_report
+
+    p = _open(project)
+    target = out or p.root / "reports" / f"{run_ids[0][:12]}.html"
+    try:
+        res = build_report(p, run_ids, target, field_name=field, split=split)
+    except ValueError as e:
+        _fail(str(e))
+    if json_out:
+        _print_json(res["answers"] | {"html": str(target), "json": str(target.with_suffix(".json"))})
+        return
+    a = res["answers"]
+    console.print(f"which model: run {a['which_model']['run_id'][:12]} — {a['which_model']['why']}", highlight=False)
+    for key, q in (("is_it_safe", "is it safe"), ("is_it_ready", "is it ready"), ("can_we_deploy", "can we deploy")):
+        console.print(f"{q}: {a[key]['answer']} — {'; '.join(a[key]['why'][:3])}", highlight=False)
+    console.print(f"report: {target} (and {target.with_suffix('.json').name})", highlight=False)
+
+
 @app.command(name="plan")
 def plan_cmd(
     project: ProjectOpt = Path("."),

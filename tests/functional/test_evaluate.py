@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -183,3 +184,52 @@ def test_compare_two_models_on_the_same_targets_through_the_cli(tmp_path: Path) 
     assert text.returncode == 0 and "night & cam2" in text.stdout and "fail" in text.stdout
     bad = _cli("compare", out["a"][:10], "nope", "-p", str(p.root))
     assert bad.returncode == 2 and "no run 'nope'" in bad.stderr
+
+
+def test_report_answers_five_questions_offline_and_pinned(tmp_path: Path) -> None:
+    import xml.etree.ElementTree as ET
+    from html.parser import HTMLParser
+
+    from syncline.evaluate.report import build_report
+
+    p, rows = _world(tmp_path / "proj", seed=4)
+    perfect = {k: dict(v, pred=v["truth"]) for k, v in rows.items()}
+    ids = {}
+    for name, data in (("a", rows), ("b", perfect)):
+        ids[name] = import_predictions(p, _csv(tmp_path / f"{name}.csv", data), field_name="action", model=name,
+                                       version="1").run_id
+    out = tmp_path / "reports" / "r.html"
+    res = build_report(p, [ids["a"], ids["b"]], out, draws=200)
+    a = res["answers"]
+    assert a["which_model"]["run_id"] == ids["b"] and "McNemar" in a["which_model"]["paired"]
+    # the perfect model is still not *shown* safe: 0 misses in ~160 alerts per slice leaves FNR's
+    # upper bound above 2 %, and the gates on fields it does not predict cannot be measured
+    assert a["is_it_safe"]["answer"] == "not shown"
+    assert any("more rows would decide it" in w for w in a["is_it_safe"]["why"])
+    assert a["is_it_ready"]["answer"] == "no" and a["can_we_deploy"]["answer"] == "no"
+    shares = {b["slice"]: b["share"] for b in a["what_to_monitor"]["baselines"]}
+    assert shares["overall"] == 1.0 and shares["night"] == pytest.approx(0.5)
+    text = out.read_text()
+    for q in ("Which model?", "Is it safe?", "Is it ready?", "Can we deploy it?", "What do we monitor?"):
+        assert q in text
+    assert "<script" not in text and "http://" not in text.replace("http://www.w3.org/2000/svg", "")
+    assert "https://" not in text  # nothing fetched: the file is read offline
+    svgs = re.findall(r"<svg.*?</svg>", text, flags=re.S)
+    assert len(svgs) >= 8
+    for s in svgs:
+        ET.fromstring(s)  # each figure is well-formed SVG
+    evals = res["evaluations"]
+    for ev in evals:
+        assert f"evaluation {ev['eval_id'][:12]}" in text and str(ev["versions"]["task_hash"])[:12] in text
+
+    class Tags(HTMLParser):
+        opened: list[str] = []
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            self.opened.append(tag)
+
+    t = Tags()
+    t.feed(text)
+    assert t.opened.count("figure") == len(svgs)
+    saved = json.loads(out.with_suffix(".json").read_text())
+    assert saved["answers"]["is_it_safe"] == a["is_it_safe"]

@@ -28,6 +28,7 @@ class GateResult:
     n: int
     why: str
     samples_needed: int | None = None
+    limit: float | None = None  # the gate's threshold
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)
@@ -44,12 +45,13 @@ def check_gates(gates: list[HardGate], metrics: list[Metric], field: str, classe
             owner, _, value = label.partition(".")
             if owner != field:
                 out.append(GateResult(text, g.scope, "undetermined", None, None, None, 0,
-                                      f"needs predictions of {owner!r}; this evaluation is of {field!r}"))
+                                      f"needs predictions of {owner!r}; this evaluation is of {field!r}",
+                                      limit=g.value))
                 continue
             label = value
         if label is not None and label not in classes:
             out.append(GateResult(text, g.scope, "undetermined", None, None, None, 0,
-                                  f"{label!r} is not a value of {field!r} ({', '.join(classes)})"))
+                                  f"{label!r} is not a value of {field!r} ({', '.join(classes)})", limit=g.value))
             continue
         scopes = (["overall"] if g.scope == "overall" else task_slices if g.scope == "every_slice"
                   else [g.scope.removeprefix("slice:")])
@@ -57,7 +59,8 @@ def check_gates(gates: list[HardGate], metrics: list[Metric], field: str, classe
             m = by.get((sl, g.metric, label))
             if m is None or m.value is None:
                 out.append(GateResult(text, sl, "undetermined", None, None, None, m.n if m else 0,
-                                      "no rows to measure it on" if m else f"{g.metric} is not measured here"))
+                                      "no rows to measure it on" if m else f"{g.metric} is not measured here",
+                                      limit=g.value))
                 continue
             out.append(_verdict(g, text, m))
     return out
@@ -72,13 +75,14 @@ def _verdict(g: HardGate, text: str, m: Metric) -> GateResult:
     bad_all = not (g.passes(lo) if upper_bound else g.passes(hi))
     if good_all:
         return GateResult(text, m.slice, "pass", m.value, m.lo, m.hi, m.n,
-                          f"the whole interval [{lo:.4g}, {hi:.4g}] meets {g.op} {g.value:g}")
+                          f"the whole interval [{lo:.4g}, {hi:.4g}] meets {g.op} {g.value:g}", limit=g.value)
     if bad_all:
         return GateResult(text, m.slice, "fail", m.value, m.lo, m.hi, m.n,
-                          f"the whole interval [{lo:.4g}, {hi:.4g}] breaks {g.op} {g.value:g}")
+                          f"the whole interval [{lo:.4g}, {hi:.4g}] breaks {g.op} {g.value:g}", limit=g.value)
     need = samples_to_decide(value, g.value) if m.method == "wilson" else None
     more = (f"about {need - m.n} more rows would decide it at this rate ({need} in all)" if need and need > m.n
             else "the rate sits on the limit: more rows alone will not decide it" if need is None
             and m.method == "wilson" else "a narrower interval needs more rows")
     return GateResult(text, m.slice, "undetermined", m.value, m.lo, m.hi, m.n,
-                      f"{m.n} rows: the interval [{lo:.4g}, {hi:.4g}] straddles {g.value:g}; {more}", need)
+                      f"{m.n} rows: the interval [{lo:.4g}, {hi:.4g}] straddles {g.value:g}; {more}", need,
+                      g.value)

@@ -1,0 +1,214 @@
+"""``syncline report``: one self-contained HTML file (and its JSON) that answers five questions —
+which model, is it safe, is it ready, can we deploy it, what do we monitor — from evaluations
+per slice, never from one headline number.
+
+* **Which model**: with several runs, the one with the lowest cost per decision among those
+  whose gates do not fail, and the paired comparison (McNemar, paired bootstrap) that says
+  whether the difference is real.
+* **Is it safe**: the hard gates, per slice — any fail is a no; any undetermined is "not shown",
+  with the rows it would take.
+* **Is it ready**: safe, no task slice significantly worse than the rest (after
+  Benjamini–Hochberg), no task slice too small to judge.
+* **Can we deploy it**: ready, and within the task's budget and review policy (p95 latency,
+  review rate against ``max_review_rate``).
+* **What do we monitor**: the baselines ``syncline monitor`` compares production against — each
+  slice's share of rows, abstain and review rate, mean confidence — and the slices closest to
+  breaking a gate.
+
+Every figure is inline SVG (no script, no CDN) and its caption pins the data (table versions),
+model, representations and task hash. The inventory's coverage plot is embedded when it exists.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from syncline.evaluate import svg
+from syncline.evaluate.compare import compare_runs
+from syncline.evaluate.run import Evaluation, evaluate
+from syncline.project import Project
+
+
+def _by(ev: Evaluation) -> dict[tuple[str, str, str | None], Any]:
+    return {(m.slice, m.metric, m.label): m for m in ev.metrics}
+
+
+def answers(evals: list[Evaluation], comparison: dict[str, Any] | None, budget: Any, review: Any) -> dict[str, Any]:
+    def cost(ev: Evaluation) -> float:
+        m = _by(ev).get(("overall", "cost_per_decision", None)) or _by(ev).get(("overall", "accuracy", None))
+        v = m.value if m and m.value is not None else float("inf")
+        return v if m and m.metric == "cost_per_decision" else -v
+
+    passing = [e for e in evals if not any(g.verdict == "fail" for g in e.gates)]
+    best = min(passing or evals, key=cost)
+    which = {"run_id": best.run_id, "model": best.versions["model"],
+             "why": ("the only run evaluated" if len(evals) == 1 else
+                     f"lowest cost per decision among the {len(passing)} run(s) whose gates do not fail" if passing
+                     else f"lowest cost per decision of the {len(evals)} runs; none passes its gates")}
+    if comparison:
+        o = comparison["slices"][0]
+        d = o["deltas"].get("cost_per_decision") or o["deltas"]["accuracy"]
+        which["paired"] = (f"B − A on {o['n']} shared targets: {d['b_minus_a']:+.3g} [{d['lo']:+.3g}, {d['hi']:+.3g}]"
+                           f"; McNemar p = {o['mcnemar_p']:.2g}" if d["lo"] is not None and o["mcnemar_p"] is not None
+                           else "too few shared targets to compare")
+    ev = best
+    fails = [g for g in ev.gates if g.verdict == "fail"]
+    unknown = [g for g in ev.gates if g.verdict == "undetermined"]
+    safe = "no" if fails else "not shown" if unknown else "yes"
+    safe_why = ([f"{g.gate} fails in {g.slice}: {g.why}" for g in fails[:5]] +
+                [f"{g.gate} undetermined in {g.slice}: {g.why}" for g in unknown[:5]]) or ["every gate passes"]
+    task = {s["name"] for s in ev.slices} - {"overall"}
+    gaps = [g for g in ev.gaps if g["slice"] in task]
+    small = [s["name"] for s in ev.slices if s["name"] in task and s["too_small"]]
+    ready = "yes" if safe == "yes" and not gaps and not small else "no"
+    ready_why = ([f"slice {g['slice']}: {g['metric']}{' on ' + g['label'] if g['label'] else ''} "
+                  f"{100 * g['inside']:.1f} % vs {100 * g['outside']:.1f} % elsewhere (q = {g['q']:.2g})"
+                  for g in gaps[:5]] + [f"slice {s} has too few labelled rows to judge" for s in small[:5]]
+                 + ([] if safe == "yes" else [f"not safe ({safe})"])) or ["no slice is significantly worse"]
+    by = _by(ev)
+    lat = by.get(("overall", "p95_latency_ms", None))
+    rev = by.get(("overall", "review_rate", None))
+    checks = []
+    if budget.p95_latency_ms and lat and lat.value is not None:
+        ok = (lat.hi if lat.hi is not None else lat.value) <= budget.p95_latency_ms
+        checks.append((ok, f"p95 latency {lat.value:.4g} ms (95 % upper bound {lat.hi if lat.hi is not None else '—'}"
+                           f" ms) against a budget of {budget.p95_latency_ms:g} ms"))
+    if review.max_review_rate is not None and rev and rev.value is not None:
+        ok = (rev.hi if rev.hi is not None else rev.value) <= review.max_review_rate
+        checks.append((ok, f"review rate {100 * rev.value:.1f} % [{100 * (rev.lo or 0):.1f}, "
+                           f"{100 * (rev.hi or 0):.1f}] against at most {100 * review.max_review_rate:g} %"))
+    deploy = "yes" if ready == "yes" and all(ok for ok, _ in checks) else "no"
+    deploy_why = [("ok: " if ok else "over: ") + t for ok, t in checks] + ([] if ready == "yes" else ["not ready"])
+    monitor = []
+    for s in ev.slices:
+        if s["rows"] == 0:
+            continue
+        ab, rr = by.get((s["name"], "abstain_rate", None)), by.get((s["name"], "review_rate", None))
+        monitor.append({"slice": s["name"], "share": round(s["rows"] / max(1, ev.slices[0]["rows"]), 6),
+                        "abstain_rate": ab.value if ab else None, "review_rate": rr.value if rr else None})
+    close = sorted((g for g in ev.gates if g.verdict == "pass" and g.value is not None and g.hi is not None),
+                   key=lambda g: abs(g.hi - g.value))[:3]  # type: ignore[operator]
+    return {"which_model": which,
+            "is_it_safe": {"answer": safe, "why": safe_why},
+            "is_it_ready": {"answer": ready, "why": ready_why},
+            "can_we_deploy": {"answer": deploy, "why": deploy_why},
+            "what_to_monitor": {"baselines": monitor,
+                                "slices_with_gaps": sorted({g["slice"] for g in ev.gaps})[:10],
+                                "gates_closest_to_failing": [f"{g.gate} in {g.slice}" for g in close]}}
+
+
+def build_report(project: Project, run_ids: list[str], out: Path, *, field_name: str | None = None,
+                 split: str = "auto", draws: int = 1000) -> dict[str, Any]:
+    """Evaluate ``run_ids`` (the first is A of the comparison), answer the five questions, and
+    write ``out`` (HTML) and ``out.with_suffix('.json')``."""
+    from syncline.task.spec import load_task
+
+    if not run_ids:
+        raise ValueError("name at least one run to report on")
+    spec = load_task(project.task_path)
+    evals = [evaluate(project, r, field_name=field_name, split=split, draws=draws) for r in run_ids]
+    comparison = (compare_runs(project, run_ids[0], run_ids[1], field_name=evals[0].field, split=split, draws=draws)
+                  if len(run_ids) > 1 else None)
+    result = {"answers": answers(evals, comparison, spec.budget, spec.review),
+              "evaluations": [e.to_json() for e in evals], "comparison": comparison}
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    png = project.root / "inventory.png"
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(_html(result, evals, png if png.exists() else None), encoding="utf-8")
+    tmp.replace(out)
+    jtmp = out.with_suffix(".json.tmp")
+    jtmp.write_text(json.dumps(result, indent=1, sort_keys=True, default=str), encoding="utf-8")
+    jtmp.replace(out.with_suffix(".json"))
+    return result
+
+
+def _pin(ev: Evaluation) -> str:
+    v = ev.versions
+    tables = ", ".join(f"{k} v{n}" for k, n in sorted(v["tables"].items()) if k in ("predictions", "labels",
+                                                                                     "segments", "assets"))
+    model = " ".join(str(x) for x in v["model"] if x)
+    return (f"evaluation {ev.eval_id[:12]} · run {ev.run_id[:12]} · model {model or '—'} · representations "
+            f"{', '.join(v['representations']) or '—'} · task {str(v['task_hash'])[:12]} · data {tables}")
+
+
+def _html(result: dict[str, Any], evals: list[Evaluation], png: Path | None) -> str:
+    a = result["answers"]
+    parts = ["<!doctype html><html><head><meta charset='utf-8'><title>syncline evaluation report</title><style>"
+             "body{font-family:sans-serif;max-width:980px;margin:24px auto;padding:0 12px;color:#222}"
+             "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px}"
+             "figure{display:inline-block;margin:8px}figcaption{font-size:11px;color:#555;max-width:640px}"
+             ".yes{color:#070}.no{color:#b00}.not{color:#a60}</style></head><body>",
+             "<h1>Evaluation report</h1>", "<h2>Five questions</h2><dl>"]
+    w = a["which_model"]
+    parts.append(f"<dt><b>Which model?</b></dt><dd>run {escape(w['run_id'][:12])} "
+                 f"({escape(' '.join(str(x) for x in w['model'] if x))}): {escape(w['why'])}"
+                 + (f"; {escape(w['paired'])}" if "paired" in w else "") + "</dd>")
+    questions = (("is_it_safe", "Is it safe?"), ("is_it_ready", "Is it ready?"), ("can_we_deploy", "Can we deploy it?"))
+    for key, q in questions:
+        ans = a[key]["answer"]
+        cls = "yes" if ans == "yes" else "not" if ans == "not shown" else "no"
+        parts.append(f"<dt><b>{q}</b> <span class='{cls}'>{escape(ans)}</span></dt><dd><ul>"
+                     + "".join(f"<li>{escape(x)}</li>" for x in a[key]["why"]) + "</ul></dd>")
+    m = a["what_to_monitor"]
+    parts.append("<dt><b>What do we monitor?</b></dt><dd>per slice, its share of the rows, abstain and review rate "
+                 "(baselines below, compared by <code>syncline monitor</code>); slices with gaps: "
+                 f"{escape(', '.join(m['slices_with_gaps']) or 'none')}; gates closest to failing: "
+                 f"{escape('; '.join(m['gates_closest_to_failing']) or 'none')}</dd></dl>")
+    parts.append("<table><tr><th>slice</th><th>share</th><th>abstain rate</th><th>review rate</th></tr>" + "".join(
+        f"<tr><td>{escape(b['slice'])}</td><td>{_pct(b['share'])}</td><td>{_pct(b['abstain_rate'])}</td>"
+        f"<td>{_pct(b['review_rate'])}</td></tr>" for b in m["baselines"]) + "</table>")
+    for ev in evals:
+        parts.append(_evaluation_html(ev))
+    if png is not None:
+        data = base64.b64encode(png.read_bytes()).decode()
+        parts.append("<h2>Inventory coverage</h2><figure><img alt='coverage matrix' style='max-width:940px' "
+                     f"src='data:image/png;base64,{data}'><figcaption>the catalog's inventory plot "
+                     "(syncline inventory)</figcaption></figure>")
+    parts.append("</body></html>")
+    return "".join(parts)
+
+
+def _pct(v: float | None) -> str:
+    return "" if v is None else f"{100 * v:.1f} %"
+
+
+def _evaluation_html(ev: Evaluation) -> str:
+    by = _by(ev)
+    pin = escape(_pin(ev))
+    focus = ev.classes[0]
+    parts = [f"<h2>Run {escape(ev.run_id[:12])} — {escape(ev.field)} ({escape(ev.split)} split)</h2>"]
+    gate_fnr = next((g for g in ev.gates if g.gate.startswith("false-negative rate on `" + focus)), None)
+    for metric, label, title in (("accuracy", None, "accuracy per slice"),
+                                 ("false_negative_rate", focus, f"false-negative rate on {focus} per slice")):
+        rows = []
+        for s in ev.slices:
+            mm = by.get((s["name"], metric, label))
+            rows.append({"slice": s["name"], "value": mm.value if mm else None, "lo": mm.lo if mm else None,
+                         "hi": mm.hi if mm else None, "n": mm.n if mm else 0,
+                         "flag": any(g["slice"] == s["name"] for g in ev.gaps)})
+        limit = gate_fnr.limit if metric == "false_negative_rate" and gate_fnr is not None else None
+        parts.append(f"<figure>{svg.forest(rows, title=title, limit=limit)}<figcaption>95 % intervals (Wilson); "
+                     f"red dots: slices significantly worse than the rest. {pin}</figcaption></figure>")
+    parts.append("<h3>Gates</h3><table><tr><th>gate</th><th>slice</th><th>verdict</th><th>value</th><th>why</th></tr>"
+                 + "".join(f"<tr><td>{escape(g.gate)}</td><td>{escape(g.slice)}</td><td>{escape(g.verdict)}</td>"
+                           f"<td>{'' if g.value is None else f'{g.value:.4g}'}</td><td>{escape(g.why)}</td></tr>"
+                           for g in ev.gates) + "</table>")
+    cal = ev.calibration.get("overall")
+    if cal:
+        ece = by.get(("overall", "ece", None))
+        rc = cal["risk_coverage"]
+        parts.append(f"<figure>{svg.reliability(cal['reliability'], title='reliability (overall)')}<figcaption>"
+                     f"ECE {ece.value if ece else '—'} [{ece.lo if ece else ''}, {ece.hi if ece else ''}]. {pin}"
+                     "</figcaption></figure>")
+        fig = svg.curve(rc["coverage"], rc["risk"], title="risk–coverage (overall)", xlabel="coverage", ylabel="risk")
+        parts.append(f"<figure>{fig}<figcaption>AURC {rc['aurc']}. {pin}</figcaption></figure>")
+    if ev.counts is not None:
+        conf = ev.counts.confusion[0].tolist()
+        fig = svg.confusion(ev.classes, conf, title="confusion (overall)")
+        parts.append(f"<figure>{fig}<figcaption>truth in rows. {pin}</figcaption></figure>")
+    return "".join(parts)
