@@ -122,9 +122,10 @@ def syncline_path(d: dict[str, np.ndarray], names: list[str], preds: list[list[t
     return times, c, metrics, results
 
 
-def raw_scan(d: dict[str, np.ndarray]) -> tuple[float, float]:
-    """(seconds for one bincount per column, seconds that preparing the codes took)."""
-    from syncline.evaluate.counts import latency_edges
+def raw_scan(d: dict[str, np.ndarray]) -> tuple[float, float, float]:
+    """Seconds for (one bincount per column over codes prepared beforehand, preparing those codes,
+    one pass per raw column that bins it as cheaply as arithmetic allows and bincounts it)."""
+    from syncline.evaluate.counts import LAT_BINS, LAT_HI, LAT_LO, latency_edges
 
     t = time.perf_counter()
     lat = d["latency"]
@@ -136,7 +137,20 @@ def raw_scan(d: dict[str, np.ndarray]) -> tuple[float, float]:
     t = time.perf_counter()
     for x in cols:
         np.bincount(x)
-    return time.perf_counter() - t, prep
+    scan = time.perf_counter() - t
+    del cols
+    t = time.perf_counter()  # the same columns read raw: shift, bin by arithmetic (NaN to an extra bin), count
+    np.bincount(d["truth"] + 1)
+    np.bincount(d["pred"] + 1)
+    for i in range(len(CARDS)):
+        np.bincount(d[f"a{i}"])
+    with np.errstate(invalid="ignore"):
+        np.bincount(np.nan_to_num(d["conf"] * 15, nan=15).astype(np.int64).clip(0, 15))
+        step = np.log(LAT_HI / LAT_LO) / LAT_BINS
+        np.bincount(np.nan_to_num(np.log(lat / LAT_LO) / step, nan=LAT_BINS, posinf=LAT_BINS - 1,
+                                  neginf=0).astype(np.int64).clip(0, LAT_BINS))
+    np.bincount(d["routed"].view(np.uint8))
+    return scan, prep, time.perf_counter() - t
 
 
 def naive_bootstrap(d: dict[str, np.ndarray], n_draws: int, seed: int) -> tuple[float, np.ndarray, np.ndarray]:
@@ -155,16 +169,22 @@ def naive_bootstrap(d: dict[str, np.ndarray], n_draws: int, seed: int) -> tuple[
     return (time.perf_counter() - t) / n_draws, f1, acc
 
 
-def coverage(trials: int, draws: int, seed: int) -> list[tuple[str, float]]:
+def coverage(trials: int, draws: int, seed: int) -> list[tuple[str, float, float | None]]:
+    """(setting, simulated coverage, exact coverage where it is a finite sum: Wilson's)."""
+    from scipy.stats import binom
+
     from syncline.evaluate.intervals import bootstrap_counts, wilson
 
     rng = np.random.default_rng(seed + 7)
-    out = []
+    out: list[tuple[str, float, float | None]] = []
     for n in (50, 200, 1000):
         for p in (0.05, 0.2, 0.5):
             k = rng.binomial(n, p, trials)
             lo, hi = wilson(k, np.full(trials, n))
-            out.append((f"Wilson n={n} p={p}", float(np.mean((lo <= p) & (p <= hi)))))
+            every = np.arange(n + 1)
+            elo, ehi = wilson(every, np.full(n + 1, n))
+            exact = float(binom.pmf(every, n, p)[(elo <= p) & (p <= ehi)].sum())
+            out.append((f"Wilson n={n} p={p}", float(np.mean((lo <= p) & (p <= hi))), exact))
     # a known 3x3 joint distribution of (truth, decision): the prior times a confusion matrix
     cond = np.array([[0.70, 0.20, 0.10], [0.08, 0.80, 0.12], [0.05, 0.10, 0.85]])
     joint = (PRIOR[:, None] * cond).reshape(-1)
@@ -175,17 +195,43 @@ def coverage(trials: int, draws: int, seed: int) -> list[tuple[str, float]]:
     def f1_stat(r: np.ndarray) -> np.ndarray:
         m = r.reshape(*r.shape[:-1], 3, 3)
         with np.errstate(invalid="ignore", divide="ignore"):
-            return 2 * m[..., 0, 0] / (m[..., 0, :].sum(-1) + m[..., :, 0].sum(-1))
+            return np.asarray(2 * m[..., 0, 0] / (m[..., 0, :].sum(-1) + m[..., :, 0].sum(-1)))
 
     def cost_stat(r: np.ndarray) -> np.ndarray:
         with np.errstate(invalid="ignore", divide="ignore"):
-            return (r * w).sum(-1) / r.sum(-1)
+            return np.asarray((r * w).sum(-1) / r.sum(-1))
 
     for n in (200, 1000):
         counts = rng.multinomial(n, joint, size=trials)  # trials as the "slices" of one call
         for label, stat, truth in (("F1 of c0", f1_stat, true_f1), ("cost/decision", cost_stat, true_cost)):
             lo, hi = bootstrap_counts(counts, stat, draws=draws, seed=seed)
-            out.append((f"bootstrap {label} n={n} (true {truth:.4f})", float(np.mean((lo <= truth) & (truth <= hi)))))
+            out.append((f"bootstrap {label} n={n} (true {truth:.4f})",
+                        float(np.mean((lo <= truth) & (truth <= hi))), None))
+    return out
+
+
+def ece_coverage(trials: int, draws: int, seed: int) -> list[tuple[str, float, float]]:
+    """The ECE interval (``calibration.ece``) of a model whose confidence is uniform on [0.5, 1]
+    and right with probability ``conf - gap``: the true 15-bin ECE is exactly ``gap``. Each trial
+    is one slice (one group each) of one ``count`` call. (setting, coverage, mean estimate)."""
+    from syncline.evaluate.calibration import ece
+    from syncline.evaluate.counts import count
+
+    rng = np.random.default_rng(seed + 11)
+    out = []
+    for n in (1000, 10000):
+        for gap in (0.0, 0.05):
+            rows = n * trials
+            conf = rng.uniform(0.5, 1.0, rows)
+            right = rng.random(rows) < conf - gap
+            c = count(["a", "b"], np.repeat(np.arange(trials), n), np.eye(trials, dtype=bool),
+                      np.zeros(rows, np.int64), np.where(right, 0, 1), conf, np.full(rows, np.nan),
+                      np.zeros(rows, bool))
+            ms = ece([str(i) for i in range(trials)], c, draws=draws, seed=seed)
+            lo = np.array([m.lo for m in ms], float)
+            hi = np.array([m.hi for m in ms], float)
+            value = np.array([m.value for m in ms], float)
+            out.append((f"ECE n={n} true {gap}", float(np.mean((lo <= gap) & (gap <= hi))), float(value.mean())))
     return out
 
 
@@ -217,7 +263,23 @@ def main() -> None:
     ap.add_argument("--naive-draws", type=int, default=20, help="per-row bootstrap replicates actually timed")
     ap.add_argument("--repeat", type=int, default=3, help="syncline / raw-scan pairs, interleaved (median reported)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--blas-threads", type=int, default=None,
+                    help="limit BLAS threads (threadpoolctl) for the whole run; default: BLAS's own choice")
+    ap.add_argument("--rows-membership", action="store_true",
+                    help="also time the rows x slices membership and slices.groups (what run.evaluate does)")
     args = ap.parse_args()
+    if args.blas_threads is not None:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(args.blas_threads, user_api="blas")
+    try:
+        from threadpoolctl import threadpool_info
+
+        blas = ", ".join(f"{i['internal_api']} {i['num_threads']} threads" for i in threadpool_info()
+                         if i["user_api"] == "blas")
+    except ImportError:
+        blas = "threadpoolctl not installed"
+    print(f"BLAS: {blas or 'unknown'}")
     from syncline.task.gates import HardGate
 
     t = time.perf_counter()
@@ -230,14 +292,15 @@ def main() -> None:
           f"{sum(len(p) == 2 for p in preds)} pairs), {int(np.prod(CARDS))} groups; generated in "
           f"{time.perf_counter() - t:.1f} s (not timed)")
 
-    runs, scans = [], []
+    runs, scans, raws = [], [], []
     for rep in range(args.repeat):  # interleaved, so a slow spell of the machine hits both
         times, c, metrics, results = syncline_path(d, names, preds, args.draws, gates)
         runs.append(times)
-        scan, prep = raw_scan(d)
+        scan, prep, raw = raw_scan(d)
         scans.append(scan)
+        raws.append(raw)
         print(f"run {rep + 1}: syncline {sum(times.values()):.2f} s, raw scan {scan:.3f} s "
-              f"(+{prep:.2f} s preparing its codes, not counted)")
+              f"(+{prep:.2f} s preparing its codes, not counted); binning + bincount from the raw columns {raw:.3f} s")
     totals = [sum(r.values()) for r in runs]
     mid = int(np.argsort(totals)[len(totals) // 2])
     total, scan = totals[mid], float(np.median(scans))
@@ -249,10 +312,28 @@ def main() -> None:
           + ", ".join(f"{n} {v}" for v, n in zip(*np.unique([r.verdict for r in results], return_counts=True),
                                                  strict=True)))
     print(f"raw scan (one bincount per column, 11 columns, median): {scan:.3f} s")
+    raw = float(np.median(raws))
     print(f"ratio syncline / raw scan: {total / scan:.1f}x (target <= 3x); "
           f"target <= 10 s: {'met' if total <= 10 else 'NOT met'}; <= 3x: {'met' if total <= 3 * scan else 'NOT met'}")
+    print(f"  (against the raw columns binned by arithmetic and counted, {raw:.3f} s: {total / raw:.1f}x)")
     print(f"counts check against a direct per-slice pass (slices 0, 1, 40, last): "
           f"{check_counts(d, c, preds, [0, 1, 40, len(names) - 1])}")
+
+    if args.rows_membership:
+        from syncline.evaluate.slices import groups
+
+        t = time.perf_counter()
+        member = np.ones((args.rows, len(names)), bool)
+        for j, conds in enumerate(preds):
+            for col, v in conds:
+                member[:, j] &= d[f"a{col}"] == v
+        t_member = time.perf_counter() - t
+        t = time.perf_counter()
+        gcode, patterns = groups(member)
+        print(f"rows x slices membership ({member.nbytes / 1e9:.1f} GB) {t_member:.2f} s, then slices.groups "
+              f"{time.perf_counter() - t:.2f} s -> {len(patterns)} groups (the mixed-radix path above: "
+              f"{runs[mid]['group codes + membership']:.2f} s)")
+        del member, gcode, patterns
 
     per_draw, f1, acc = naive_bootstrap(d, args.naive_draws, args.seed)
     slice_rows = c.rows.astype(np.float64)  # type: ignore[attr-defined]
@@ -275,14 +356,25 @@ def main() -> None:
     se = 100 * np.sqrt(0.95 * 0.05 / args.coverage_trials)
     print(f"\ncoverage of 95 % intervals, {args.coverage_trials} trials per setting "
           f"(Monte Carlo s.e. {se:.2f} points), {args.coverage_draws} bootstrap draws; {time.perf_counter() - t:.1f} s")
-    for label, v in cov:
+    for label, v, exact in cov:
         dev = 100 * (v - 0.95)
-        print(f"  {label:<44} {100 * v:6.2f} %  {dev:+6.2f} points {'ok' if abs(dev) <= 1.5 else 'OUTSIDE +-1.5'}")
-    mean = float(np.mean([v for _, v in cov]))
-    worst = max(abs(v - 0.95) for _, v in cov)
+        ex = "" if exact is None else (f"   exact {100 * exact:6.2f} % ({100 * (exact - 0.95):+.2f}: "
+                                       f"{'ok' if abs(exact - 0.95) <= 0.015 else 'OUTSIDE +-1.5'})")
+        print(f"  {label:<44} {100 * v:6.2f} %  {dev:+6.2f} points {'ok' if abs(dev) <= 1.5 else 'OUTSIDE +-1.5'}{ex}")
+    mean = float(np.mean([v for _, v, _ in cov]))
+    worst = max(abs(v - 0.95) for _, v, _ in cov)
     print(f"  mean over {len(cov)} settings: {100 * mean:.2f} % ({100 * (mean - 0.95):+.2f} points); "
           f"worst setting {100 * worst:.2f} points off; within +-1.5: "
-          f"{sum(abs(v - 0.95) <= 0.015 for _, v in cov)}/{len(cov)}")
+          f"{sum(abs(v - 0.95) <= 0.015 for _, v, _ in cov)}/{len(cov)}")
+    t = time.perf_counter()
+    ece_trials = min(args.coverage_trials, 1000)
+    ecov = ece_coverage(ece_trials, args.coverage_draws, args.seed)
+    print(f"also, not in the mean above: the ECE interval, {ece_trials} trials per setting; "
+          f"{time.perf_counter() - t:.1f} s")
+    for label, v, est in ecov:
+        dev = 100 * (v - 0.95)
+        print(f"  {label:<44} {100 * v:6.2f} %  {dev:+6.2f} points {'ok' if abs(dev) <= 1.5 else 'OUTSIDE +-1.5'}"
+              f"   mean estimate {est:.4f}")
 
 
 if __name__ == "__main__":

@@ -436,10 +436,9 @@ def report(
     if json_out:
         _print_json(res["answers"] | {"html": str(target), "json": str(target.with_suffix(".json"))})
         return
-    a = res["answers"]
-    console.print(f"which model: run {a['which_model']['run_id'][:12]} — {a['which_model']['why']}", highlight=False)
-    for key, q in (("is_it_safe", "is it safe"), ("is_it_ready", "is it ready"), ("can_we_deploy", "can we deploy")):
-        console.print(f"{q}: {a[key]['answer']} — {'; '.join(a[key]['why'][:3])}", highlight=False)
+    from syncline.evaluate.console import print_answers
+
+    print_answers(console, res["answers"])
     console.print(f"report: {target} (and {target.with_suffix('.json').name})", highlight=False)
 
 

@@ -233,3 +233,32 @@ def test_report_answers_five_questions_offline_and_pinned(tmp_path: Path) -> Non
     assert t.opened.count("figure") == len(svgs)
     saved = json.loads(out.with_suffix(".json").read_text())
     assert saved["answers"]["is_it_safe"] == a["is_it_safe"]
+
+
+def test_file_level_slices_hold_when_any_file_matches(tmp_path: Path) -> None:
+    """A stall-day filmed by two cameras is in ``cam2`` and not in ``camera != 'cam2'``; a numeric
+    file column compares per file; an unknown column is refused naming the slice."""
+    import yaml
+
+    p, rows = _world(tmp_path / "proj")
+    cat = p.catalog()
+    cat.upsert("assets", [{"asset_id": "video-0b", "sha256": "video-0b", "bytes": 1, "modality": "video",
+                           "entity_id": "stall-0", "camera": "cam2", "width": 1920,
+                           "context_json": json.dumps({"lighting": "day"}), "start_ns": 0, "duration_ns": 400 * NS,
+                           "subject_ids": []}])
+    segs = cat.read("segments", where="entity_id = 'stall-0'").to_pylist()
+    for s in segs:
+        s["asset_ids"] = ["video-0", "video-0b"]
+    cat.upsert("segments", segs)
+    task = yaml.safe_load(p.task_path.read_text())
+    task["slices"] += [{"name": "not_cam2", "where": "camera != 'cam2'"}, {"name": "hd", "where": "width >= 1280"}]
+    p.task_path.write_text(yaml.safe_dump(task, sort_keys=False))
+    res = import_predictions(p, _csv(tmp_path / "a.csv", rows), field_name="action", model="m", version="1")
+    ev = evaluate(p, res.run_id, draws=100, intersections=False)
+    n = {s["name"]: s["rows"] for s in ev.slices}
+    assert n["cam2"] == 800 + 200 and n["not_cam2"] == 1600 - n["cam2"]  # stall-0 (cam1 + cam2) counts as cam2
+    assert n["hd"] == 200  # only stall-0 has a 1920-wide file
+    task["slices"].append({"name": "bad", "where": "colour == 'red'"})
+    p.task_path.write_text(yaml.safe_dump(task, sort_keys=False))
+    with pytest.raises(ValueError, match="slice bad: unknown column 'colour'"):
+        evaluate(p, res.run_id, draws=100)

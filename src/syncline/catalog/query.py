@@ -887,7 +887,14 @@ def runs_with_prefix(con: duckdb.DuckDBPyConnection, prefix: str) -> list[str]:
 # -- evaluation ------------------------------------------------------------------------------------
 
 FRAME_PREFIXES = ("attrs.", "metadata.", "context.", "quality.", "coverage.")
-FRAME_COLUMNS = ("entity_id", "target_type", "split", "hour", *ASSET_COLUMNS, "codec", "format")
+FILE_COLUMNS = (*ASSET_COLUMNS, "codec", "format", "width", "height", "fps", "sample_rate", "channels")
+FRAME_COLUMNS = ("entity_id", "target_type", "split", "hour", *FILE_COLUMNS)
+
+
+def frame_column_is_list(column: str) -> bool:
+    """Whether a frame column holds the values of all the target's files (a list): the asset
+    columns and ``context.*``; a slice condition on it holds when it holds for any of them."""
+    return column in FILE_COLUMNS or column.startswith("context.")
 
 
 def frame_column_problem(column: str) -> str | None:
@@ -910,14 +917,15 @@ def prediction_frame(con: duckdb.DuckDBPyConnection, run_id: str, field: str, co
                      split_set: str = "default") -> Any:
     """One row per prediction of ``field`` in ``run_id`` with the catalog columns slices read:
     ``columns`` (checked by ``frame_column_problem``) come back as top-level columns or structs
-    (``context.lighting`` as ``context.lighting``), so a task slice's ``to_sql()`` runs on it. A
-    column the target's files disagree on (two cameras) reads ``mixed``."""
+    (``context.lighting`` as ``context.lighting``). A file-level column (camera, context.*) holds
+    the distinct values of all the target's files, as a list (``frame_column_is_list``): a segment
+    seen by two cameras has both."""
     import json as _json
 
     def path(key: str) -> str:
         return "'" + ('$."' + key.replace('"', "").replace("'", "") + '"') + "'"
 
-    asset_cols = [c for c in columns if c in (*ASSET_COLUMNS, "codec", "format")]
+    asset_cols = [c for c in columns if c in FILE_COLUMNS]
     groups: dict[str, list[str]] = {}
     for c in columns:
         head, _, rest = c.partition(".")
@@ -925,9 +933,9 @@ def prediction_frame(con: duckdb.DuckDBPyConnection, run_id: str, field: str, co
             groups.setdefault(head, []).append(rest)
 
     def agg(expr: str) -> str:
-        return (f"CASE WHEN count(DISTINCT {expr}) > 1 THEN 'mixed' ELSE min({expr}) END")
+        return f"list_sort(list(DISTINCT {expr}) FILTER (WHERE {expr} IS NOT NULL))"
 
-    per_asset = [f"{agg(f'CAST(a.{c} AS VARCHAR)')} AS \"{c}\"" for c in asset_cols]
+    per_asset = [f"{agg(f'a.{c}')} AS \"{c}\"" for c in asset_cols]
     per_asset += [f"{agg(f'json_extract_string(a.context_json, {path(k)})')} AS \"context.{k}\""
                   for k in groups.get("context", [])]
     per_asset += [f"bool_or(a.modality = '{m.replace(chr(39), '')}') AS \"coverage.{m}\""

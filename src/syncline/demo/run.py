@@ -26,6 +26,8 @@ def run_demo(path: Path, *, seed: int = 7, console: Console | None = None,
     from syncline.demo.barn_pipeline import barn_pipeline
     from syncline.demo.scorecard import alignment_scorecard, print_scorecard
     from syncline.demo.world import generate_world
+    from syncline.evaluate.console import evaluation_of, print_answers, print_eval
+    from syncline.evaluate.report import build_report
     from syncline.govern.consent import list_subjects
     from syncline.govern.purge import withdraw
     from syncline.govern.verify import verify
@@ -45,26 +47,26 @@ def run_demo(path: Path, *, seed: int = 7, console: Console | None = None,
     t0 = time.monotonic()
     path = Path(path)
     world_dir = path / "world"
-    say(f"[bold]1/10[/bold] generating the farm world (seed {seed}) in {world_dir} …")
+    say(f"[bold]1/11[/bold] generating the farm world (seed {seed}) in {world_dir} …")
     world = generate_world(world_dir, seed=seed, rates=rates)
     t_world = time.monotonic() - t0
     say(f"      done in {t_world:.1f} s")
 
     project_dir = path / "project"
-    say(f"[bold]2/10[/bold] syncline init {project_dir} --template farm")
+    say(f"[bold]2/11[/bold] syncline init {project_dir} --template farm")
     project = init_project(project_dir, template="farm")
 
-    say(f"[bold]3/10[/bold] syncline ingest {world.out_dir / 'data'} --manifest {world.manifest_path}")
+    say(f"[bold]3/11[/bold] syncline ingest {world.out_dir / 'data'} --manifest {world.manifest_path}")
     summary = ingest(project, [world.out_dir / "data"], manifest_path=world.manifest_path)
     if console:
         print_ingest(console, summary)
 
-    say("[bold]4/10[/bold] syncline inventory")
+    say("[bold]4/11[/bold] syncline inventory")
     inv = build_inventory(project)
     if console:
         print_inventory(console, inv)
 
-    say("[bold]5/10[/bold] syncline align --apply   (offsets and drift; abstains when unsure)")
+    say("[bold]5/11[/bold] syncline align --apply   (offsets and drift; abstains when unsure)")
     report = align(project, apply=True)
     if console:
         print_align(console, report)
@@ -72,7 +74,7 @@ def run_demo(path: Path, *, seed: int = 7, console: Console | None = None,
     if console:
         print_scorecard(console, card)
 
-    say("[bold]6/10[/bold] syncline segment --by fixed --by cues --by events; syncline tuples --format webdataset")
+    say("[bold]6/11[/bold] syncline segment --by fixed --by cues --by events; syncline tuples --format webdataset")
     segments = run_segmenters(project, ["fixed", "cues", "events"], window_s=10.0)
     tuples = build_tuples(project, segmenter="fixed-10s@2")
     shards = export_webdataset(tuples, project.root / "exports" / "tuples")
@@ -80,12 +82,12 @@ def run_demo(path: Path, *, seed: int = 7, console: Console | None = None,
     say(f"      segments {segments}; {tuples.num_rows} ten-second tuples, {in_sync} in sync; "
         f"wrote {len(shards)} shard(s) to {shards[0].parent}")
 
-    say("[bold]7/10[/bold] annotation: labels.yaml + guidelines.md from the team; syncline guidelines pilot, "
+    say("[bold]7/11[/bold] annotation: labels.yaml + guidelines.md from the team; syncline guidelines pilot, "
         "freeze; syncline segment --by fixed --window 2; syncline labels import; syncline grade; syncline "
         "agreement posture --by lighting; syncline gold posture --best; syncline split posture")
     annotation = annotate_step(project, world.out_dir, world.ground_truth_path, console)
 
-    say("[bold]8/10[/bold] syncline audit   (media quality: black, frozen, blurred frames; silent, clipped audio; "
+    say("[bold]8/11[/bold] syncline audit   (media quality: black, frozen, blurred frames; silent, clipped audio; "
         "stuck, spiking, missing sensor rows; alignment; label noise; imbalance; leakage; splits; dominance)")
     audit = run_audit(project)
     if console:
@@ -94,7 +96,7 @@ def run_demo(path: Path, *, seed: int = 7, console: Console | None = None,
     if console:
         print_audit_card(console, audit_score)
 
-    say("[bold]9/10[/bold] the barn pipeline: locate (the animal, video) → see (posture) ‖ hear (calls, audio) ‖ "
+    say("[bold]9/11[/bold] the barn pipeline: locate (the animal, video) → see (posture) ‖ hear (calls, audio) ‖ "
         "temperature (the stall logger) → fuse → decide (the task's cost matrix and review policy; no microphone "
         "or logger → fuse on posture alone)")
     pipeline = barn_pipeline(project)
@@ -103,7 +105,7 @@ def run_demo(path: Path, *, seed: int = 7, console: Console | None = None,
 
     withdrawals = []
     for subject in [r["subject_id"] for r in list_subjects(project) if r.get("status") == "withdrawn"]:
-        say(f"[bold]10/10[/bold] the consent registry says {subject} withdrew: syncline consent withdraw {subject} "
+        say(f"[bold]10/11[/bold] the consent registry says {subject} withdrew: syncline consent withdraw {subject} "
             "--dry-run, then for real, then syncline consent verify")
         dry = withdraw(project, subject, dry_run=True).to_json(project.root)
         if console:
@@ -116,6 +118,15 @@ def run_demo(path: Path, *, seed: int = 7, console: Console | None = None,
             f"({proof['bytes_scanned'] / 1e6:.1f} MB) scanned, {proof['versions_read']} table versions read")
         withdrawals.append({"dry_run": dry, "withdrawn": done, "verify": proof})
 
+    say(f"[bold]11/11[/bold] syncline report {pipeline['run_id'][:12]}   (per slice with 95 % intervals: gates, gaps, "
+        "calibration; which model, is it safe, ready, deployable, what to monitor)")
+    report_path = project.root / "reports" / "barn.html"
+    final = build_report(project, [pipeline["run_id"]], report_path)
+    if console:
+        print_eval(console, evaluation_of(final))
+        print_answers(console, final["answers"])
+    say(f"      report: {report_path}")
+
     elapsed = time.monotonic() - t0
     say(f"\nfinished in {elapsed:.1f} s. Where to look next:")
     say(f"  • coverage plot:       {inv.png}")
@@ -125,6 +136,7 @@ def run_demo(path: Path, *, seed: int = 7, console: Console | None = None,
     say(f"  • the pipeline run:    traces and predictions of run {pipeline['run_id'][:12]} "
         f"(syncline representations -p {project_dir})")
     say(f"  • the task spec:       {project.task_path}  (syncline task check -p {project_dir})")
+    say(f"  • the report:          {report_path}  (syncline report {pipeline['run_id'][:12]} -p {project_dir})")
     say(f"  • quarantined files:   {len(summary.quarantined)} — each with its reason above")
     return {
         "world": str(world.out_dir), "project": str(project_dir), "elapsed_s": round(elapsed, 2),
@@ -132,7 +144,8 @@ def run_demo(path: Path, *, seed: int = 7, console: Console | None = None,
         "align": report.to_json(), "scorecard": card, "segments": segments,
         "tuples": {"count": tuples.num_rows, "in_sync": in_sync, "shards": [str(s) for s in shards]},
         "audit": audit.to_json() | {"scorecard": audit_score}, "annotation": annotation, "pipeline": pipeline,
-        "withdrawals": withdrawals,
+        "withdrawals": withdrawals, "report": {"html": str(report_path), "answers": final["answers"],
+                                               "evaluation": final["evaluations"][0]},
     }
 
 

@@ -8,28 +8,34 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from syncline.evaluate.metrics import Metric
 
-
-def _cell(m: Metric | None, pct: bool = True) -> str:
-    if m is None or m.value is None:
+def _cell(m: dict[str, Any] | None, pct: bool = True) -> str:
+    if m is None or m["value"] is None:
         return "—"
+
     def f(x: float, digits: int) -> str:
         return f"{100 * x:.{digits}f}" if pct else f"{x:.3g}"
 
-    iv = f" [{f(m.lo, 0)}–{f(m.hi, 0)}]" if m.lo is not None and m.hi is not None else ""
-    return f"{f(m.value, 1)}{iv}"
+    iv = f" [{f(m['lo'], 0)}–{f(m['hi'], 0)}]" if m["lo"] is not None and m["hi"] is not None else ""
+    return f"{f(m['value'], 1)}{iv}"
+
+
+def evaluation_of(report: dict[str, Any]) -> dict[str, Any]:
+    """The first (A's) evaluation of a report."""
+    return dict(report["evaluations"][0])
 
 
 def print_eval(console: Console, ev: Any, *, focus: str | None = None) -> None:
-    by = {(m.slice, m.metric, m.label): m for m in ev.metrics}
-    focus = focus or ev.classes[0]
-    console.print(f"evaluation {ev.eval_id[:12]} of run {ev.run_id[:12]} on {ev.field!r} ({ev.split} split); "
+    """An evaluation (``Evaluation`` or its JSON): the slice table, the gates, the gaps."""
+    d = ev.to_json() if hasattr(ev, "to_json") else ev
+    by = {(m["slice"], m["metric"], m["label"]): m for m in d["metrics"]}
+    focus = focus or d["classes"][0]
+    console.print(f"evaluation {d['eval_id'][:12]} of run {d['run_id'][:12]} on {d['field']!r} ({d['split']} split); "
                   f"95 % intervals in brackets, n = labelled rows", highlight=False)
-    for note in ev.notes:
+    for note in d["notes"]:
         console.print(f"  note: {note}", highlight=False)
     t = Table("slice", "n", "accuracy %", f"recall {focus} %", "macro F1", "cost/decision", "abstain %", "ECE")
-    for s in ev.slices:
+    for s in d["slices"]:
         name = s["name"]
         if s["rows"] == 0:
             continue
@@ -39,24 +45,35 @@ def print_eval(console: Console, ev: Any, *, focus: str | None = None) -> None:
                   _cell(by.get((name, "cost_per_decision", None)), False),
                   _cell(by.get((name, "abstain_rate", None))), _cell(by.get((name, "ece", None)), False))
     console.print(t)
-    if ev.gates:
+    if d["gates"]:
         g = Table("gate", "slice", "verdict", "value [interval]", "why")
-        for r in ev.gates:
-            colour = {"pass": "green", "fail": "red"}.get(r.verdict, "yellow")
-            iv = "—" if r.value is None else f"{r.value:.4g}" + (f" [{r.lo:.4g}, {r.hi:.4g}]" if r.lo is not None
-                                                                and r.hi is not None else "")
-            g.add_row(r.gate, r.slice, f"[{colour}]{r.verdict}[/{colour}]", iv, r.why)
+        for r in d["gates"]:
+            colour = {"pass": "green", "fail": "red"}.get(r["verdict"], "yellow")
+            iv = "—" if r["value"] is None else f"{r['value']:.4g}" + (
+                f" [{r['lo']:.4g}, {r['hi']:.4g}]" if r["lo"] is not None and r["hi"] is not None else "")
+            g.add_row(r["gate"], r["slice"], f"[{colour}]{r['verdict']}[/{colour}]", iv, r["why"])
         console.print(g)
-    if ev.gaps:
-        console.print(f"{len(ev.gaps)} gap(s) where a slice is worse than the rest (Fisher's exact test, "
+    if d["gaps"]:
+        console.print(f"{len(d['gaps'])} gap(s) where a slice is worse than the rest (Fisher's exact test, "
                       "Benjamini–Hochberg q < 0.05):")
-        for gap in ev.gaps[:8]:
+        for gap in d["gaps"][:8]:
             label = f" on {gap['label']}" if gap["label"] else ""
             console.print(f"  {gap['slice']}: {gap['metric']}{label} {100 * gap['inside']:.1f} % inside vs "
                           f"{100 * gap['outside']:.1f} % outside (n {gap['n_inside']} vs {gap['n_outside']}; "
                           f"h = {gap['cohens_h']:+.2f}, q = {gap['q']:.2g})", highlight=False)
     else:
         console.print("no slice is significantly worse than the rest (Benjamini–Hochberg q < 0.05)")
+
+
+def print_answers(console: Console, a: dict[str, Any]) -> None:
+    """The report's five answers, one line each with its first reasons."""
+    console.print(f"which model: run {a['which_model']['run_id'][:12]} — {a['which_model']['why']}"
+                  + (f"; {a['which_model']['paired']}" if "paired" in a["which_model"] else ""), highlight=False)
+    for key, q in (("is_it_safe", "is it safe"), ("is_it_ready", "is it ready"), ("can_we_deploy", "can we deploy")):
+        console.print(f"{q}: {a[key]['answer']} — {'; '.join(a[key]['why'][:3])}", highlight=False)
+    m = a["what_to_monitor"]
+    console.print(f"what to monitor: each slice's share, abstain and review rate against this baseline; slices with "
+                  f"gaps: {', '.join(m['slices_with_gaps']) or 'none'}", highlight=False)
 
 
 def print_compare(console: Console, r: dict[str, Any]) -> None:

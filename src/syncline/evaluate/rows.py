@@ -82,6 +82,10 @@ def load_rows(project: Project, run_id: str, *, field_name: str | None = None, s
     cat = project.catalog()
     snapshot = cat.snapshot()
     notes: list[str] = []
+    if run.get("status") not in ("finished", None):
+        why = json.loads(run.get("config_json") or "{}").get("invalidated_by", {}).get("action", "")
+        notes.append(f"run {run['run_id'][:12]} is {run['status']}" + (f" ({why}: rows it used were removed; "
+                     "what remains is evaluated)" if why else ""))
     with cat.connect(versions=snapshot) as con:
         frame = Q.prediction_frame(con, run["run_id"], field_name, [*sset.columns, "split"])
         if frame.num_rows == 0:

@@ -3,7 +3,9 @@ intersections ("night & cam2") — the regimes where a model that is fine on ave
 
 A slice is a DuckDB predicate over the prediction frame (``catalog.query.prediction_frame``):
 the task's ``where`` conditions over capture context, entity attributes, audit quality columns,
-modality coverage, splits. Rows are grouped by their membership pattern, so the counting pass
+modality coverage, splits. A condition on a file-level column (camera, ``context.lighting``) holds
+when any of the target's files satisfies it: a segment filmed by cam1 and cam2 is in ``cam2``.
+Rows are grouped by their membership pattern, so the counting pass
 (``evaluate.counts``) runs once however many slices there are.
 """
 
@@ -15,7 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from syncline.catalog import query as Q
-from syncline.task.slices import Slice
+from syncline.task.slices import Condition, Slice, _sql_literal
 
 
 @dataclass
@@ -43,16 +45,36 @@ def slice_set(slices: list[Slice], *, intersections: bool = True) -> SliceSet:
     out = SliceSet(["overall"], ["true"], columns, {"overall": "every prediction"})
     for sl in slices:
         out.names.append(sl.name)
-        out.predicates.append(sl.to_sql())
+        out.predicates.append(slice_sql(sl))
         out.descriptions[sl.name] = sl.description or " and ".join(str(c) for c in sl.where)
     if intersections:
         for i, a in enumerate(slices):
             for b in slices[i + 1:]:
                 name = f"{a.name} & {b.name}"
                 out.names.append(name)
-                out.predicates.append(f"({a.to_sql()}) AND ({b.to_sql()})")
+                out.predicates.append(f"({slice_sql(a)}) AND ({slice_sql(b)})")
                 out.descriptions[name] = f"both {a.name} and {b.name}"
     return out
+
+
+def condition_sql(c: Condition) -> str:
+    """A DuckDB predicate for one condition over the prediction frame: on a file-level column (a
+    list of the target's files' values) it holds when it holds for any file; ``!=`` is its
+    negation, so a slice and its ``!=`` twin split the rows."""
+    if not Q.frame_column_is_list(c.column):
+        return c.to_sql()
+    col = ".".join(f'"{part}"' for part in c.column.split("."))
+    if c.op == "in":
+        assert isinstance(c.value, list)
+        return f"list_has_any({col}, [{', '.join(_sql_literal(v) for v in c.value)}])"
+    if c.op in ("==", "!="):
+        test = f"list_contains({col}, {_sql_literal(c.value)})"  # type: ignore[arg-type]
+        return test if c.op == "==" else f"NOT coalesce({test}, false)"
+    return f"list_bool_or(list_transform({col}, lambda x: x {c.op} {_sql_literal(c.value)}))"  # type: ignore[arg-type]
+
+
+def slice_sql(sl: Slice) -> str:
+    return " AND ".join(condition_sql(c) for c in sl.where)
 
 
 def groups(membership: NDArray[np.bool_]) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
