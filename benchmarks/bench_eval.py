@@ -271,7 +271,7 @@ def main() -> None:
     if args.blas_threads is not None:
         from threadpoolctl import threadpool_limits
 
-        threadpool_limits(args.blas_threads, user_api="blas")
+        limiter = threadpool_limits(args.blas_threads, user_api="blas")  # noqa: F841 (held for the whole run)
     try:
         from threadpoolctl import threadpool_info
 
@@ -323,10 +323,14 @@ def main() -> None:
         from syncline.evaluate.slices import groups
 
         t = time.perf_counter()
-        member = np.ones((args.rows, len(names)), bool)
-        for j, conds in enumerate(preds):
+        member_cols = []  # one bool column per slice, stacked as run.evaluate stacks DuckDB's
+        for conds in preds:
+            col_mask = np.ones(args.rows, bool)
             for col, v in conds:
-                member[:, j] &= d[f"a{col}"] == v
+                col_mask &= d[f"a{col}"] == v
+            member_cols.append(col_mask)
+        member = np.column_stack(member_cols)
+        del member_cols
         t_member = time.perf_counter() - t
         t = time.perf_counter()
         gcode, patterns = groups(member)

@@ -237,6 +237,24 @@ def test_demo_runs_the_decomposed_barn_pipeline(demo) -> None:  # type: ignore[n
     assert pipe["run_id"] in flagged
 
 
+def test_demo_ends_with_the_evaluation_report(demo) -> None:  # type: ignore[no-untyped-def]
+    """The report evaluates the pipeline run on the held-out stall-days: its overall accuracy is
+    the pipeline summary's own agreement count, the run's invalidation by the withdrawal is said,
+    and the five answers are there, in an offline HTML file."""
+    result, _ = demo
+    rep, pipe = result["report"], result["pipeline"]
+    ev = rep["evaluation"]
+    assert ev["run_id"] == pipe["run_id"] and ev["split"] == "test"
+    acc = next(m for m in ev["metrics"] if (m["slice"], m["metric"]) == ("overall", "accuracy"))
+    assert (acc["k"], acc["n"]) == (pipe["test"]["agree_with_labels"], pipe["test"]["decided"])
+    assert any("invalidated" in n for n in ev["notes"])
+    a = rep["answers"]
+    assert a["which_model"]["run_id"] == pipe["run_id"]
+    assert a["is_it_safe"]["answer"] in ("no", "not shown") and a["can_we_deploy"]["answer"] == "no"
+    html = Path(rep["html"]).read_text()
+    assert "Is it safe?" in html and "<script" not in html and "data:image/png;base64," in html
+
+
 def test_the_demo_pipeline_gives_the_same_predictions_on_ray(demo) -> None:  # type: ignore[no-untyped-def]
     """pipeline.yaml as the demo wrote it (its python: stages included), on the demo world after
     the withdrawal: the local executor and Ray on a local 2-CPU cluster, row for row."""
