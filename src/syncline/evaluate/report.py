@@ -61,9 +61,8 @@ def answers(evals: list[Evaluation], comparison: dict[str, Any] | None, budget: 
     safe = "no" if fails else "not shown" if unknown else "yes"
     safe_why = ([f"{g.gate} fails in {g.slice}: {g.why}" for g in fails[:5]] +
                 [f"{g.gate} undetermined in {g.slice}: {g.why}" for g in unknown[:5]]) or ["every gate passes"]
-    task = {s["name"] for s in ev.slices} - {"overall"}
-    gaps = [g for g in ev.gaps if g["slice"] in task]
-    small = [s["name"] for s in ev.slices if s["name"] in task and s["too_small"]]
+    gaps = list(ev.gaps)  # a task slice or an intersection of two: both are regimes the task named
+    small = [s["name"] for s in ev.slices if s["name"] != "overall" and " & " not in s["name"] and s["too_small"]]
     ready = "yes" if safe == "yes" and not gaps and not small else "no"
     ready_why = ([f"slice {g['slice']}: {g['metric']}{' on ' + g['label'] if g['label'] else ''} "
                   f"{100 * g['inside']:.1f} % vs {100 * g['outside']:.1f} % elsewhere (q = {g['q']:.2g})"
@@ -189,6 +188,8 @@ def _evaluation_html(ev: Evaluation) -> str:
                                  ("false_negative_rate", focus, f"false-negative rate on {focus} per slice")):
         rows = []
         for s in ev.slices:
+            if " & " in s["name"] and s["rows"] == 0:
+                continue  # an empty intersection says nothing; an empty task slice is listed ("no rows")
             mm = by.get((s["name"], metric, label))
             rows.append({"slice": s["name"], "value": mm.value if mm else None, "lo": mm.lo if mm else None,
                          "hi": mm.hi if mm else None, "n": mm.n if mm else 0,

@@ -18,7 +18,7 @@ def _text(x: float, y: float, s: str, anchor: str = "start", size: int = 11, wei
 def forest(rows: list[dict[str, Any]], *, title: str, limit: float | None = None, lo_is_good: bool = False) -> str:
     """One line per slice: the value as a dot, its 95 % interval as a bar, n beside it; a slice
     with no value is listed with "no rows". ``limit`` draws a gate's threshold."""
-    left, right, top = 190, 90, 30
+    left, right, top = 190, 90, 40
     h = top + ROW * len(rows) + 30
     span = W - left - right
 
@@ -33,7 +33,7 @@ def forest(rows: list[dict[str, Any]], *, title: str, limit: float | None = None
     if limit is not None:
         out.append(f'<line x1="{x(limit):.1f}" y1="{top - 6}" x2="{x(limit):.1f}" y2="{h - 24}" stroke="#c00" '
                    'stroke-dasharray="4 3"/>')
-        out.append(_text(x(limit) + 3, top - 10, f"gate {100 * limit:g}%", size=10))
+        out.append(_text(x(limit) + 3, top - 3, f"gate {100 * limit:g}%", size=10))
     for i, r in enumerate(rows):
         y = top + ROW * i + ROW / 2
         out.append(_text(left - 8, y + 4, r["slice"], "end"))
