@@ -105,6 +105,11 @@ def test_eval_per_slice_equals_sklearn_and_flags_the_bad_regime(tmp_path: Path) 
     # the regime where the model is terrible is found as a gap, after multiple-comparison control
     gap_slices = {g["slice"] for g in ev.gaps if g["metric"] == "accuracy"}
     assert "night & cam2" in gap_slices and "barn_north" not in gap_slices
+    # and the slice search finds it without being told, explaining "night" and "cam2" by it
+    top = ev.discovered[0]
+    assert top["where"] == "context.lighting == 'night' and camera == 'cam2'" and top["explained_by"] is None
+    assert top["n"] == sum(1 for r in rows.values() if r["night"] and r["cam2"])
+    assert {d["where"]: d["explained_by"] for d in ev.discovered}["context.lighting == 'night'"] == top["where"]
     # gates: FNR on alert_vet <= 2% in every slice fails where it is far above; p95 latency passes
     fnr = {g.slice: g for g in ev.gates if g.gate.startswith("false-negative rate on `alert_vet`")}
     assert fnr["night"].verdict == "fail" and fnr["rain"].verdict == "undetermined"

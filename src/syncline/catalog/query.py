@@ -1028,3 +1028,35 @@ def join_on_target(con: duckdb.DuckDBPyConnection, frame: Any, other: Any) -> An
     finally:
         con.unregister("_frame")
         con.unregister("_other")
+
+
+def slice_candidates(con: duckdb.DuckDBPyConnection, max_values: int = 12) -> list[str]:
+    """Frame columns worth searching for underperforming slices: entity attributes and files'
+    capture context keys, and file columns, that take between 2 and ``max_values`` values."""
+    out: list[str] = []
+    for prefix, table, col in (("attrs", "entities", "attrs_json"), ("context", "assets", "context_json")):
+        rows = con.sql(f"""
+            WITH k AS (SELECT unnest(json_keys({col})) AS key, {col} AS j FROM {table}
+                       WHERE {col} IS NOT NULL AND json_type({col}) = 'OBJECT')
+            SELECT key, count(DISTINCT json_extract_string(j, '$."' || replace(key, '"', '') || '"')) AS n
+            FROM k GROUP BY key ORDER BY key""").fetchall()
+        out += [f"{prefix}.{k}" for k, n in rows if 2 <= n <= max_values and "." not in k and k.isidentifier()]
+    for c in ("camera", "device", "mic", "channel", "codec", "jurisdiction"):
+        got = con.sql(f"SELECT count(DISTINCT {c}) FROM assets").fetchall()
+        if got and 2 <= int(got[0][0]) <= max_values:
+            out.append(c)
+    return out
+
+
+def frame_values(con: duckdb.DuckDBPyConnection, frame: Any, column: str, is_list: bool, limit: int = 12) -> list[Any]:
+    """The distinct non-null values of a prediction-frame column (of the files' values, for a
+    list column), at most ``limit`` + 1 of them so a caller can tell there were too many."""
+    col = ".".join(f'"{part}"' for part in column.split("."))
+    expr = f"unnest({col})" if is_list else col
+    con.register("_frame", frame)
+    try:
+        rows = con.sql(f"SELECT DISTINCT v FROM (SELECT {expr} AS v FROM _frame) WHERE v IS NOT NULL "
+                       f"ORDER BY v LIMIT {int(limit) + 1}").fetchall()
+    finally:
+        con.unregister("_frame")
+    return [r[0] for r in rows]

@@ -63,6 +63,14 @@ def print_eval(console: Console, ev: Any, *, focus: str | None = None) -> None:
                           f"h = {gap['cohens_h']:+.2f}, q = {gap['q']:.2g})", highlight=False)
     else:
         console.print("no slice is significantly worse than the rest (Benjamini–Hochberg q < 0.05)")
+    found = [f for f in d.get("discovered", []) if f["explained_by"] is None]
+    if found:
+        console.print("slices found by search (one or two conditions on the catalog's columns; q over every "
+                      "candidate tried) — add them to task.yaml's slices to track them:")
+        for f in found[:5]:
+            console.print(f"  {f['where']}: error {100 * f['error_rate']:.1f} % [{100 * f['lo']:.0f}–"
+                          f"{100 * f['hi']:.0f}] vs {100 * f['rest_error_rate']:.1f} % elsewhere (n {f['n']}, "
+                          f"q = {f['q']:.2g})", highlight=False)
 
 
 def print_answers(console: Console, a: dict[str, Any]) -> None:

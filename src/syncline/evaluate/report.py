@@ -7,8 +7,9 @@ per slice, never from one headline number.
   whether the difference is real.
 * **Is it safe**: the hard gates, per slice — any fail is a no; any undetermined is "not shown",
   with the rows it would take.
-* **Is it ready**: safe, no task slice significantly worse than the rest (after
-  Benjamini–Hochberg), no task slice too small to judge.
+* **Is it ready**: safe, no task slice (or intersection of two) significantly worse than the
+  rest (after Benjamini–Hochberg), none too small to judge, and no worse regime found by the
+  slice search (``evaluate.discover``).
 * **Can we deploy it**: ready, and within the task's budget and review policy (p95 latency,
   review rate against ``max_review_rate``).
 * **What do we monitor**: the baselines ``syncline monitor`` compares production against — each
@@ -63,10 +64,14 @@ def answers(evals: list[Evaluation], comparison: dict[str, Any] | None, budget: 
                 [f"{g.gate} undetermined in {g.slice}: {g.why}" for g in unknown[:5]]) or ["every gate passes"]
     gaps = list(ev.gaps)  # a task slice or an intersection of two: both are regimes the task named
     small = [s["name"] for s in ev.slices if s["name"] != "overall" and " & " not in s["name"] and s["too_small"]]
-    ready = "yes" if safe == "yes" and not gaps and not small else "no"
+    ready = "yes" if safe == "yes" and not gaps and not small and not any(
+        f["explained_by"] is None for f in ev.discovered) else "no"
+    found = [f for f in ev.discovered if f["explained_by"] is None]
     ready_why = ([f"slice {g['slice']}: {g['metric']}{' on ' + g['label'] if g['label'] else ''} "
                   f"{100 * g['inside']:.1f} % vs {100 * g['outside']:.1f} % elsewhere (q = {g['q']:.2g})"
                   for g in gaps[:5]] + [f"slice {s} has too few labelled rows to judge" for s in small[:5]]
+                 + [f"found by search: {f['where']} errs {100 * f['error_rate']:.1f} % vs "
+                    f"{100 * f['rest_error_rate']:.1f} % elsewhere (q = {f['q']:.2g})" for f in found[:3]]
                  + ([] if safe == "yes" else [f"not safe ({safe})"])) or ["no slice is significantly worse"]
     by = _by(ev)
     lat = by.get(("overall", "p95_latency_ms", None))
@@ -99,6 +104,8 @@ def answers(evals: list[Evaluation], comparison: dict[str, Any] | None, budget: 
             "can_we_deploy": {"answer": deploy, "why": deploy_why},
             "what_to_monitor": {"baselines": monitor,
                                 "slices_with_gaps": sorted({g["slice"] for g in ev.gaps})[:10],
+                                "slices_found_by_search": [f["where"] for f in ev.discovered
+                                                           if f["explained_by"] is None][:5],
                                 "gates_closest_to_failing": [f"{g.gate} in {g.slice}" for g in close]}}
 
 
@@ -201,6 +208,13 @@ def _evaluation_html(ev: Evaluation) -> str:
                  + "".join(f"<tr><td>{escape(g.gate)}</td><td>{escape(g.slice)}</td><td>{escape(g.verdict)}</td>"
                            f"<td>{'' if g.value is None else f'{g.value:.4g}'}</td><td>{escape(g.why)}</td></tr>"
                            for g in ev.gates) + "</table>")
+    if ev.discovered:
+        parts.append("<h3>Slices found by search</h3><table><tr><th>where</th><th>n</th><th>error rate</th>"
+                     "<th>elsewhere</th><th>q</th><th>explained by</th></tr>" + "".join(
+                         f"<tr><td>{escape(f['where'])}</td><td>{f['n']}</td><td>{_pct(f['error_rate'])} "
+                         f"[{_pct(f['lo'])}, {_pct(f['hi'])}]</td><td>{_pct(f['rest_error_rate'])}</td>"
+                         f"<td>{f['q']:.2g}</td><td>{escape(f['explained_by'] or '')}</td></tr>"
+                         for f in ev.discovered) + "</table>")
     cal = ev.calibration.get("overall")
     if cal:
         ece = by.get(("overall", "ece", None))

@@ -21,8 +21,9 @@ from numpy.typing import NDArray
 
 from syncline.audit.gold import consensus
 from syncline.catalog import query as Q
-from syncline.evaluate.slices import SliceSet, groups, slice_set
+from syncline.evaluate.slices import SliceSet, condition_sql, groups, slice_set
 from syncline.project import Project
+from syncline.task.slices import Condition
 from syncline.task.spec import TaskSpec, load_task
 
 
@@ -44,6 +45,9 @@ class Rows:
     snapshot: dict[str, int]
     spec: TaskSpec
     other: NDArray[np.int64] | None = None  # the compared run's answer (-1: none)
+    candidates: list[str] = dc_field(default_factory=list)  # slice search: each condition, as a task spec writes
+    candidate_columns: list[str] = dc_field(default_factory=list)
+    candidate_member: NDArray[np.bool_] | None = None  # rows x candidates
     notes: list[str] = dc_field(default_factory=list)
 
     def costs(self) -> NDArray[np.float64] | None:
@@ -68,7 +72,7 @@ def _codes(col: pa.ChunkedArray, classes: list[str]) -> NDArray[np.int64]:
 
 
 def load_rows(project: Project, run_id: str, *, field_name: str | None = None, split: str = "auto",
-              intersections: bool = True, compare_with: str | None = None) -> Rows:
+              intersections: bool = True, compare_with: str | None = None, search: bool = False) -> Rows:
     run = resolve_any_run(project, run_id)
     field_name = field_name or json.loads(run.get("config_json") or "{}").get("field")
     if not field_name:
@@ -87,7 +91,8 @@ def load_rows(project: Project, run_id: str, *, field_name: str | None = None, s
         notes.append(f"run {run['run_id'][:12]} is {run['status']}" + (f" ({why}: rows it used were removed; "
                      "what remains is evaluated)" if why else ""))
     with cat.connect(versions=snapshot) as con:
-        frame = Q.prediction_frame(con, run["run_id"], field_name, [*sset.columns, "split"])
+        search_columns = [c for c in Q.slice_candidates(con) if c not in sset.columns] if search else []
+        frame = Q.prediction_frame(con, run["run_id"], field_name, [*sset.columns, *search_columns, "split"])
         if frame.num_rows == 0:
             raise ValueError(f"run {run['run_id'][:16]} has no predictions of {field_name!r}")
         gold = consensus(Q.field_labels(con, field_name))
@@ -109,6 +114,15 @@ def load_rows(project: Project, run_id: str, *, field_name: str | None = None, s
             if frame.num_rows == 0:
                 raise ValueError(f"no predictions of {field_name!r} on targets of the {split!r} split")
         member = Q.slice_membership(con, frame, sset.predicates)
+        conds: list[Condition] = []
+        if search:
+            for col in dict.fromkeys([*sset.columns, *search_columns]):
+                if col in ("split", "entity_id") or col.startswith(("quality.", "coverage.")):
+                    continue
+                values = Q.frame_values(con, frame, col, Q.frame_column_is_list(col))
+                if 2 <= len(values) <= 12:
+                    conds += [Condition(column=col, op="==", value=v) for v in values]
+            cand = Q.slice_membership(con, frame, [condition_sql(c) for c in conds]) if conds else None
     membership = np.column_stack([member.column(i).to_numpy(zero_copy_only=False)
                                   for i in range(member.num_columns)]).astype(bool)
     group, patterns = groups(membership)
@@ -116,10 +130,17 @@ def load_rows(project: Project, run_id: str, *, field_name: str | None = None, s
     unknown = int(pc.sum(pc.and_(pc.is_valid(frame.column("value")), pc.equal(pa.array(pred), -1))).as_py() or 0)
     if unknown:
         notes.append(f"{unknown} predictions hold a value that is not a class of {field_name!r}: counted as no answer")
+    extra: dict[str, Any] = {}
+    if search and conds and cand is not None:
+        extra = {"candidates": [f"{c.column} == {c.value!r}" for c in conds],
+                 "candidate_columns": [c.column for c in conds],
+                 "candidate_member": np.column_stack([cand.column(i).to_numpy(zero_copy_only=False)
+                                                      for i in range(cand.num_columns)]).astype(bool)}
     return Rows(run=run, field=field_name, split=split, classes=classes, slices=sset,
                 target_ids=frame.column("target_id").to_pylist(), truth=_codes(frame.column("truth"), classes),
                 pred=pred, conf=pc.fill_null(pc.cast(frame.column("score"), pa.float64()), np.nan).to_numpy(),
                 latency_ms=pc.fill_null(pc.cast(frame.column("latency_ms"), pa.float64()), np.nan).to_numpy(),
                 routed=np.asarray(pc.fill_null(frame.column("abstained"), False).to_numpy(zero_copy_only=False), bool),
                 group=group, patterns=patterns, snapshot=snapshot, spec=spec,
-                other=_codes(frame.column("other_value"), classes) if other_run is not None else None, notes=notes)
+                other=_codes(frame.column("other_value"), classes) if other_run is not None else None, notes=notes,
+                **extra)

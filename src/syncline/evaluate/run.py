@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from syncline.evaluate.calibration import ece, reliability, risk_coverage
 from syncline.evaluate.counts import SliceCounts, count
+from syncline.evaluate.discover import discover
 from syncline.evaluate.gaps import significant, slice_gaps
 from syncline.evaluate.gates import GateResult, check_gates
 from syncline.evaluate.metrics import Metric, classification_metrics
@@ -46,6 +47,7 @@ class Evaluation:
     versions: dict[str, Any]
     notes: list[str] = dc_field(default_factory=list)
     counts: SliceCounts | None = dc_field(default=None, repr=False)  # kept for the report's figures
+    discovered: list[dict[str, Any]] = dc_field(default_factory=list)  # slices found by search (discover)
 
     def metric(self, slice_: str, metric: str, label: str | None = None) -> Metric:
         return next(m for m in self.metrics if (m.slice, m.metric, m.label) == (slice_, metric, label))
@@ -54,18 +56,22 @@ class Evaluation:
         return {"eval_id": self.eval_id, "run_id": self.run_id, "field": self.field, "split": self.split,
                 "classes": self.classes, "slices": self.slices, "metrics": [m.to_json() for m in self.metrics],
                 "gates": [g.to_json() for g in self.gates], "gaps": self.gaps, "calibration": self.calibration,
-                "versions": self.versions, "notes": self.notes}
+                "versions": self.versions, "notes": self.notes, "discovered": self.discovered}
 
 
 def evaluate(project: Project, run_id: str, *, field_name: str | None = None, split: str = "auto",
              intersections: bool = True, draws: int = 1000, write: bool = True) -> Evaluation:
-    r = load_rows(project, run_id, field_name=field_name, split=split, intersections=intersections)
+    r = load_rows(project, run_id, field_name=field_name, split=split, intersections=intersections, search=True)
     names = r.slices.names
     c = count(r.classes, r.group, r.patterns, r.truth, r.pred, r.conf, r.latency_ms, r.routed)
     metrics = classification_metrics(names, c, costs=r.costs(), draws=draws) + ece(names, c, draws=draws)
     task_slices = [s.name for s in r.spec.slices]
     gate_results = check_gates(r.spec.hard_gates, metrics, r.field, r.classes, task_slices)
     gaps = significant(slice_gaps(names, c))
+    found: list[dict[str, Any]] = []
+    if r.candidate_member is not None:
+        use = (r.truth >= 0) & (r.pred >= 0)
+        found = discover(r.candidates, r.candidate_columns, r.candidate_member[use], (r.truth != r.pred)[use])
     labelled = c.confusion.sum(axis=(1, 2))
     slices = [{"name": n, "description": r.slices.descriptions.get(n, ""), "rows": int(c.rows[i]),
                "labelled": int(labelled[i]), "too_small": bool(labelled[i] < SMALL_SLICE)}
@@ -80,7 +86,7 @@ def evaluate(project: Project, run_id: str, *, field_name: str | None = None, sp
                 "representations": run.get("representation_ids") or [],
                 "evaluated_run_tables": json.loads(run.get("table_versions_json") or "{}")}
     ev = Evaluation(eval_id, run["run_id"], r.field, r.split, r.classes, slices, metrics, gate_results,
-                    [g.to_json() for g in gaps], calibration, versions, list(r.notes))
+                    [g.to_json() for g in gaps], calibration, versions, list(r.notes), discovered=found)
     ev.counts = c
     if write:
         _write(project, ev, started)
