@@ -442,6 +442,31 @@ def report(
     console.print(f"report: {target} (and {target.with_suffix('.json').name})", highlight=False)
 
 
+@app.command(name="monitor")
+def monitor_cmd(
+    batch_run: Annotated[str, typer.Argument(help="the production batch's run (e.g. imported predictions)")],
+    baseline: Annotated[str, typer.Option("--baseline", help="the evaluated run the batch is compared with")],
+    project: ProjectOpt = Path("."),
+    json_out: JsonOpt = False,
+) -> None:
+    """A production batch against the evaluation baseline per slice: which shift alerts fire."""
+    from syncline.evaluate.monitor import monitor
+
+    p = _open(project)
+    try:
+        res = monitor(p, batch_run, baseline_run=baseline)
+    except ValueError as e:
+        _fail(str(e))
+    if json_out:
+        _print_json(res)
+    else:
+        from syncline.evaluate.console import print_monitor
+
+        print_monitor(console, res)
+    if res["alerts"]:
+        raise typer.Exit(1)
+
+
 @app.command(name="plan")
 def plan_cmd(
     project: ProjectOpt = Path("."),

@@ -267,3 +267,31 @@ def test_file_level_slices_hold_when_any_file_matches(tmp_path: Path) -> None:
     p.task_path.write_text(yaml.safe_dump(task, sort_keys=False))
     with pytest.raises(ValueError, match="slice bad: unknown column 'colour'"):
         evaluate(p, res.run_id, draws=100)
+
+
+def test_monitor_fires_on_a_shifted_batch_and_stays_quiet_on_a_like_one(tmp_path: Path) -> None:
+    p, rows = _world(tmp_path / "proj", seed=5)
+    base = import_predictions(p, _csv(tmp_path / "base.csv", rows), field_name="action", model="m",
+                              version="1").run_id
+    rng = np.random.default_rng(1)
+    ids = list(rows)
+    like = {k: rows[k] for k in rng.choice(ids, 800, replace=False)}  # the same mix, half the rows
+    shifted = {k: dict(v, score=float(rng.uniform(0.34, 0.6))) for k, v in rows.items() if v["night"]}
+    for k in list(shifted)[:150]:
+        shifted[k]["pred"] = ""  # no answer
+    runs = {}
+    for name, data in (("like", like), ("shifted", shifted)):
+        runs[name] = import_predictions(p, _csv(tmp_path / f"{name}.csv", data), field_name="action", model="m",
+                                        version=name).run_id
+    from syncline.evaluate.monitor import monitor
+
+    quiet = monitor(p, runs["like"], baseline_run=base)
+    assert quiet["alerts"] == [] and quiet["psi"] < 0.05
+    loud = monitor(p, runs["shifted"], baseline_run=base)
+    fired = {(a["slice"], a["check"]) for a in loud["alerts"]}
+    assert ("overall", "psi") in fired and ("night", "share") in fired
+    assert ("overall", "confidence_ks") in fired and ("night", "abstain_rate") in fired
+    night = next(t for t in loud["tests"] if (t["slice"], t["check"]) == ("night", "share"))
+    assert night["baseline"] == pytest.approx(0.5) and night["batch"] == 1.0
+    got = _cli("monitor", runs["shifted"][:10], "--baseline", base[:10], "-p", str(p.root))
+    assert got.returncode == 1 and "ALERT night: share" in got.stdout

@@ -107,3 +107,15 @@ def print_compare(console: Console, r: dict[str, Any]) -> None:
         t.add_row(s["slice"], str(s["n"]), str(s["a_right_b_wrong"]), str(s["a_wrong_b_right"]), p,
                   d(s["deltas"].get("accuracy"), True), d(s["deltas"].get("cost_per_decision"), False))
     console.print(t)
+
+
+def print_monitor(console: Console, res: dict[str, Any]) -> None:
+    console.print(f"batch {res['batch_run'][:12]} ({res['rows']['batch']} rows) against baseline "
+                  f"{res['baseline_run'][:12]} ({res['rows']['baseline']} rows): PSI over regimes {res['psi']:.3f}; "
+                  f"{len(res['alerts'])} alert(s)", highlight=False)
+    for a in res["alerts"]:
+        if a["check"] == "psi":
+            console.print(f"  ALERT overall: the mix of regimes moved (PSI {a['effect']:.3f})", highlight=False)
+        else:
+            console.print(f"  ALERT {a['slice']}: {a['check']} {a['baseline']:.3g} -> {a['batch']:.3g} "
+                          f"(q = {a['q']:.2g})", highlight=False)
