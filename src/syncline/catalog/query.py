@@ -969,8 +969,8 @@ def prediction_frame(con: duckdb.DuckDBPyConnection, run_id: str, field: str, co
                     JOIN assets a ON t.target_type = 'entity' AND a.entity_id = t.entity_id),
         ta AS (SELECT ta0.prediction_id {''.join(', ' + x for x in per_asset)}
                FROM ta0 JOIN assets a USING (asset_id) GROUP BY ta0.prediction_id)
-        SELECT p.prediction_id, p.target_type, p.target_id, t.entity_id, p.value, p.score, p.abstained, p.route,
-               p.latency_ms {''.join(', ' + x for x in top + structs)}
+        SELECT p.prediction_id, p.target_type, p.target_id, t.entity_id, s.t0_ns, s.t1_ns, p.value, p.score,
+               p.abstained, p.route, p.latency_ms {''.join(', ' + x for x in top + structs)}
         FROM p JOIN t USING (prediction_id) LEFT JOIN ta USING (prediction_id)
              LEFT JOIN segments s ON p.target_type = 'segment' AND s.segment_id = p.target_id
              LEFT JOIN entities en ON en.entity_id = t.entity_id

@@ -80,8 +80,8 @@ def print_answers(console: Console, a: dict[str, Any]) -> None:
     for key, q in (("is_it_safe", "is it safe"), ("is_it_ready", "is it ready"), ("can_we_deploy", "can we deploy")):
         console.print(f"{q}: {a[key]['answer']} — {'; '.join(a[key]['why'][:3])}", highlight=False)
     m = a["what_to_monitor"]
-    console.print(f"what to monitor: each slice's share, abstain and review rate against this baseline; slices with "
-                  f"gaps: {', '.join(m['slices_with_gaps']) or 'none'}", highlight=False)
+    console.print(f"what to monitor: each slice's share, abstain and no-answer rates against this baseline; "
+                  f"slices with gaps: {', '.join(m['slices_with_gaps']) or 'none'}", highlight=False)
 
 
 def print_compare(console: Console, r: dict[str, Any]) -> None:

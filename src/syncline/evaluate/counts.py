@@ -9,7 +9,8 @@ rows per slice. So 100 slices cost what one slice costs.
 
 Per row: ``truth`` and ``pred`` are class indices (-1: no label / no answer), ``conf`` the
 model's confidence in its answer (NaN: none), ``latency_ms`` (NaN: not measured), ``routed``
-whether the decision went to a person or abstained instead of acting.
+whether the system did not act on it (the prediction's ``abstained``: routed to a person for
+review, or no answer).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ class SliceCounts:
     confusion: I64  # slices x truth x prediction: labelled rows with an answer
     no_answer: I64  # slices x truth (+1: unlabelled in the last column): rows without an answer
     unlabelled: I64  # slices: rows with an answer but no label
-    routed: I64  # slices: rows the decision did not act on (review or abstain)
+    routed: I64  # slices: rows the system did not act on (review, or no answer)
     rows: I64  # slices: every prediction in the slice
     conf_n: F64  # slices x FINE_BINS: labelled rows with an answer and a confidence
     conf_sum: F64  # ... the sum of their confidences

@@ -4,7 +4,9 @@ Rates that are a proportion of rows (recall, precision, specificity, false-negat
 false-positive rates, accuracy, abstain rate) get a Wilson interval on their own numerator and
 denominator; F1, macro F1, balanced accuracy and the cost-weighted error are not proportions and
 get a bootstrap interval over the slice's counts (``intervals.bootstrap_counts``). Metrics use
-the rows that have both a label and an answer; the rows without an answer are the abstain rate.
+the rows that have both a label and an answer. The abstain rate is the share of rows the system
+did not act on (routed to a person, or no answer at all: the task gate's "abstain rate" and its
+review policy's review rate); the no-answer rate is the share without any answer.
 
 ``Metric`` rows are flat (slice, metric, label, value, lo, hi, n, k, method) so that a report, a
 gate and a DuckDB query read them alike.
@@ -93,7 +95,7 @@ def _boot(names: list[str], metric: str, label: str | None, flat: NDArray[np.int
 def classification_metrics(names: list[str], c: SliceCounts, *, costs: F64 | None = None, draws: int = 1000,
                            seed: int = 0) -> list[Metric]:
     """Per slice: accuracy, balanced accuracy, macro F1, cost-weighted error (``costs`` is
-    truth x decision, in the task's units), abstain rate, review volume; per class: recall,
+    truth x decision, in the task's units), abstain and no-answer rates; per class: recall,
     precision, specificity, F1, false-negative and false-positive rates."""
     kk = len(c.classes)
     conf = c.confusion.astype(np.int64)
@@ -114,8 +116,8 @@ def classification_metrics(names: list[str], c: SliceCounts, *, costs: F64 | Non
 
         out += _boot(names, "cost_per_decision", None, flat, mean_cost(ff), mean_cost, seed + 2, draws)
     answered = c.rows - c.no_answer.sum(axis=1)
-    out += _props(names, "abstain_rate", None, c.no_answer.sum(axis=1), c.rows)
-    out += _props(names, "review_rate", None, c.routed, c.rows)
+    out += _props(names, "abstain_rate", None, c.routed, c.rows)  # not acted on: routed to a person or abstained
+    out += _props(names, "no_answer_rate", None, c.no_answer.sum(axis=1), c.rows)
     out += [Metric(s, "answered", None, float(answered[i]), None, None, int(c.rows[i]), int(answered[i]), "none")
             for i, s in enumerate(names)]
     for j, label in enumerate(c.classes):

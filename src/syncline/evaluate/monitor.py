@@ -10,7 +10,8 @@ of the task (and overall):
 * **confidence shift** — the two-sample Kolmogorov–Smirnov distance between the binned
   confidences of the answered rows (150 bins), its p-value from the KS distribution at the
   effective sample size;
-* **abstention-rate shift** — rows without an answer, and rows routed to people (Fisher).
+* **abstention-rate shift** — rows the system did not act on (routed to people or no answer),
+  and rows with no answer at all (Fisher).
 
 An alert fires when the change is significant after Benjamini–Hochberg over every test of the
 batch (q < ``alpha``) *and* large enough to matter (``MIN_EFFECT``): with a million rows, a
@@ -32,7 +33,7 @@ from syncline.evaluate.rows import Rows, load_rows
 from syncline.ids import stable_id
 from syncline.project import Project
 
-MIN_EFFECT = {"share": 0.05, "abstain_rate": 0.05, "review_rate": 0.05, "confidence_ks": 0.1, "psi": 0.2}
+MIN_EFFECT = {"share": 0.05, "abstain_rate": 0.05, "no_answer_rate": 0.05, "confidence_ks": 0.1, "psi": 0.2}
 
 
 def _per_slice(r: Rows) -> dict[str, Any]:
@@ -68,8 +69,9 @@ def monitor(project: Project, batch_run: str, *, baseline_run: str, alpha: float
     tests: list[dict[str, Any]] = []
     for j, name in enumerate(base.slices.names):
         for kind, kb, kn, db, dn in (("share", b["rows"][j], n["rows"][j], b["n"], n["n"]),
-                                     ("abstain_rate", b["no_answer"][j], n["no_answer"][j], b["rows"][j], n["rows"][j]),
-                                     ("review_rate", b["routed"][j], n["routed"][j], b["rows"][j], n["rows"][j])):
+                                     ("abstain_rate", b["routed"][j], n["routed"][j], b["rows"][j], n["rows"][j]),
+                                     ("no_answer_rate", b["no_answer"][j], n["no_answer"][j], b["rows"][j],
+                                      n["rows"][j])):
             if kind == "share" and j == 0:
                 continue  # overall is every row on both sides
             if db == 0 or dn == 0:

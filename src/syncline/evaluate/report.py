@@ -13,7 +13,7 @@ per slice, never from one headline number.
 * **Can we deploy it**: ready, and within the task's budget and review policy (p95 latency,
   review rate against ``max_review_rate``).
 * **What do we monitor**: the baselines ``syncline monitor`` compares production against — each
-  slice's share of rows, abstain and review rate, mean confidence — and the slices closest to
+  slice's share of rows, abstain and no-answer rates, confidence — and the slices closest to
   breaking a gate.
 
 Every figure is inline SVG (no script, no CDN) and its caption pins the data (table versions),
@@ -75,7 +75,7 @@ def answers(evals: list[Evaluation], comparison: dict[str, Any] | None, budget: 
                  + ([] if safe == "yes" else [f"not safe ({safe})"])) or ["no slice is significantly worse"]
     by = _by(ev)
     lat = by.get(("overall", "p95_latency_ms", None))
-    rev = by.get(("overall", "review_rate", None))
+    rev = by.get(("overall", "abstain_rate", None))  # what people must decide: the review volume
     checks = []
     if budget.p95_latency_ms and lat and lat.value is not None:
         ok = lat.hi is not None and lat.hi <= budget.p95_latency_ms  # unknown bound: not shown to fit
@@ -85,7 +85,7 @@ def answers(evals: list[Evaluation], comparison: dict[str, Any] | None, budget: 
                            f"{budget.p95_latency_ms:g} ms"))
     if review.max_review_rate is not None and rev and rev.value is not None:
         ok = (rev.hi if rev.hi is not None else rev.value) <= review.max_review_rate
-        checks.append((ok, f"review rate {100 * rev.value:.1f} % [{100 * (rev.lo or 0):.1f}, "
+        checks.append((ok, f"review volume (rows not acted on) {100 * rev.value:.1f} % [{100 * (rev.lo or 0):.1f}, "
                            f"{100 * (rev.hi or 0):.1f}] against at most {100 * review.max_review_rate:g} %"))
     deploy = "yes" if ready == "yes" and all(ok for ok, _ in checks) else "no"
     deploy_why = [("ok: " if ok else "over: ") + t for ok, t in checks] + ([] if ready == "yes" else ["not ready"])
@@ -93,9 +93,9 @@ def answers(evals: list[Evaluation], comparison: dict[str, Any] | None, budget: 
     for s in ev.slices:
         if s["rows"] == 0:
             continue
-        ab, rr = by.get((s["name"], "abstain_rate", None)), by.get((s["name"], "review_rate", None))
+        ab, rr = by.get((s["name"], "abstain_rate", None)), by.get((s["name"], "no_answer_rate", None))
         monitor.append({"slice": s["name"], "share": round(s["rows"] / max(1, ev.slices[0]["rows"]), 6),
-                        "abstain_rate": ab.value if ab else None, "review_rate": rr.value if rr else None})
+                        "abstain_rate": ab.value if ab else None, "no_answer_rate": rr.value if rr else None})
     close = sorted((g for g in ev.gates if g.verdict == "pass" and g.value is not None and g.hi is not None),
                    key=lambda g: abs(g.hi - g.value))[:3]  # type: ignore[operator]
     return {"which_model": which,
@@ -163,13 +163,14 @@ def _html(result: dict[str, Any], evals: list[Evaluation], png: Path | None) -> 
         parts.append(f"<dt><b>{q}</b> <span class='{cls}'>{escape(ans)}</span></dt><dd><ul>"
                      + "".join(f"<li>{escape(x)}</li>" for x in a[key]["why"]) + "</ul></dd>")
     m = a["what_to_monitor"]
-    parts.append("<dt><b>What do we monitor?</b></dt><dd>per slice, its share of the rows, abstain and review rate "
+    parts.append("<dt><b>What do we monitor?</b></dt><dd>per slice, its share of the rows, abstain and no-answer rates "
                  "(baselines below, compared by <code>syncline monitor</code>); slices with gaps: "
                  f"{escape(', '.join(m['slices_with_gaps']) or 'none')}; gates closest to failing: "
                  f"{escape('; '.join(m['gates_closest_to_failing']) or 'none')}</dd></dl>")
-    parts.append("<table><tr><th>slice</th><th>share</th><th>abstain rate</th><th>review rate</th></tr>" + "".join(
-        f"<tr><td>{escape(b['slice'])}</td><td>{_pct(b['share'])}</td><td>{_pct(b['abstain_rate'])}</td>"
-        f"<td>{_pct(b['review_rate'])}</td></tr>" for b in m["baselines"]) + "</table>")
+    parts.append("<table><tr><th>slice</th><th>share</th><th>abstain rate (not acted on)</th><th>no answer</th></tr>"
+                 + "".join(f"<tr><td>{escape(b['slice'])}</td><td>{_pct(b['share'])}</td>"
+                           f"<td>{_pct(b['abstain_rate'])}</td><td>{_pct(b['no_answer_rate'])}</td></tr>"
+                           for b in m["baselines"]) + "</table>")
     for ev in evals:
         parts.append(_evaluation_html(ev))
     if png is not None:

@@ -35,6 +35,9 @@ class Rows:
     classes: list[str]
     slices: SliceSet
     target_ids: list[str]
+    entity_ids: NDArray[np.object_]
+    t0_ns: NDArray[np.int64]  # the segment's span (-1 for an entity target)
+    t1_ns: NDArray[np.int64]
     truth: NDArray[np.int64]  # class index, -1 unlabelled
     pred: NDArray[np.int64]  # class index, -1 no answer
     conf: NDArray[np.float64]
@@ -137,7 +140,11 @@ def load_rows(project: Project, run_id: str, *, field_name: str | None = None, s
                  "candidate_member": np.column_stack([cand.column(i).to_numpy(zero_copy_only=False)
                                                       for i in range(cand.num_columns)]).astype(bool)}
     return Rows(run=run, field=field_name, split=split, classes=classes, slices=sset,
-                target_ids=frame.column("target_id").to_pylist(), truth=_codes(frame.column("truth"), classes),
+                target_ids=frame.column("target_id").to_pylist(),
+                entity_ids=np.asarray(frame.column("entity_id").to_pylist(), object),
+                t0_ns=np.asarray(pc.fill_null(frame.column("t0_ns"), -1).to_numpy(), np.int64),
+                t1_ns=np.asarray(pc.fill_null(frame.column("t1_ns"), -1).to_numpy(), np.int64),
+                truth=_codes(frame.column("truth"), classes),
                 pred=pred, conf=pc.fill_null(pc.cast(frame.column("score"), pa.float64()), np.nan).to_numpy(),
                 latency_ms=pc.fill_null(pc.cast(frame.column("latency_ms"), pa.float64()), np.nan).to_numpy(),
                 routed=np.asarray(pc.fill_null(frame.column("abstained"), False).to_numpy(zero_copy_only=False), bool),
