@@ -90,7 +90,7 @@ def test_confusion_metrics_equal_sklearn(seed: int) -> None:
 def test_calibration_equals_row_by_row(seed: int) -> None:
     classes, c, rows, truth, pred, conf, lat, routed = _draw(seed)
     names = [f"s{j}" for j in range(len(rows))]
-    got = {m.slice: m for m in ece(names, c, draws=200)}
+    got = {m.slice: m for m in ece(names, c, draws=200) if m.metric == "ece"}
     for j, inside in enumerate(rows):
         use = inside & (truth >= 0) & (pred >= 0)
         if not use.any():
@@ -281,3 +281,46 @@ def test_slice_search_controls_false_discoveries_when_nothing_is_planted() -> No
 
     hits = sum(bool(discover(*_categorical(seed, planted=False)[:4])) for seed in range(40))
     assert hits <= 4
+
+
+def test_a_calibrated_model_is_not_failed_by_an_ece_gate() -> None:
+    """The plug-in ECE of a perfectly calibrated model on 1,000 rows is ~0.026 (biased upward):
+    the bias-corrected interval still reaches near 0, so "ECE <= 2 %" is never failed (mostly
+    undetermined); a model 10 points overconfident fails it."""
+    from syncline.evaluate.gates import check_gates
+    from syncline.task.gates import HardGate
+
+    gate = HardGate.model_validate("ECE <= 0.02 overall")
+    for shift in (0.0, 0.10):
+        verdicts = []
+        for seed in range(20):
+            rng = np.random.default_rng(seed)
+            n = 1000
+            conf = rng.uniform(0.5, 1, n)
+            right = rng.random(n) < conf - shift
+            c = count(["yes", "no"], np.zeros(n, np.int64), np.ones((1, 1), bool), np.zeros(n, np.int64),
+                      np.where(right, 0, 1), conf, np.full(n, np.nan), np.zeros(n, bool))
+            m = ece(["overall"], c, draws=500, seed=seed)
+            verdicts.append(check_gates([gate], m, "f", ["yes", "no"], [])[0].verdict)
+        if shift == 0.0:
+            assert "fail" not in verdicts and verdicts.count("undetermined") >= 15, verdicts
+        else:
+            assert verdicts.count("fail") >= 18, verdicts
+
+
+def test_bca_from_counts_equals_scipy_bca_on_rows() -> None:
+    """A skewed statistic (mean cost, one rare error costing 100): the BCa interval from the
+    counts equals scipy's BCa over the rows, up to Monte Carlo noise."""
+    from scipy.stats import bootstrap
+
+    rng = np.random.default_rng(3)
+    cost = np.array([0.0, 1.0, 100.0])
+    rows = rng.choice(3, size=400, p=[0.8, 0.19, 0.01])
+    counts = np.bincount(rows, minlength=3).reshape(1, 3)
+
+    def mean_cost(r):  # type: ignore[no-untyped-def]
+        return (r * cost).sum(-1) / r.sum(-1)
+
+    lo, hi = bootstrap_counts(counts, mean_cost, draws=20000, seed=1)
+    ref = bootstrap((cost[rows],), np.mean, n_resamples=20000, method="BCa", random_state=2).confidence_interval
+    assert lo[0] == pytest.approx(ref.low, rel=0.05) and hi[0] == pytest.approx(ref.high, rel=0.05)

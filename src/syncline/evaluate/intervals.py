@@ -1,8 +1,8 @@
 """Intervals that come with every number: Wilson for proportions, a bootstrap over a slice's
 counts for everything else, and how many samples a gate's decision would need.
 
-The bootstrap resamples *sufficient statistics*, not rows: a slice's confusion counts (plus its
-abstentions) are one multinomial draw, so B replicates of a 10-million-row slice cost as much
+The bootstrap resamples *sufficient statistics*, not rows: a slice's confusion counts are one
+multinomial draw, so B replicates of a 10-million-row slice cost as much
 as B replicates of a 10-row one — the same distribution as resampling the slice's rows, because
 the metric depends on the rows only through those counts.
 """
@@ -33,28 +33,66 @@ def wilson(k: NDArray[np.number] | float, n: NDArray[np.number] | float, z: floa
     return np.where(none, np.nan, lo), np.where(none, np.nan, hi)
 
 
-def bootstrap_counts(counts: NDArray[np.number], stat: Callable[[F64], F64], *, draws: int = 1000,
-                     seed: int = 0, level: float = 0.95) -> tuple[F64, F64]:
-    """Percentile interval of ``stat`` over multinomial redraws of each row of ``counts``.
-
-    ``counts`` is (slices, cells); ``stat`` maps an array (..., cells) of counts to (...) values
-    and may return NaN where it is undefined (a replicate without positives has no recall):
-    those replicates are left out. Seeded, so the same counts give the same interval.
-    """
+def redraw(counts: NDArray[np.number], *, draws: int = 1000, seed: int = 0) -> NDArray[np.float64]:
+    """``draws`` multinomial redraws of each row of ``counts`` (slices x cells): slices x draws x
+    cells — one set of replicates that every statistic of those counts can share."""
     c = np.asarray(counts, np.int64)
     n = c.sum(axis=1)
     rng = np.random.default_rng(seed)
     with np.errstate(invalid="ignore", divide="ignore"):
         p = np.where(n[:, None] > 0, c / np.maximum(n, 1)[:, None], 0.0)
-    reps = np.stack([rng.multinomial(int(n_i), p_i, size=draws) if n_i > 0 else np.zeros((draws, c.shape[1]), np.int64)
-                     for n_i, p_i in zip(n, p, strict=True)])  # slices x draws x cells
-    values = np.asarray(stat(reps.astype(np.float64)), np.float64)
-    a = (1 - level) / 2
-    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+    out = np.zeros((c.shape[0], draws, c.shape[1]), np.float64)
+    for i in np.flatnonzero(n > 0):
+        out[i] = rng.multinomial(int(n[i]), p[i], size=draws)
+    return out
+
+
+def bca_interval(counts: NDArray[np.number], reps: NDArray[np.float64], stat: Callable[[F64], F64], *,
+                 level: float = 0.95) -> tuple[F64, F64]:
+    """Bias-corrected and accelerated (BCa, Efron 1987) interval of ``stat`` from replicates
+    ``reps`` (``redraw``). The acceleration is the jackknife's, computed from the counts: leaving
+    out one row of a cell gives the same value for every row of that cell, so the jackknife over
+    n rows is one evaluation per cell, weighted by its count. BCa corrects the percentile
+    interval's miss on skewed statistics (a mean cost where one rare error costs 100×).
+    Replicates where ``stat`` is undefined (NaN) are left out."""
+    c = np.asarray(counts, np.float64)
+    s_n, cells = c.shape
+    n = c.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN slice is undefined: a NaN, said elsewhere
-        lo = np.nanquantile(values, a, axis=1)
-        hi = np.nanquantile(values, 1 - a, axis=1)
-    return np.where(n > 0, lo, np.nan), np.where(n > 0, hi, np.nan)
+        theta = np.asarray(stat(c), np.float64)
+        values = np.asarray(stat(reps), np.float64)  # slices x draws
+        valid = np.isfinite(values)
+        below = ((values < theta[:, None]) & valid).sum(1) + 0.5 * ((values == theta[:, None]) & valid).sum(1)
+        share = np.clip(below / np.maximum(valid.sum(1), 1), 0.5 / max(values.shape[1], 1),
+                        1 - 0.5 / max(values.shape[1], 1))
+        z0 = norm.ppf(share)
+        loo = c[:, None, :] - np.eye(cells)[None, :, :]  # slices x cells x cells: one row of cell j left out
+        jack = np.asarray(stat(np.where(loo < 0, np.nan, loo)), np.float64)  # slices x cells
+        w = np.where(np.isfinite(jack), c, 0.0)
+        jbar = np.nansum(w * jack, 1) / np.maximum(w.sum(1), 1)
+        d = np.where(w > 0, jbar[:, None] - jack, 0.0)
+        num, den = (w * d ** 3).sum(1), (w * d ** 2).sum(1)
+        acc = np.where(den > 0, num / (6 * den ** 1.5), 0.0)
+        zs = norm.ppf([(1 - level) / 2, 1 - (1 - level) / 2])
+        lo_q = norm.cdf(z0 + (z0 + zs[0]) / (1 - acc * (z0 + zs[0])))
+        hi_q = norm.cdf(z0 + (z0 + zs[1]) / (1 - acc * (z0 + zs[1])))
+        lo = np.full(s_n, np.nan)
+        hi = np.full(s_n, np.nan)
+        for i in np.flatnonzero((n > 0) & valid.any(1) & np.isfinite(lo_q) & np.isfinite(hi_q)):
+            v = values[i][valid[i]]
+            lo[i], hi[i] = np.quantile(v, lo_q[i]), np.quantile(v, hi_q[i])
+    return lo, hi
+
+
+def bootstrap_counts(counts: NDArray[np.number], stat: Callable[[F64], F64], *, draws: int = 1000,
+                     seed: int = 0, level: float = 0.95) -> tuple[F64, F64]:
+    """BCa interval of ``stat`` over multinomial redraws of each row of ``counts``.
+
+    ``counts`` is (slices, cells); ``stat`` maps an array (..., cells) of counts to (...) values
+    and may return NaN where it is undefined (a replicate without positives has no recall).
+    Seeded, so the same counts give the same interval."""
+    return bca_interval(counts, redraw(counts, draws=draws, seed=seed), stat, level=level)
 
 
 def samples_to_decide(p: float, threshold: float, z: float = Z95, limit: int = 10_000_000) -> int | None:

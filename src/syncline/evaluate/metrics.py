@@ -3,7 +3,8 @@
 Rates that are a proportion of rows (recall, precision, specificity, false-negative and
 false-positive rates, accuracy, abstain rate) get a Wilson interval on their own numerator and
 denominator; F1, macro F1, balanced accuracy and the cost-weighted error are not proportions and
-get a bootstrap interval over the slice's counts (``intervals.bootstrap_counts``). Metrics use
+get a BCa bootstrap interval over the slice's counts (``intervals``; one set of redraws shared by
+every statistic). Metrics use
 the rows that have both a label and an answer. The abstain rate is the share of rows the system
 did not act on (routed to a person, or no answer at all: the task gate's "abstain rate" and its
 review policy's review rate); the no-answer rate is the share without any answer.
@@ -20,7 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from syncline.evaluate.counts import SliceCounts, latency_edges
-from syncline.evaluate.intervals import bootstrap_counts, wilson
+from syncline.evaluate.intervals import bca_interval, redraw, wilson
 
 F64 = NDArray[np.float64]
 
@@ -85,8 +86,8 @@ def _balanced_accuracy(c: F64, kk: int) -> F64:
 
 
 def _boot(names: list[str], metric: str, label: str | None, flat: NDArray[np.int64], point: F64, stat: object,
-          seed: int, draws: int) -> list[Metric]:
-    lo, hi = bootstrap_counts(flat, stat, draws=draws, seed=seed)  # type: ignore[arg-type]
+          reps: F64) -> list[Metric]:
+    lo, hi = bca_interval(flat, reps, stat)  # type: ignore[arg-type]
     n = flat.sum(axis=1)
     return [Metric(s, metric, label, _num(point[i]), _num(lo[i]), _num(hi[i]), int(n[i]), None, "bootstrap")
             for i, s in enumerate(names)]
@@ -104,9 +105,10 @@ def classification_metrics(names: list[str], c: SliceCounts, *, costs: F64 | Non
     out: list[Metric] = []
     out += _props(names, "accuracy", None, np.trace(conf, axis1=1, axis2=2), total)
     ff = flat.astype(np.float64)
+    reps = redraw(flat, draws=draws, seed=seed)  # one set of replicates for every statistic of these counts
     out += _boot(names, "balanced_accuracy", None, flat, _balanced_accuracy(ff, kk),
-                 lambda r: _balanced_accuracy(r, kk), seed, draws)
-    out += _boot(names, "macro_f1", None, flat, _macro_f1(ff, kk), lambda r: _macro_f1(r, kk), seed + 1, draws)
+                 lambda r: _balanced_accuracy(r, kk), reps)
+    out += _boot(names, "macro_f1", None, flat, _macro_f1(ff, kk), lambda r: _macro_f1(r, kk), reps)
     if costs is not None:
         w = np.asarray(costs, np.float64).reshape(-1)
 
@@ -114,7 +116,7 @@ def classification_metrics(names: list[str], c: SliceCounts, *, costs: F64 | Non
             with np.errstate(invalid="ignore", divide="ignore"):
                 return np.asarray((r * w).sum(-1) / r.sum(-1))
 
-        out += _boot(names, "cost_per_decision", None, flat, mean_cost(ff), mean_cost, seed + 2, draws)
+        out += _boot(names, "cost_per_decision", None, flat, mean_cost(ff), mean_cost, reps)
     answered = c.rows - c.no_answer.sum(axis=1)
     out += _props(names, "abstain_rate", None, c.routed, c.rows)  # not acted on: routed to a person or abstained
     out += _props(names, "no_answer_rate", None, c.no_answer.sum(axis=1), c.rows)
@@ -131,7 +133,7 @@ def classification_metrics(names: list[str], c: SliceCounts, *, costs: F64 | Non
         out += _props(names, "precision", label, tp, said)
         out += _props(names, "specificity", label, tn, neg)
         out += _props(names, "false_positive_rate", label, said - tp, neg)
-        out += _boot(names, "f1", label, flat, _f1(ff, j, kk), lambda r, j=j: _f1(r, j, kk), seed + 10 + j, draws)
+        out += _boot(names, "f1", label, flat, _f1(ff, j, kk), lambda r, j=j: _f1(r, j, kk), reps)
     out += latency_p95(names, c)
     return out
 
