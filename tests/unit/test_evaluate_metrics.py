@@ -264,7 +264,7 @@ def test_slice_search_finds_the_planted_regime_and_explains_its_parents() -> Non
     from syncline.evaluate.discover import discover
 
     names, features, member, wrong, cols = _categorical(0, planted=True)
-    found = discover(names, features, member, wrong)
+    found = discover(names, features, member, np.ones(len(wrong)), wrong)  # each row its own group
     top = found[0]
     assert top["where"] == "a == 1 and b == 2" and top["explained_by"] is None
     inside = (cols["a"] == 1) & (cols["b"] == 2)
@@ -279,7 +279,11 @@ def test_slice_search_controls_false_discoveries_when_nothing_is_planted() -> No
     Benjamini–Hochberg, a search finds something in few of 40 seeds (at most 5 % expected)."""
     from syncline.evaluate.discover import discover
 
-    hits = sum(bool(discover(*_categorical(seed, planted=False)[:4])) for seed in range(40))
+    def search(seed: int) -> list:  # type: ignore[type-arg]
+        names, features, member, wrong, _ = _categorical(seed, planted=False)
+        return discover(names, features, member, np.ones(len(wrong)), wrong)
+
+    hits = sum(bool(search(seed)) for seed in range(40))
     assert hits <= 4
 
 
@@ -324,3 +328,16 @@ def test_bca_from_counts_equals_scipy_bca_on_rows() -> None:
     lo, hi = bootstrap_counts(counts, mean_cost, draws=20000, seed=1)
     ref = bootstrap((cost[rows],), np.mean, n_resamples=20000, method="BCa", random_state=2).confidence_interval
     assert lo[0] == pytest.approx(ref.low, rel=0.05) and hi[0] == pytest.approx(ref.high, rel=0.05)
+
+
+def test_count_refuses_inputs_it_would_misread() -> None:
+    args = dict(classes=["a", "b"], group=np.array([0, 1]), membership=np.ones((2, 1), bool),
+                truth=np.array([1, 0]), pred=np.array([1, 0]), conf=np.array([0.9, 0.8]),
+                latency_ms=np.array([1.0, 2.0]), routed=np.array([False, True]))
+    count(**args)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="routed must be a boolean array"):
+        count(**(args | {"routed": np.array([1, 0])}))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"pred codes must lie in \[-1, 2\); got 0..2"):
+        count(**(args | {"pred": np.array([2, 0])}))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="one entry per row"):
+        count(**(args | {"conf": np.array([0.5])}))  # type: ignore[arg-type]

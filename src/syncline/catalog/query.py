@@ -1060,3 +1060,23 @@ def frame_values(con: duckdb.DuckDBPyConnection, frame: Any, column: str, is_lis
     finally:
         con.unregister("_frame")
     return [r[0] for r in rows]
+
+
+def frame_groups(con: duckdb.DuckDBPyConnection, frame: Any, columns: list[str]) -> tuple[Any, Any]:
+    """Rows of ``frame`` grouped by their values of ``columns`` (top-level columns: a struct or a
+    list is one value): (group code per row, one representative row per group). Slice
+    predicates then run on the representatives only. Rows are grouped by DuckDB's 64-bit hash of
+    the values: two different combinations share a hash with probability ~n²/2⁶⁵ (1e-12 for
+    10,000 combinations)."""
+    import numpy as np
+
+    if not columns:
+        return np.zeros(frame.num_rows, np.int64), np.zeros(min(1, frame.num_rows), np.int64)
+    con.register("_frame", frame)
+    try:
+        cols = ", ".join(f'"{c}"' for c in columns)
+        h = con.sql(f"SELECT hash({cols}) AS h FROM _frame").to_arrow_table().column("h").to_numpy()
+    finally:
+        con.unregister("_frame")
+    _, first, inverse = np.unique(np.asarray(h, np.uint64), return_index=True, return_inverse=True)
+    return inverse.reshape(-1).astype(np.int64), first.astype(np.int64)

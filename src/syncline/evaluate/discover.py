@@ -2,8 +2,9 @@
 ``column == value`` conditions on the catalog's columns (entity attributes, the files' capture
 context and devices), with multiple-comparison control.
 
-Every candidate's rows and errors come from two matrix products over the rows' candidate
-memberships (``M^T M`` and ``M^T (M * wrong)``), so all pairs cost one pass. A candidate is
+Every candidate's rows and errors come from two matrix products over the groups' candidate
+memberships, weighted by each group's rows and errors (``M^T diag(n) M``, ``M^T diag(e) M``),
+so all pairs cost one pass over the groups, not the rows. A candidate is
 tested against the rows outside it (Fisher's exact test); Benjamini–Hochberg runs over *every*
 candidate tried, since searching hundreds of slices finds some "bad" ones by chance alone.
 A slice reported is worse than the rest with q < 0.05 and has at least ``min_rows`` labelled
@@ -30,17 +31,21 @@ def _bh(p: NDArray[np.float64]) -> NDArray[np.float64]:
     return q
 
 
-def discover(names: list[str], features: list[str], member: NDArray[np.bool_], wrong: NDArray[np.bool_], *,
-             min_rows: int = 30, alpha: float = 0.05, top: int = 10) -> list[dict[str, Any]]:
+def discover(names: list[str], features: list[str], member: NDArray[np.bool_], rows: NDArray[np.number],
+             errors: NDArray[np.number], *, min_rows: int = 30, alpha: float = 0.05,
+             top: int = 10) -> list[dict[str, Any]]:
     """``names[i]`` is candidate ``i``'s condition (as a task spec writes it), ``features[i]`` the
-    column it reads (two conditions on one column are not ANDed); ``member`` is labelled rows x
-    candidates; ``wrong`` marks the rows the model got wrong."""
-    n_all, e_all = len(wrong), int(wrong.sum())
+    column it reads (two conditions on one column are not ANDed); ``member`` is groups x
+    candidates (rows that share the columns' values form a group; a group may be one row);
+    ``rows`` and ``errors`` are each group's labelled rows and the ones the model got wrong."""
+    rows = np.asarray(rows, np.float64)
+    errors = np.asarray(errors, np.float64)
+    n_all, e_all = int(rows.sum()), int(errors.sum())
     if n_all == 0 or not names:
         return []
     m = member.astype(np.float64)
-    n2 = m.T @ m
-    e2 = m.T @ (m * wrong[:, None])
+    n2 = m.T @ (m * rows[:, None])
+    e2 = m.T @ (m * errors[:, None])
     p_count = len(names)
     iu = np.triu_indices(p_count)
     cands = []
@@ -74,8 +79,8 @@ def discover(names: list[str], features: list[str], member: NDArray[np.bool_], w
             if out[c]["explained_by"] is not None:
                 continue
             left = masks[k] & ~masks[c]
-            rest_n, rest_e = int(left.sum()), int((left & wrong).sum())
-            if rest_n == int(masks[k].sum()):
+            rest_n, rest_e = int(rows[left].sum()), int(errors[left].sum())
+            if rest_n == d["n"]:
                 continue  # no overlap
             out_n, out_e = n_all - d["n"], e_all - d["errors"]
             p_rest = (fisher_exact([[rest_e, rest_n - rest_e], [out_e, out_n - out_e]]).pvalue if rest_n else 1.0)

@@ -37,14 +37,21 @@ MIN_EFFECT = {"share": 0.05, "abstain_rate": 0.05, "no_answer_rate": 0.05, "conf
 
 
 def _per_slice(r: Rows) -> dict[str, Any]:
-    member = r.patterns[r.group]  # rows x slices
+    """Counts per slice from counts per group (rows sharing the slice columns' values)."""
+    g = r.patterns.shape[0]
+    m = r.patterns.T.astype(np.float64)  # slices x groups
     answered = r.pred >= 0
     good = answered & np.isfinite(r.conf)
     bins = np.clip((np.where(good, r.conf, 0) * FINE_BINS).astype(np.int64), 0, FINE_BINS - 1)
-    conf = np.stack([np.bincount(bins[good & member[:, j]], minlength=FINE_BINS) for j in range(member.shape[1])])
-    return {"rows": member.sum(axis=0), "no_answer": (member & ~answered[:, None]).sum(axis=0),
-            "routed": (member & r.routed[:, None]).sum(axis=0), "conf": conf, "n": len(r.pred),
-            "patterns": (r.patterns, np.bincount(r.group, minlength=r.patterns.shape[0]))}
+    conf_g = np.bincount(r.group[good] * FINE_BINS + bins[good], minlength=g * FINE_BINS).reshape(g, FINE_BINS)
+    rows_g = np.bincount(r.group, minlength=g)
+
+    def s(a: np.ndarray) -> np.ndarray:
+        return np.rint(m @ a.astype(np.float64)).astype(np.int64)
+
+    return {"rows": s(rows_g), "no_answer": s(np.bincount(r.group[~answered], minlength=g)),
+            "routed": s(np.bincount(r.group[r.routed], minlength=g)), "conf": s(conf_g), "n": len(r.pred),
+            "patterns": (r.patterns, rows_g)}
 
 
 def _psi(base: tuple[np.ndarray, np.ndarray], new: tuple[np.ndarray, np.ndarray]) -> float:

@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 
 from syncline.audit.gold import consensus
 from syncline.catalog import query as Q
-from syncline.evaluate.slices import SliceSet, condition_sql, groups, slice_set
+from syncline.evaluate.slices import SliceSet, condition_sql, slice_set
 from syncline.project import Project
 from syncline.task.slices import Condition
 from syncline.task.spec import TaskSpec, load_task
@@ -50,7 +50,7 @@ class Rows:
     other: NDArray[np.int64] | None = None  # the compared run's answer (-1: none)
     candidates: list[str] = dc_field(default_factory=list)  # slice search: each condition, as a task spec writes
     candidate_columns: list[str] = dc_field(default_factory=list)
-    candidate_member: NDArray[np.bool_] | None = None  # rows x candidates
+    candidate_member: NDArray[np.bool_] | None = None  # groups x candidates
     notes: list[str] = dc_field(default_factory=list)
 
     def costs(self) -> NDArray[np.float64] | None:
@@ -116,19 +116,21 @@ def load_rows(project: Project, run_id: str, *, field_name: str | None = None, s
             frame = frame.filter(pc.fill_null(pc.equal(frame.column("split"), split), False))
             if frame.num_rows == 0:
                 raise ValueError(f"no predictions of {field_name!r} on targets of the {split!r} split")
-        member = Q.slice_membership(con, frame, sset.predicates)
+        tops = list(dict.fromkeys(c.split(".")[0] for c in [*sset.columns, *search_columns]))
+        group, first = Q.frame_groups(con, frame, tops)  # slices are evaluated once per distinct combination
+        reps = frame.take(first)
+        member = Q.slice_membership(con, reps, sset.predicates)
         conds: list[Condition] = []
         if search:
             for col in dict.fromkeys([*sset.columns, *search_columns]):
                 if col in ("split", "entity_id") or col.startswith(("quality.", "coverage.")):
                     continue
-                values = Q.frame_values(con, frame, col, Q.frame_column_is_list(col))
+                values = Q.frame_values(con, reps, col, Q.frame_column_is_list(col))
                 if 2 <= len(values) <= 12:
                     conds += [Condition(column=col, op="==", value=v) for v in values]
-            cand = Q.slice_membership(con, frame, [condition_sql(c) for c in conds]) if conds else None
-    membership = np.column_stack([member.column(i).to_numpy(zero_copy_only=False)
-                                  for i in range(member.num_columns)]).astype(bool)
-    group, patterns = groups(membership)
+            cand = Q.slice_membership(con, reps, [condition_sql(c) for c in conds]) if conds else None
+    patterns = np.column_stack([member.column(i).to_numpy(zero_copy_only=False)
+                                for i in range(member.num_columns)]).astype(bool)
     pred = _codes(frame.column("value"), classes)
     unknown = int(pc.sum(pc.and_(pc.is_valid(frame.column("value")), pc.equal(pa.array(pred), -1))).as_py() or 0)
     if unknown:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from dataclasses import field as dc_field
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from syncline.evaluate.calibration import ece, reliability, risk_coverage
@@ -71,7 +72,10 @@ def evaluate(project: Project, run_id: str, *, field_name: str | None = None, sp
     found: list[dict[str, Any]] = []
     if r.candidate_member is not None:
         use = (r.truth >= 0) & (r.pred >= 0)
-        found = discover(r.candidates, r.candidate_columns, r.candidate_member[use], (r.truth != r.pred)[use])
+        g = r.candidate_member.shape[0]
+        found = discover(r.candidates, r.candidate_columns, r.candidate_member,
+                         np.bincount(r.group[use], minlength=g), np.bincount(r.group[use & (r.truth != r.pred)],
+                                                                             minlength=g))
     labelled = c.confusion.sum(axis=(1, 2))
     slices = [{"name": n, "description": r.slices.descriptions.get(n, ""), "rows": int(c.rows[i]),
                "labelled": int(labelled[i]), "too_small": bool(labelled[i] < SMALL_SLICE)}

@@ -13,9 +13,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numpy as np
-from numpy.typing import NDArray
-
 from syncline.catalog import query as Q
 from syncline.task.slices import Condition, Slice, _sql_literal
 
@@ -75,13 +72,3 @@ def condition_sql(c: Condition) -> str:
 
 def slice_sql(sl: Slice) -> str:
     return " AND ".join(condition_sql(c) for c in sl.where)
-
-
-def groups(membership: NDArray[np.bool_]) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
-    """Rows x slices membership to (group code per row, groups x slices membership)."""
-    if membership.shape[0] == 0:
-        return np.zeros(0, np.int64), np.zeros((1, membership.shape[1]), bool)
-    packed = np.packbits(membership, axis=1)
-    uniq, inverse = np.unique(packed, axis=0, return_inverse=True)
-    patterns = np.unpackbits(uniq, axis=1, count=membership.shape[1]).astype(bool)
-    return inverse.reshape(-1).astype(np.int64), patterns
