@@ -265,8 +265,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--blas-threads", type=int, default=None,
                     help="limit BLAS threads (threadpoolctl) for the whole run; default: BLAS's own choice")
-    ap.add_argument("--rows-membership", action="store_true",
-                    help="also time the rows x slices membership and slices.groups (what run.evaluate does)")
+    ap.add_argument("--duckdb-groups", action="store_true",
+                    help="also time the grouping `syncline eval` does: a DuckDB hash of the slice columns")
     args = ap.parse_args()
     if args.blas_threads is not None:
         from threadpoolctl import threadpool_limits
@@ -319,25 +319,25 @@ def main() -> None:
     print(f"counts check against a direct per-slice pass (slices 0, 1, 40, last): "
           f"{check_counts(d, c, preds, [0, 1, 40, len(names) - 1])}")
 
-    if args.rows_membership:
-        from syncline.evaluate.slices import groups
+    if args.duckdb_groups:
+        import duckdb
+        import pyarrow as pa
 
+        from syncline.catalog import query as Q
+
+        frame = pa.table({f"a{i}": pa.array(d[f"a{i}"]) for i in range(len(CARDS))})
+        con = duckdb.connect()
         t = time.perf_counter()
-        member_cols = []  # one bool column per slice, stacked as run.evaluate stacks DuckDB's
-        for conds in preds:
-            col_mask = np.ones(args.rows, bool)
-            for col, v in conds:
-                col_mask &= d[f"a{col}"] == v
-            member_cols.append(col_mask)
-        member = np.column_stack(member_cols)
-        del member_cols
-        t_member = time.perf_counter() - t
-        t = time.perf_counter()
-        gcode, patterns = groups(member)
-        print(f"rows x slices membership ({member.nbytes / 1e9:.1f} GB) {t_member:.2f} s, then slices.groups "
-              f"{time.perf_counter() - t:.2f} s -> {len(patterns)} groups (the mixed-radix path above: "
-              f"{runs[mid]['group codes + membership']:.2f} s)")
-        del member, gcode, patterns
+        gcode, first = Q.frame_groups(con, frame, [f"a{i}" for i in range(len(CARDS))])
+        t_hash = time.perf_counter() - t
+        mixed = d["a0"].copy()
+        for i, card in enumerate(CARDS[1:], start=1):
+            mixed = mixed * card + d[f"a{i}"]
+        same = len(first) == len(np.unique(mixed))
+        print(f"grouping as `syncline eval` does (DuckDB hash of the slice columns, np.unique of the hashes): "
+              f"{t_hash:.2f} s -> {len(first)} groups ({'the same' if same else 'NOT the same'} number as the "
+              f"mixed radix; that path: {runs[mid]['group codes + membership']:.2f} s)")
+        del gcode, first, frame
 
     per_draw, f1, acc = naive_bootstrap(d, args.naive_draws, args.seed)
     slice_rows = c.rows.astype(np.float64)  # type: ignore[attr-defined]

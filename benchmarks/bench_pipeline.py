@@ -134,7 +134,7 @@ def main() -> None:
         return t_sources, time.perf_counter() - t
 
     ratios = []
-    for rep in range(args.repeat):  # interleaved, so a slow spell of the machine hits both sides
+    for _ in range(args.repeat):  # interleaved, so a slow spell of the machine hits both sides
         t_sources, t_stages = direct()
         d = t_sources + t_stages
         print(f"direct: sources {t_sources:.2f} s + stages {t_stages:.2f} s = {d:.2f} s")
