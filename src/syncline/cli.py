@@ -385,9 +385,10 @@ def eval_cmd(
     if json_out:
         _print_json(ev.to_json())
         return
-    from syncline.evaluate.console import print_eval
+    from syncline.evaluate.console import print_diagnostics, print_eval
 
     print_eval(console, ev)
+    print_diagnostics(console, ev.to_json())
 
 
 @app.command()

@@ -110,6 +110,15 @@ def test_eval_per_slice_equals_sklearn_and_flags_the_bad_regime(tmp_path: Path) 
     assert top["where"] == "context.lighting == 'night' and camera == 'cam2'" and top["explained_by"] is None
     assert top["n"] == sum(1 for r in rows.values() if r["night"] and r["cam2"])
     assert {d["where"]: d["explained_by"] for d in ev.discovered}["context.lighting == 'night'"] == top["where"]
+    # the next data: more of the worst regime, a slice with no rows, and the commonest confusion to re-check
+    req = ev.diagnostics["data_request"]
+    assert any(r["where"] == "night & cam2" and r["action"] == "collect and label" for r in req)
+    assert any(r["where"] == "rain" and r["rows"] == 30 for r in req)
+    pair = ev.diagnostics["confusion_pairs"][0]
+    assert pair["count"] == max(sum(1 for r in rows.values() if (r["truth"], r["pred"]) == (t, a))
+                                for t in CLASSES for a in CLASSES if t != a)
+    assert ev.diagnostics["error_clusters"]["clusters"] == []  # no stored vectors in this world: said, not faked
+    assert "no stored representation" in ev.diagnostics["error_clusters"]["note"]
     # gates: FNR on alert_vet <= 2% in every slice fails where it is far above; p95 latency passes
     fnr = {g.slice: g for g in ev.gates if g.gate.startswith("false-negative rate on `alert_vet`")}
     assert fnr["night"].verdict == "fail" and fnr["rain"].verdict == "undetermined"
@@ -136,6 +145,11 @@ def test_undetermined_gate_says_how_many_more_rows(tmp_path: Path) -> None:
     m = ev.metric("night", "false_negative_rate", "alert_vet")
     assert m.value == 0.0 and m.n > 0 and g.verdict == "undetermined"
     assert g.samples_needed is not None and g.samples_needed > m.n and "more rows would decide it" in g.why
+    # the data request turns it into rows to label: the positives needed over alert_vet's share of the slice
+    req = next(r for r in ev.diagnostics["data_request"] if r["action"] == "label" and r["where"] == "night"
+               and "alert_vet" in r["why"])
+    share = m.n / ev.metric("night", "accuracy").n
+    assert req["priority"] == 1 and req["rows"] == pytest.approx((g.samples_needed - m.n) / share, abs=1)
 
 
 def test_bad_files_are_refused_with_the_reason(tmp_path: Path) -> None:

@@ -341,3 +341,43 @@ def test_count_refuses_inputs_it_would_misread() -> None:
         count(**(args | {"pred": np.array([2, 0])}))  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="one entry per row"):
         count(**(args | {"conf": np.array([0.5])}))  # type: ignore[arg-type]
+
+
+def test_error_clusters_find_the_blob_the_model_gets_wrong() -> None:
+    """Three blobs in a 6-d space; the model errs on 60 % of one blob and 10 % elsewhere, and that
+    blob is mostly night: the cluster is found, night named over-represented, examples given."""
+    from syncline.evaluate.diagnose import error_clusters
+
+    rng = np.random.default_rng(0)
+    centres = rng.normal(0, 8, (3, 6))
+    which = rng.integers(0, 3, 900)
+    x = centres[which] + rng.normal(0, 1, (900, 6))
+    wrong = rng.random(900) < np.where(which == 2, 0.6, 0.1)
+    night = np.where(which == 2, rng.random(900) < 0.9, rng.random(900) < 0.2)
+    member = np.column_stack([np.ones(900, bool), night])
+    x[:5] = np.nan  # segments without vectors are left out
+    ids = [f"seg-{i}" for i in range(900)]
+    got = error_clusters(x, wrong, member, ["overall", "night"], ids, np.array(["e"] * 900, object),
+                         np.arange(900) * 10**9, np.arange(1, 901) * 10**9)
+    assert got["rows"] == 895 and got["clusters"]
+    # k-means may cut the bad blob in parts (k grows with the rows): the clusters found are its parts
+    blob = len(set(np.flatnonzero(which == 2).tolist()) - set(range(5)))
+    assert abs(sum(c["rows"] for c in got["clusters"]) - blob) <= 15
+    for c in got["clusters"]:
+        assert c["error_rate"] > 0.45 and c["over_represented"][0]["slice"] == "night"
+        assert all(wrong[int(e["target_id"].split("-")[1])] and which[int(e["target_id"].split("-")[1])] == 2
+                   for e in c["examples"])
+
+
+def test_confusion_pairs_give_the_commonest_mistakes_with_moments() -> None:
+    from syncline.evaluate.diagnose import confusion_pairs
+
+    truth = np.array([0, 0, 0, 1, 1, 2, 2, 2, 2, -1])
+    pred = np.array([1, 1, 0, 1, 0, 1, 1, 1, 2, 1])
+    conf = np.array([0.9, 0.6, 0.9, 0.9, 0.7, 0.95, 0.5, 0.8, 0.9, 0.9])
+    ids = [f"s{i}" for i in range(10)]
+    got = confusion_pairs(["a", "b", "c"], truth, pred, conf, ids, np.array(["e"] * 10, object),
+                          np.arange(10) * 10**9, np.arange(1, 11) * 10**9)
+    assert [(p["truth"], p["answer"], p["count"]) for p in got] == [("c", "b", 3), ("a", "b", 2), ("b", "a", 1)]
+    assert [e["target_id"] for e in got[0]["examples"]] == ["s5", "s7", "s6"]  # most confident first
+    assert got[0]["share_of_truth"] == pytest.approx(0.75) and got[0]["examples"][0]["t0_s"] == 5.0

@@ -1066,8 +1066,8 @@ def frame_groups(con: duckdb.DuckDBPyConnection, frame: Any, columns: list[str])
     """Rows of ``frame`` grouped by their values of ``columns`` (top-level columns: a struct or a
     list is one value): (group code per row, one representative row per group). Slice
     predicates then run on the representatives only. Rows are grouped by DuckDB's 64-bit hash of
-    the values: two different combinations share a hash with probability ~n²/2⁶⁵ (1e-12 for
-    10,000 combinations)."""
+    the values (two different combinations share a hash with probability ~n²/2⁶⁵: 1e-12 for
+    10,000 combinations), the hashes numbered by Arrow's hash table, not a sort."""
     import numpy as np
 
     if not columns:
@@ -1078,5 +1078,9 @@ def frame_groups(con: duckdb.DuckDBPyConnection, frame: Any, columns: list[str])
         h = con.sql(f"SELECT hash({cols}) AS h FROM _frame").to_arrow_table().column("h").to_numpy()
     finally:
         con.unregister("_frame")
-    _, first, inverse = np.unique(np.asarray(h, np.uint64), return_index=True, return_inverse=True)
-    return inverse.reshape(-1).astype(np.int64), first.astype(np.int64)
+    import pyarrow as pa
+
+    codes = pa.array(h).dictionary_encode().indices.to_numpy(zero_copy_only=False).astype(np.int64)  # a hash table
+    first = np.empty(int(codes.max()) + 1 if len(codes) else 0, np.int64)
+    first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)  # the last write per group is its first row
+    return codes, first

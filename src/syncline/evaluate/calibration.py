@@ -54,26 +54,32 @@ def ece_values(n: F64, conf: F64, correct: F64) -> F64:
 def ece(names: list[str], c: SliceCounts, *, draws: int = 1000, seed: int = 0) -> list[Metric]:
     n, s, k = coarse(c)
     point = ece_values(n, s, k)
+    tot = n.sum(axis=1)
+    live = np.flatnonzero(tot > 0)
     rng = np.random.default_rng(seed)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_conf = np.where(n > 0, s / np.maximum(n, 1e-300), 0.0)
+        acc = np.clip(np.where(n > 0, k / np.maximum(n, 1e-300), 0.0), 0.0, 1.0)
+        p = n / np.maximum(tot, 1)[:, None]
+    # every slice's redraws at once: slices x draws x bins
+    nb = rng.multinomial(tot[live].astype(np.int64)[:, None], p[live][:, None, :], size=(len(live), draws))
+    kb = rng.binomial(nb, acc[live][:, None, :])
+    reps = ece_values(nb.astype(np.float64), (nb * mean_conf[live][:, None, :]).astype(np.float64),
+                      kb.astype(np.float64))
+    q_lo, q_hi = np.quantile(reps, [0.025, 0.975], axis=1)
+    where = {int(i): j for j, i in enumerate(live)}
     out = []
     for i, name in enumerate(names):
-        tot = int(n[i].sum())
-        if tot == 0:
+        if i not in where:
             out.append(Metric(name, "ece", None, None, None, None, 0, None, "none"))
             continue
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mean_conf = np.where(n[i] > 0, s[i] / n[i], 0.0)
-            acc = np.where(n[i] > 0, k[i] / n[i], 0.0)
-        nb = rng.multinomial(tot, n[i] / tot, size=draws)
-        kb = rng.binomial(nb, acc)
-        reps = ece_values(nb.astype(np.float64), (nb * mean_conf).astype(np.float64), kb.astype(np.float64))
-        q_lo, q_hi = np.quantile(reps, [0.025, 0.975])
+        j = where[i]
         theta = float(point[i])
-        lo, hi = max(0.0, 2 * theta - q_hi), max(0.0, 2 * theta - q_lo)
-        out.append(Metric(name, "ece", None, round(theta, 6), round(lo, 6), round(hi, 6), tot, None,
+        lo, hi = max(0.0, 2 * theta - float(q_hi[j])), max(0.0, 2 * theta - float(q_lo[j]))
+        out.append(Metric(name, "ece", None, round(theta, 6), round(lo, 6), round(hi, 6), int(tot[i]), None,
                           "basic-bootstrap"))
-        out.append(Metric(name, "ece_debiased", None, round(max(0.0, 2 * theta - float(reps.mean())), 6),
-                          round(lo, 6), round(hi, 6), tot, None, "basic-bootstrap"))
+        out.append(Metric(name, "ece_debiased", None, round(max(0.0, 2 * theta - float(reps[j].mean())), 6),
+                          round(lo, 6), round(hi, 6), int(tot[i]), None, "basic-bootstrap"))
     return out
 
 

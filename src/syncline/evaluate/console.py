@@ -73,6 +73,29 @@ def print_eval(console: Console, ev: Any, *, focus: str | None = None) -> None:
                           f"q = {f['q']:.2g})", highlight=False)
 
 
+def print_diagnostics(console: Console, d: dict[str, Any]) -> None:
+    """The commonest confusions with a moment to look at, clusters of errors, and the next data."""
+    diag = d.get("diagnostics") or {}
+    for p in diag.get("confusion_pairs", [])[:3]:
+        ex = p["examples"][0] if p["examples"] else None
+        where = f" — e.g. {ex['entity_id']} at {ex['t0_s']}–{ex['t1_s']} s" if ex and ex["t0_s"] is not None else ""
+        console.print(f"  confusion: {p['truth']} answered {p['answer']} {p['count']} times "
+                      f"({100 * p['share_of_truth']:.0f} % of {p['truth']}){where}", highlight=False)
+    cl = diag.get("error_clusters") or {}
+    for c in cl.get("clusters", [])[:3]:
+        over = ", ".join(o["slice"] for o in c["over_represented"]) or "no slice in particular"
+        console.print(f"  error cluster {c['cluster']}: {c['rows']} segments err {100 * c['error_rate']:.0f} % vs "
+                      f"{100 * c['rest_error_rate']:.0f} % elsewhere; mostly {over}", highlight=False)
+    if cl.get("note"):
+        console.print(f"  error clusters: {cl['note']}", highlight=False)
+    req = diag.get("data_request", [])
+    if req:
+        console.print("next data:")
+        for r in req[:6]:
+            rows = "" if r["rows"] is None else f"{r['rows']} rows: "
+            console.print(f"  [{r['priority']}] {r['action']} {r['where']} — {rows}{r['why']}", highlight=False)
+
+
 def print_answers(console: Console, a: dict[str, Any]) -> None:
     """The report's five answers, one line each with its first reasons."""
     console.print(f"which model: run {a['which_model']['run_id'][:12]} — {a['which_model']['why']}"

@@ -182,6 +182,35 @@ def _html(result: dict[str, Any], evals: list[Evaluation], png: Path | None) -> 
     return "".join(parts)
 
 
+def _diagnostics_html(diag: dict[str, Any]) -> str:
+    parts = ["<h3>What the errors look like</h3><table><tr><th>truth</th><th>answered</th><th>times</th>"
+             "<th>moments to look at</th></tr>"]
+    for p in diag.get("confusion_pairs", []):
+        moments = "; ".join(f"{escape(str(e['entity_id']))} {e['t0_s']}–{e['t1_s']} s" if e["t0_s"] is not None
+                            else escape(str(e["target_id"])) for e in p["examples"])
+        parts.append(f"<tr><td>{escape(p['truth'])}</td><td>{escape(p['answer'])}</td><td>{p['count']} "
+                     f"({_pct(p['share_of_truth'])})</td><td>{moments}</td></tr>")
+    parts.append("</table>")
+    cl = diag.get("error_clusters") or {}
+    if cl.get("clusters"):
+        reps = escape(", ".join(cl.get("representations", [])))
+        parts.append(f"<p>Clusters of errors in representation space ({reps}):</p><ul>" + "".join(
+                         f"<li>{c['rows']} segments err {_pct(c['error_rate'])} vs {_pct(c['rest_error_rate'])} "
+                         f"elsewhere (q = {c['q']:.2g}); over-represented: "
+                         f"{escape(', '.join(o['slice'] for o in c['over_represented']) or 'none')}</li>"
+                         for c in cl["clusters"]) + "</ul>")
+    elif cl.get("note"):
+        parts.append(f"<p>Error clusters: {escape(cl['note'])}</p>")
+    req = diag.get("data_request", [])
+    if req:
+        parts.append("<h3>Next data</h3><table><tr><th>priority</th><th>action</th><th>where</th><th>rows</th>"
+                     "<th>why</th></tr>" + "".join(
+                         f"<tr><td>{r['priority']}</td><td>{escape(r['action'])}</td><td>{escape(r['where'])}</td>"
+                         f"<td>{'' if r['rows'] is None else r['rows']}</td><td>{escape(r['why'])}</td></tr>"
+                         for r in req) + "</table>")
+    return "".join(parts)
+
+
 def _pct(v: float | None) -> str:
     return "" if v is None else f"{100 * v:.1f} %"
 
@@ -216,6 +245,7 @@ def _evaluation_html(ev: Evaluation) -> str:
                          f"[{_pct(f['lo'])}, {_pct(f['hi'])}]</td><td>{_pct(f['rest_error_rate'])}</td>"
                          f"<td>{f['q']:.2g}</td><td>{escape(f['explained_by'] or '')}</td></tr>"
                          for f in ev.discovered) + "</table>")
+    parts.append(_diagnostics_html(ev.diagnostics))
     cal = ev.calibration.get("overall")
     if cal:
         ece = by.get(("overall", "ece", None))

@@ -22,11 +22,12 @@ import pyarrow as pa
 
 from syncline.evaluate.calibration import ece, reliability, risk_coverage
 from syncline.evaluate.counts import SliceCounts, count
+from syncline.evaluate.diagnose import confusion_pairs, data_request, error_clusters, segment_vectors_for
 from syncline.evaluate.discover import discover
 from syncline.evaluate.gaps import significant, slice_gaps
 from syncline.evaluate.gates import GateResult, check_gates
 from syncline.evaluate.metrics import Metric, classification_metrics
-from syncline.evaluate.rows import load_rows
+from syncline.evaluate.rows import Rows, load_rows
 from syncline.ids import stable_id
 from syncline.project import Project
 
@@ -49,6 +50,7 @@ class Evaluation:
     notes: list[str] = dc_field(default_factory=list)
     counts: SliceCounts | None = dc_field(default=None, repr=False)  # kept for the report's figures
     discovered: list[dict[str, Any]] = dc_field(default_factory=list)  # slices found by search (discover)
+    diagnostics: dict[str, Any] = dc_field(default_factory=dict)  # confusion pairs, error clusters, data request
 
     def metric(self, slice_: str, metric: str, label: str | None = None) -> Metric:
         return next(m for m in self.metrics if (m.slice, m.metric, m.label) == (slice_, metric, label))
@@ -57,7 +59,8 @@ class Evaluation:
         return {"eval_id": self.eval_id, "run_id": self.run_id, "field": self.field, "split": self.split,
                 "classes": self.classes, "slices": self.slices, "metrics": [m.to_json() for m in self.metrics],
                 "gates": [g.to_json() for g in self.gates], "gaps": self.gaps, "calibration": self.calibration,
-                "versions": self.versions, "notes": self.notes, "discovered": self.discovered}
+                "versions": self.versions, "notes": self.notes, "discovered": self.discovered,
+                "diagnostics": self.diagnostics}
 
 
 def evaluate(project: Project, run_id: str, *, field_name: str | None = None, split: str = "auto",
@@ -76,6 +79,7 @@ def evaluate(project: Project, run_id: str, *, field_name: str | None = None, sp
         found = discover(r.candidates, r.candidate_columns, r.candidate_member,
                          np.bincount(r.group[use], minlength=g), np.bincount(r.group[use & (r.truth != r.pred)],
                                                                              minlength=g))
+    diagnostics = _diagnose(project, r, c, found)
     labelled = c.confusion.sum(axis=(1, 2))
     slices = [{"name": n, "description": r.slices.descriptions.get(n, ""), "rows": int(c.rows[i]),
                "labelled": int(labelled[i]), "too_small": bool(labelled[i] < SMALL_SLICE)}
@@ -91,10 +95,37 @@ def evaluate(project: Project, run_id: str, *, field_name: str | None = None, sp
                 "evaluated_run_tables": json.loads(run.get("table_versions_json") or "{}")}
     ev = Evaluation(eval_id, run["run_id"], r.field, r.split, r.classes, slices, metrics, gate_results,
                     [g.to_json() for g in gaps], calibration, versions, list(r.notes), discovered=found)
+    ev.diagnostics = diagnostics | {"data_request": data_request(ev, diagnostics["confusion_pairs"],
+                                                                 _prevalence(names, c))}
     ev.counts = c
     if write:
         _write(project, ev, started)
     return ev
+
+
+def _prevalence(names: list[str], c: SliceCounts) -> dict[tuple[str, str], float]:
+    """Each class's share of each slice's labelled rows."""
+    support = c.confusion.sum(axis=2)  # slices x truth
+    tot = np.maximum(support.sum(axis=1), 1)
+    return {(s, k): float(support[i, j] / tot[i]) for i, s in enumerate(names) for j, k in enumerate(c.classes)}
+
+
+def _diagnose(project: Project, r: Rows, c: SliceCounts, found: list[dict[str, Any]]) -> dict[str, Any]:
+    """Confusion pairs with example moments, and clusters of errors in representation space."""
+    pairs = confusion_pairs(r.classes, r.truth, r.pred, r.conf, r.target_ids, r.entity_ids, r.t0_ns, r.t1_ns)
+    use = (r.truth >= 0) & (r.pred >= 0)
+    clusters: dict[str, Any] = {"k": 0, "rows": 0, "clusters": [], "note": "no segment spans to place in a space"}
+    if use.any() and (r.t0_ns[use] >= 0).any():
+        vecs, reps = segment_vectors_for(project, list(r.run.get("representation_ids") or []), r.entity_ids[use],
+                                         r.t0_ns[use], r.t1_ns[use])
+        if reps:
+            targets = [t for t, u in zip(r.target_ids, use, strict=True) if u]
+            clusters = error_clusters(vecs, (r.truth != r.pred)[use], r.patterns[r.group[use]], r.slices.names,
+                                      targets, r.entity_ids[use], r.t0_ns[use], r.t1_ns[use])
+            clusters["representations"] = reps
+        else:
+            clusters["note"] = "no stored representation covers the evaluated segments (syncline embed)"
+    return {"confusion_pairs": pairs, "error_clusters": clusters}
 
 
 def _write(project: Project, ev: Evaluation, started: int) -> None:
