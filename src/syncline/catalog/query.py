@@ -1084,3 +1084,25 @@ def frame_groups(con: duckdb.DuckDBPyConnection, frame: Any, columns: list[str])
     first = np.empty(int(codes.max()) + 1 if len(codes) else 0, np.int64)
     first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)  # the last write per group is its first row
     return codes, first
+
+
+def run_traces(con: duckdb.DuckDBPyConnection, run_id: str, target_ids: list[str]) -> list[tuple[str, str, str, Any]]:
+    """(target, stage, status, outputs_json) of a pipeline run's traces for ``target_ids``."""
+    import pyarrow as pa
+
+    if not target_ids:
+        return []
+    con.register("_targets", pa.table({"target_id": pa.array(target_ids, pa.string())}))
+    try:
+        rows = con.execute("""SELECT t.target_id, t.stage, t.status, t.outputs_json FROM traces t
+                              JOIN _targets USING (target_id) WHERE t.run_id = ?""", [run_id]).fetchall()
+    finally:
+        con.unregister("_targets")
+    return [(str(a), str(b), str(c), d) for a, b, c, d in rows]
+
+
+def label_values(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
+    """Each labelled field's distinct values."""
+    rows = con.sql("SELECT field, list(DISTINCT value ORDER BY value) FROM labels WHERE value IS NOT NULL "
+                   "GROUP BY field").fetchall()
+    return {str(f): [str(v) for v in vals] for f, vals in rows}

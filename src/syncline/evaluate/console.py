@@ -88,6 +88,11 @@ def print_diagnostics(console: Console, d: dict[str, Any]) -> None:
                       f"{100 * c['rest_error_rate']:.0f} % elsewhere; mostly {over}", highlight=False)
     if cl.get("note"):
         console.print(f"  error clusters: {cl['note']}", highlight=False)
+    att = diag.get("attribution") or {}
+    wrong = att.get("wrong")
+    if wrong and wrong["rows"]:
+        console.print(f"  wrong decisions by the stage that went wrong first ({wrong['rows']}): " + "; ".join(
+            f"{c['cause']} {c['rows']} ({100 * c['share']:.0f} %)" for c in wrong["causes"][:4]), highlight=False)
     req = diag.get("data_request", [])
     if req:
         console.print("next data:")

@@ -201,6 +201,14 @@ def _diagnostics_html(diag: dict[str, Any]) -> str:
                          for c in cl["clusters"]) + "</ul>")
     elif cl.get("note"):
         parts.append(f"<p>Error clusters: {escape(cl['note'])}</p>")
+    att = diag.get("attribution") or {}
+    if att.get("wrong", {}).get("rows"):
+        right = {c["cause"]: c for c in att.get("right", {}).get("causes", [])}
+        parts.append("<h3>Which stage a wrong decision came from</h3><table><tr><th>cause</th><th>wrong decisions"
+                     "</th><th>the same on right decisions</th></tr>" + "".join(
+                         f"<tr><td>{escape(c['cause'])}</td><td>{c['rows']} ({_pct(c['share'])} [{_pct(c['lo'])}, "
+                         f"{_pct(c['hi'])}])</td><td>{_pct(right[c['cause']]['share']) if c['cause'] in right else '—'}"
+                         "</td></tr>" for c in att["wrong"]["causes"]) + "</table>")
     req = diag.get("data_request", [])
     if req:
         parts.append("<h3>Next data</h3><table><tr><th>priority</th><th>action</th><th>where</th><th>rows</th>"

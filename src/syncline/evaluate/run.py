@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from syncline.evaluate.attribution import attribute
 from syncline.evaluate.calibration import ece, reliability, risk_coverage
 from syncline.evaluate.counts import SliceCounts, count
 from syncline.evaluate.diagnose import confusion_pairs, data_request, error_clusters, segment_vectors_for
@@ -125,7 +126,11 @@ def _diagnose(project: Project, r: Rows, c: SliceCounts, found: list[dict[str, A
             clusters["representations"] = reps
         else:
             clusters["note"] = "no stored representation covers the evaluated segments (syncline embed)"
-    return {"confusion_pairs": pairs, "error_clusters": clusters}
+    labelled = np.flatnonzero(use)
+    names = np.asarray(r.classes, object)
+    attribution = attribute(project, r.run, np.asarray(r.target_ids, object)[labelled].tolist(),
+                            names[r.truth[labelled]].tolist(), names[r.pred[labelled]].tolist())
+    return {"confusion_pairs": pairs, "error_clusters": clusters, "attribution": attribution}
 
 
 def _write(project: Project, ev: Evaluation, started: int) -> None:

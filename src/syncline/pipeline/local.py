@@ -135,12 +135,13 @@ def run_pipeline(project: Project, pipeline: Pipeline, *, representations: dict[
     prov_subjects = pa.array([sorted({x for a in c for x in subjects.get(a, [])}) for c in combos],
                              pa.list_(pa.string())).take(take)
     result = RunResult(run_id, len(ids), len(ids) - len(todo))
+    stages_info = [{"name": st.name, "role": st.role, "classes": st.params.get("classes")} for st in pipeline.stages]
     run_row = {"run_id": run_id, "kind": "pipeline", "started_utc_ns": started, "status": "running",
                "task_hash": _task_hash(project), "model_name": pipeline.name,
                "model_version": pipeline.config_hash(),
                "representation_ids": sorted(set(representations.values())),
                "table_versions_json": json.dumps(snapshot, sort_keys=True),
-               "config_json": json.dumps(config, sort_keys=True)}
+               "config_json": json.dumps(config | {"stages": stages_info}, sort_keys=True)}
     if fresh:
         cat.upsert("runs", [run_row])
     t_run = time.perf_counter()
@@ -165,8 +166,8 @@ def run_pipeline(project: Project, pipeline: Pipeline, *, representations: dict[
             routes, stage_status = Q.run_counts(con, run_id)
     cat.upsert("runs", [run_row | {"status": "finished", "finished_utc_ns": time.time_ns(),
                                    "config_json": json.dumps(config | {"segments": result.segments, "routes": routes,
-                                                                       "stage_status": stage_status},
-                                                             sort_keys=True)}])
+                                                                       "stage_status": stage_status,
+                                                                       "stages": stages_info}, sort_keys=True)}])
     return result
 
 
