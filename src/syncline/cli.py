@@ -423,6 +423,8 @@ def report(
     out: Annotated[Path | None, typer.Option("--out", help="the HTML file (default: reports/<run>.html)")] = None,
     field: Annotated[str | None, typer.Option("--field", help="the field (default: the run's)")] = None,
     split: Annotated[str, typer.Option(help="auto (test if splits exist), test, validation, train or all")] = "auto",
+    perturb: Annotated[list[str] | None, typer.Option("--perturb", help="red-team perturbations to include "
+                                                      "(see syncline redteam)")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """An offline HTML report (and JSON) answering: which model, is it safe, ready, deployable, what to monitor."""
@@ -431,7 +433,7 @@ def report(
     p = _open(project)
     target = out or p.root / "reports" / f"{run_ids[0][:12]}.html"
     try:
-        res = build_report(p, run_ids, target, field_name=field, split=split)
+        res = build_report(p, run_ids, target, field_name=field, split=split, perturbations=perturb)
     except ValueError as e:
         _fail(str(e))
     if json_out:
@@ -441,6 +443,33 @@ def report(
 
     print_answers(console, res["answers"])
     console.print(f"report: {target} (and {target.with_suffix('.json').name})", highlight=False)
+
+
+@app.command()
+def redteam(
+    run_id: Annotated[str, typer.Argument(help="the clean pipeline run to perturb: ID or prefix")],
+    perturb: Annotated[list[str], typer.Option("--perturb", help="shift:MODALITY:SECONDS, drop:MODALITY, "
+                                               "swap:MODALITY or noise:MODALITY:LEVEL (repeat)")],
+    project: ProjectOpt = Path("."),
+    json_out: JsonOpt = False,
+) -> None:
+    """Re-run the pipeline with one modality shifted, dropped, swapped or noised: robustness per slice."""
+    from syncline.evaluate.redteam import red_team
+    from syncline.pipeline.graph import PipelineError
+
+    p = _open(project)
+    try:
+        res = red_team(p, run_id, perturb)
+    except PipelineError as e:
+        _fail("the pipeline is refused:\n  " + "\n  ".join(e.problems))
+    except ValueError as e:
+        _fail(str(e))
+    if json_out:
+        _print_json(res)
+        return
+    from syncline.evaluate.console import print_redteam
+
+    print_redteam(console, res)
 
 
 @app.command(name="monitor")

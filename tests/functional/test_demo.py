@@ -253,6 +253,20 @@ def test_demo_ends_with_the_evaluation_report(demo) -> None:  # type: ignore[no-
     assert a["is_it_safe"]["answer"] in ("no", "not shown") and a["can_we_deploy"]["answer"] == "no"
     html = Path(rep["html"]).read_text()
     assert "Is it safe?" in html and "<script" not in html and "data:image/png;base64," in html
+    assert "Red team" in html and "Next data" in html
+    # the red team re-ran the pipeline four times; without a microphone, every segment that hear decided is lost to
+    # it and fusion falls back to posture: nothing is decided from audio that is not there
+    red = json.loads(Path(rep["html"]).with_suffix(".json").read_text())["redteam"]
+    assert [r["perturbation"] for r in red["perturbations"]] == ["drop:audio", "swap:audio", "shift:audio:0.5",
+                                                                 "noise:video:1"]
+    runs = {r["run_id"]: r for r in json.loads(subprocess.run(
+        [sys.executable, "-c", "import json,sys; from syncline.project import Project; "
+         "print(json.dumps(Project.open(sys.argv[1]).catalog().read('runs', columns=['run_id', 'kind', "
+         "'config_json']).to_pylist()))", str(Path(result["project"]))], capture_output=True, text=True,
+        check=True).stdout)}
+    for r in red["perturbations"]:
+        assert runs[r["run_id"]]["kind"] == "redteam"
+        assert json.loads(runs[r["run_id"]]["config_json"])["note"]["perturbation"] == r["perturbation"]
 
 
 def test_the_demo_pipeline_gives_the_same_predictions_on_ray(demo) -> None:  # type: ignore[no-untyped-def]

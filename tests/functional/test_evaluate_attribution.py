@@ -1,6 +1,8 @@
-"""Stage attribution on a real pipeline run: a pitch head (perception, checked against pitch
-labels) feeds a fusion stage with a planted bug (it calls a third of the low-pitch windows an
-alert); every wrong decision is blamed on the stage that went wrong first, as the traces show."""
+"""Stage attribution and the red team on real pipeline runs over a farm of tones: a pitch head
+(perception, checked against pitch labels) feeds a fusion stage with a planted bug (it calls a
+third of the low-pitch windows an alert), and every wrong decision is blamed on the stage that
+went wrong first, as the traces show; the same head's pipeline re-run with its audio shifted,
+dropped, swapped between pens or noised moves as each perturbation should."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from tonefarm import SECONDS, WINDOW, make_tone_farm
 
 from syncline.align.segment import run_segmenters
@@ -30,9 +33,16 @@ SEGMENTER = f"fixed-{WINDOW}s@2"
 REPS = {"audio": "logmel-1s@1"}
 
 
-def test_wrong_decisions_are_blamed_on_the_stage_that_went_wrong(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def tones(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """Six pens of tones; per window a pitch label (perception) and an action label (judgment);
+    a pitch head fitted on pens 0-3."""
+    tmp_path = tmp_path_factory.mktemp("tones")
     sounds = make_tone_farm(tmp_path / "data", pens=6)
     p = init_project(tmp_path / "p", template="farm")
+    task = yaml.safe_load(p.task_path.read_text())  # every mistake costs the same: the decision is the top class
+    task["error_costs"] = {t: {d: (0 if t == d else 1) for d in task["error_costs"]} for t in task["error_costs"]}
+    p.task_path.write_text(yaml.safe_dump(task, sort_keys=False))
     ingest(p, [tmp_path / "data"])
     run_segmenters(p, ["fixed"], window_s=float(WINDOW))
     embed(p, list(REPS.values()))
@@ -59,6 +69,12 @@ def test_wrong_decisions_are_blamed_on_the_stage_that_went_wrong(tmp_path: Path)
     t0 = np.tile(np.arange(0, SECONDS, WINDOW) * NS, len(train))
     head = fit_head("pitch", segment_vectors(w, ents, t0, t0 + WINDOW * NS), [v for e in train for v in pitch[e]],
                     list(ents))
+
+    return p, head, labels
+
+
+def test_wrong_decisions_are_blamed_on_the_stage_that_went_wrong(tones) -> None:  # type: ignore[no-untyped-def]
+    p, head, labels = tones
 
     def to_action(x: np.ndarray) -> dict[str, np.ndarray]:  # the planted bug: some low windows become alerts
         high = x[:, head.classes.index("high")]
@@ -99,3 +115,66 @@ def test_wrong_decisions_are_blamed_on_the_stage_that_went_wrong(tmp_path: Path)
     assert got == want and want.get("fusion", 0) >= 5  # the planted bug shows up as fusion's
     assert att["wrong"]["rows"] == sum(want.values()) == ev.metric("overall", "accuracy").n - \
         ev.metric("overall", "accuracy").k
+
+
+def test_red_team_reruns_the_pipeline_under_each_perturbation(tones) -> None:  # type: ignore[no-untyped-def]
+    from syncline.evaluate.redteam import looked_but_did_not_see, red_team
+    from syncline.pipeline.spec import write_pipeline
+
+    p, head, labels = tones
+    model = head.save(p.root / "models").relative_to(p.root)
+    write_pipeline(p.root / "pipeline.yaml", {"name": "pitch", "segmenter": SEGMENTER, "field": "action",
+                                              "sources": REPS, "stages": [
+        {"name": "pitch", "use": "head", "model": str(model), "inputs": {"x": "source.audio"},
+         "modalities": ["audio"], "on_missing": "abstain"},
+        {"name": "to_action", "use": "python:test_evaluate_attribution:make_to_action",
+         "inputs": {"x": "pitch.probabilities"}, "params": {"order": head.classes}},
+        {"name": "decide", "use": "decision", "input": "to_action.probabilities"}]})
+    from syncline.pipeline.spec import load_pipeline
+
+    pipe, _, models = load_pipeline(p)
+    clean = L.run_pipeline(p, pipe, representations=REPS, segmenter=SEGMENTER, field_name="action",
+                           model_versions=models)
+    out = red_team(p, clean.run_id, ["noise:audio:0", "drop:audio", "shift:audio:2", "swap:audio",
+                                     "noise:audio:3"], draws=300)
+    by = {r["perturbation"]: r for r in out["perturbations"]}
+
+    def overall(r: dict, key: str):  # type: ignore[no-untyped-def,type-arg]
+        return next(s for s in r[key] if s["slice"] == "overall")
+
+    same = overall(by["noise:audio:0"], "changes")
+    assert same["flip_rate"] == 0.0 and same["lost_rate"] == 0.0  # no perturbation, no change: a control
+    dropped = overall(by["drop:audio"], "changes")
+    assert dropped["lost_rate"] == 1.0 and by["drop:audio"]["routes"].keys() == {"abstain"}
+    for spec in ("shift:audio:2", "swap:audio", "noise:audio:3"):
+        acc = overall(by[spec], "paired")["deltas"]["accuracy"]
+        assert acc["b_minus_a"] < 0 and acc["hi"] < 0, (spec, acc)  # significantly worse
+        assert overall(by[spec], "changes")["flip_rate"] > 0.1
+    runs = {r["run_id"]: r for r in p.catalog().read("runs").to_pylist()}
+    note = json.loads(runs[by["swap:audio"]["run_id"]]["config_json"])["note"]
+    assert runs[by["swap:audio"]["run_id"]]["kind"] == "redteam" and note == {"of": clean.run_id,
+                                                                              "perturbation": "swap:audio"}
+    # looked but did not see: high pitch (perception) that the decision ignored, counted by hand
+    seen = looked_but_did_not_see(p, clean.run_id, "pitch.high", "ignore")
+    preds = {r["target_id"]: r["value"] for r in p.catalog().read(
+        "predictions", where=f"run_id = '{clean.run_id}'").to_pylist()}
+    high = [lab["target_id"] for lab in labels if lab["field"] == "pitch" and lab["value"] == "high"
+            and preds.get(lab["target_id"]) is not None]
+    o = next(s for s in seen["slices"] if s["slice"] == "overall")
+    assert (o["n"], o["ignored"]) == (len(high), sum(preds[t] == "ignore" for t in high))
+    with pytest.raises(ValueError, match="reads no 'video'"):
+        red_team(p, clean.run_id, ["drop:video"])
+    with pytest.raises(ValueError, match="cannot read perturbation"):
+        red_team(p, clean.run_id, ["blur:audio"])
+
+
+def make_to_action(name: str, entry, project):  # type: ignore[no-untyped-def]
+    """pipeline.yaml's python stage: pitch probabilities (in the head's class order) as action
+    probabilities (alert_vet, ignore)."""
+    order = entry.params["order"]
+
+    def fn(x: np.ndarray) -> dict[str, np.ndarray]:
+        return {"probabilities": x[:, [order.index("high"), order.index("low")]]}
+
+    return Stage(name, fn, dict(entry.inputs), {"probabilities": "probabilities"}, "fusion",
+                 params={"classes": ["alert_vet", "ignore"]})

@@ -1,6 +1,6 @@
 """The main job on the embedded default: world → init → ingest → inventory → align → segment
-→ tuples → annotation → audit → a consent withdrawal (dry run, purge, proof), and where to look
-next.
+→ tuples → annotation → audit → the barn pipeline → a consent withdrawal (dry run, purge, proof)
+→ the evaluation report (with its red team), and where to look next.
 
 ``syncline demo DIR`` writes the generated farm world to ``DIR/world`` (data, manifest and the
 ground truth) and the project to ``DIR/project``. The product's logic never reads the ground
@@ -15,6 +15,8 @@ from typing import Any
 
 from rich.console import Console
 
+REDTEAM = ["drop:audio", "swap:audio", "shift:audio:0.5", "noise:video:1"]  # the report's red team
+
 
 def run_demo(path: Path, *, seed: int = 7, console: Console | None = None,
              rates: dict[str, float] | None = None) -> dict[str, Any]:
@@ -26,7 +28,7 @@ def run_demo(path: Path, *, seed: int = 7, console: Console | None = None,
     from syncline.demo.barn_pipeline import barn_pipeline
     from syncline.demo.scorecard import alignment_scorecard, print_scorecard
     from syncline.demo.world import generate_world
-    from syncline.evaluate.console import evaluation_of, print_answers, print_eval
+    from syncline.evaluate.console import evaluation_of, print_answers, print_diagnostics, print_eval, print_redteam
     from syncline.evaluate.report import build_report
     from syncline.govern.consent import list_subjects
     from syncline.govern.purge import withdraw
@@ -118,12 +120,15 @@ def run_demo(path: Path, *, seed: int = 7, console: Console | None = None,
             f"({proof['bytes_scanned'] / 1e6:.1f} MB) scanned, {proof['versions_read']} table versions read")
         withdrawals.append({"dry_run": dry, "withdrawn": done, "verify": proof})
 
-    say(f"[bold]11/11[/bold] syncline report {pipeline['run_id'][:12]}   (per slice with 95 % intervals: gates, gaps, "
-        "calibration; which model, is it safe, ready, deployable, what to monitor)")
+    say(f"[bold]11/11[/bold] syncline report {pipeline['run_id'][:12]} " + " ".join(f"--perturb {p}" for p in REDTEAM)
+        + "   (per slice with 95 % intervals: gates, gaps, calibration, slice search, diagnostics, red team; which "
+        "model, is it safe, ready, deployable, what to monitor)")
     report_path = project.root / "reports" / "barn.html"
-    final = build_report(project, [pipeline["run_id"]], report_path)
+    final = build_report(project, [pipeline["run_id"]], report_path, perturbations=REDTEAM)
     if console:
         print_eval(console, evaluation_of(final))
+        print_diagnostics(console, evaluation_of(final))
+        print_redteam(console, final["redteam"])
         print_answers(console, final["answers"])
     say(f"      report: {report_path}")
 

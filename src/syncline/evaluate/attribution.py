@@ -57,7 +57,7 @@ def attribute(project: Project, run: dict[str, Any], target_ids: list[str], trut
     rows of a pipeline run."""
     config = json.loads(run.get("config_json") or "{}")
     stages = config.get("stages") or []
-    if run.get("kind") != "pipeline" or not stages:
+    if run.get("kind") not in ("pipeline", "redteam") or not stages:
         return {"note": "no pipeline traces: stage attribution needs a syncline pipeline run"}
     order = [s["name"] for s in stages]
     fusion = [s for s in stages if s["role"] == "fusion" and s.get("classes")]

@@ -147,3 +147,27 @@ def print_monitor(console: Console, res: dict[str, Any]) -> None:
         else:
             console.print(f"  ALERT {a['slice']}: {a['check']} {a['baseline']:.3g} -> {a['batch']:.3g} "
                           f"(q = {a['q']:.2g})", highlight=False)
+
+
+def print_redteam(console: Console, res: dict[str, Any]) -> None:
+    """Per perturbation, overall and for each slice that has rows: accuracy change against the
+    clean run (paired), decisions flipped and lost."""
+    console.print(f"red team of run {res['run_id'][:12]} on {res['field']!r}: each perturbation re-runs the pipeline; "
+                  "Δ accuracy is perturbed − clean on the same labelled targets (95 % paired BCa interval)",
+                  highlight=False)
+    t = Table("perturbation", "slice", "n", "Δ accuracy %", "McNemar p", "flipped %", "lost %")
+    for r in res["perturbations"]:
+        changes = {c["slice"]: c for c in r["changes"]}
+        for s in r["paired"]:
+            ch = changes.get(s["slice"], {})
+            if (s["n"] == 0 and not ch.get("answered_clean")) or " & " in s["slice"]:
+                continue  # intersections are in the report and --json
+            d = s["deltas"].get("accuracy") or {}
+            acc = "—" if d.get("b_minus_a") is None else (
+                f"{100 * d['b_minus_a']:+.1f}" + (f" [{100 * d['lo']:+.1f}, {100 * d['hi']:+.1f}]"
+                                                   if d.get("lo") is not None else ""))
+            pv = "—" if s["mcnemar_p"] is None else f"{s['mcnemar_p']:.2g}"
+            fl = "—" if ch.get("flip_rate") is None else f"{100 * ch['flip_rate']:.1f}"
+            lo = "—" if ch.get("lost_rate") is None else f"{100 * ch['lost_rate']:.1f}"
+            t.add_row(r["perturbation"], s["slice"], str(s["n"]), acc, pv, fl, lo)
+    console.print(t)

@@ -38,7 +38,8 @@ def _by(ev: Evaluation) -> dict[tuple[str, str, str | None], Any]:
     return {(m.slice, m.metric, m.label): m for m in ev.metrics}
 
 
-def answers(evals: list[Evaluation], comparison: dict[str, Any] | None, budget: Any, review: Any) -> dict[str, Any]:
+def answers(evals: list[Evaluation], comparison: dict[str, Any] | None, budget: Any, review: Any,
+            red: dict[str, Any] | None = None) -> dict[str, Any]:
     def cost(ev: Evaluation) -> float:
         m = _by(ev).get(("overall", "cost_per_decision", None)) or _by(ev).get(("overall", "accuracy", None))
         v = m.value if m and m.value is not None else float("inf")
@@ -64,7 +65,13 @@ def answers(evals: list[Evaluation], comparison: dict[str, Any] | None, budget: 
                 [f"{g.gate} undetermined in {g.slice}: {g.why}" for g in unknown[:5]]) or ["every gate passes"]
     gaps = list(ev.gaps)  # a task slice or an intersection of two: both are regimes the task named
     small = [s["name"] for s in ev.slices if s["name"] != "overall" and " & " not in s["name"] and s["too_small"]]
-    ready = "yes" if safe == "yes" and not gaps and not small and not any(
+    fragile = []
+    for p in (red or {}).get("perturbations", []):
+        o = p["paired"][0]["deltas"].get("accuracy") or {}
+        if o.get("hi") is not None and o["hi"] < -0.05:
+            fragile.append(f"red team {p['perturbation']}: accuracy {100 * o['b_minus_a']:+.1f} points "
+                           f"[{100 * o['lo']:+.1f}, {100 * o['hi']:+.1f}]")
+    ready = "yes" if safe == "yes" and not gaps and not small and not fragile and not any(
         f["explained_by"] is None for f in ev.discovered) else "no"
     found = [f for f in ev.discovered if f["explained_by"] is None]
     ready_why = ([f"slice {g['slice']}: {g['metric']}{' on ' + g['label'] if g['label'] else ''} "
@@ -72,6 +79,7 @@ def answers(evals: list[Evaluation], comparison: dict[str, Any] | None, budget: 
                   for g in gaps[:5]] + [f"slice {s} has too few labelled rows to judge" for s in small[:5]]
                  + [f"found by search: {f['where']} errs {100 * f['error_rate']:.1f} % vs "
                     f"{100 * f['rest_error_rate']:.1f} % elsewhere (q = {f['q']:.2g})" for f in found[:3]]
+                 + fragile
                  + ([] if safe == "yes" else [f"not safe ({safe})"])) or ["no slice is significantly worse"]
     by = _by(ev)
     lat = by.get(("overall", "p95_latency_ms", None))
@@ -110,7 +118,7 @@ def answers(evals: list[Evaluation], comparison: dict[str, Any] | None, budget: 
 
 
 def build_report(project: Project, run_ids: list[str], out: Path, *, field_name: str | None = None,
-                 split: str = "auto", draws: int = 1000) -> dict[str, Any]:
+                 split: str = "auto", draws: int = 1000, perturbations: list[str] | None = None) -> dict[str, Any]:
     """Evaluate ``run_ids`` (the first is A of the comparison), answer the five questions, and
     write ``out`` (HTML) and ``out.with_suffix('.json')``."""
     from syncline.task.spec import load_task
@@ -121,8 +129,13 @@ def build_report(project: Project, run_ids: list[str], out: Path, *, field_name:
     evals = [evaluate(project, r, field_name=field_name, split=split, draws=draws) for r in run_ids]
     comparison = (compare_runs(project, run_ids[0], run_ids[1], field_name=evals[0].field, split=split, draws=draws)
                   if len(run_ids) > 1 else None)
-    result = {"answers": answers(evals, comparison, spec.budget, spec.review),
-              "evaluations": [e.to_json() for e in evals], "comparison": comparison}
+    red = None
+    if perturbations:
+        from syncline.evaluate.redteam import red_team
+
+        red = red_team(project, run_ids[0], perturbations, draws=draws)
+    result = {"answers": answers(evals, comparison, spec.budget, spec.review, red),
+              "evaluations": [e.to_json() for e in evals], "comparison": comparison, "redteam": red}
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     png = project.reports_dir / "coverage_upset.png"  # written by `syncline inventory`
@@ -173,6 +186,8 @@ def _html(result: dict[str, Any], evals: list[Evaluation], png: Path | None) -> 
                            for b in m["baselines"]) + "</table>")
     for ev in evals:
         parts.append(_evaluation_html(ev))
+    if result.get("redteam"):
+        parts.append(_redteam_html(result["redteam"]))
     if png is not None:
         data = base64.b64encode(png.read_bytes()).decode()
         parts.append("<h2>Inventory coverage</h2><figure><img alt='coverage matrix' style='max-width:940px' "
@@ -217,6 +232,25 @@ def _diagnostics_html(diag: dict[str, Any]) -> str:
                          f"<td>{'' if r['rows'] is None else r['rows']}</td><td>{escape(r['why'])}</td></tr>"
                          for r in req) + "</table>")
     return "".join(parts)
+
+
+def _redteam_html(red: dict[str, Any]) -> str:
+    rows = []
+    for p in red["perturbations"]:
+        changes = {c["slice"]: c for c in p["changes"]}
+        for s in p["paired"]:
+            d = s["deltas"].get("accuracy") or {}
+            ch = changes.get(s["slice"], {})
+            if s["n"] == 0 and not ch.get("answered_clean"):
+                continue
+            acc = "—" if d.get("b_minus_a") is None else f"{100 * d['b_minus_a']:+.1f}" + (
+                f" [{100 * d['lo']:+.1f}, {100 * d['hi']:+.1f}]" if d.get("lo") is not None else "")
+            rows.append(f"<tr><td>{escape(p['perturbation'])}</td><td>{escape(s['slice'])}</td><td>{s['n']}</td>"
+                        f"<td>{acc}</td><td>{_pct(ch.get('flip_rate'))}</td><td>{_pct(ch.get('lost_rate'))}</td></tr>")
+    return ("<h2>Red team</h2><p>Each perturbation re-ran the pipeline on the same segments; Δ accuracy is perturbed "
+            "− clean on the same labelled targets (95 % paired BCa interval).</p><table><tr><th>perturbation</th>"
+            "<th>slice</th><th>n</th><th>Δ accuracy (points)</th><th>flipped</th><th>lost</th></tr>"
+            + "".join(rows) + "</table>")
 
 
 def _pct(v: float | None) -> str:

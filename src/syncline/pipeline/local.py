@@ -76,13 +76,17 @@ def run_pipeline(project: Project, pipeline: Pipeline, *, representations: dict[
                  field_name: str, run_id: str | None = None, batch_size: int = 1024, commit_rows: int = 8192,
                  model_versions: dict[str, str] | None = None,
                  progress: Callable[[int, int], None] | None = None,
-                 map_batches: BatchMapper | None = None) -> RunResult:
+                 map_batches: BatchMapper | None = None, form_sources: SourceFormer | None = None,
+                 kind: str = "pipeline", note: dict[str, Any] | None = None) -> RunResult:
     """Run ``pipeline`` over every segment of ``segmenter``; ``representations`` maps each source
     (a modality) to its representation ID; the decision stage's ``decision`` output becomes the
     prediction of ``field_name``. ``map_batches`` runs the stages on the stream of batches and yields
     their states in order (default: here, one after another; ``pipeline.ray.ray_batches``: on a
     Ray cluster) — everything else,
-    reading, provenance, traces, commits and the run row, is the same whoever runs the stages."""
+    reading, provenance, traces, commits and the run row, is the same whoever runs the stages.
+    ``form_sources`` replaces how segment vectors are formed from the stored windows (a red-team
+    run shifts, drops or swaps a modality there: ``evaluate.redteam``); such a run is recorded
+    with its ``kind`` and ``note``."""
     map_batches = map_batches or local_batches
     missing = sorted(set(pipeline.sources) - set(representations))
     if missing:
@@ -118,14 +122,16 @@ def run_pipeline(project: Project, pipeline: Pipeline, *, representations: dict[
                          "old versions were cleaned up (a withdrawal or retention run): start a new run") from e
     if spans.num_rows == 0:
         raise ValueError(f"no segments of {segmenter!r}: run `syncline segment` first")
-    run_id = run_id or stable_id("run", pipeline.name, pipeline.config_hash(), segmenter, started)
+    run_id = run_id or stable_id("run", pipeline.name, pipeline.config_hash(), segmenter, started,
+                                 json.dumps(note, sort_keys=True) if note else "")
     fresh = existing is None
     ids = np.asarray(spans.column("segment_id").to_pylist(), object)
     ents = np.asarray(spans.column("entity_id").to_pylist(), object)
     t0 = np.asarray(spans.column("t0_ns").to_numpy(), np.int64)
     t1 = np.asarray(spans.column("t1_ns").to_numpy(), np.int64)
     todo = np.flatnonzero(~np.isin(ids, list(done)))
-    sources = {src: segment_vectors(w, ents[todo], t0[todo], t1[todo]) for src, w in wins.items()}
+    former = form_sources or (lambda ws, e, a, b: {s: segment_vectors(w, e, a, b) for s, w in ws.items()})
+    sources = former(wins, ents[todo], t0[todo], t1[todo])
     keys = np.full(len(todo), "", object)
     for w in wins.values():  # provenance: each distinct set of files is listed once, rows point at it
         keys = keys + segment_assets(w, ents[todo], t0[todo], t1[todo])
@@ -136,7 +142,9 @@ def run_pipeline(project: Project, pipeline: Pipeline, *, representations: dict[
                              pa.list_(pa.string())).take(take)
     result = RunResult(run_id, len(ids), len(ids) - len(todo))
     stages_info = [{"name": st.name, "role": st.role, "classes": st.params.get("classes")} for st in pipeline.stages]
-    run_row = {"run_id": run_id, "kind": "pipeline", "started_utc_ns": started, "status": "running",
+    if note:
+        config["note"] = note
+    run_row = {"run_id": run_id, "kind": kind, "started_utc_ns": started, "status": "running",
                "task_hash": _task_hash(project), "model_name": pipeline.name,
                "model_version": pipeline.config_hash(),
                "representation_ids": sorted(set(representations.values())),
@@ -188,6 +196,7 @@ def _check_resume(existing: dict[str, Any], pipeline: Pipeline, config: dict[str
 
 
 BatchMapper = Callable[[Pipeline, Iterable[dict[str, np.ndarray]]], Iterator["_Batch"]]
+SourceFormer = Callable[[dict[str, Any], np.ndarray, np.ndarray, np.ndarray], dict[str, np.ndarray]]
 
 
 def local_batches(pipeline: Pipeline, batches: Iterable[dict[str, np.ndarray]]) -> Iterator[_Batch]:
