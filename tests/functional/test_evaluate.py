@@ -4,7 +4,6 @@ against scikit-learn on the rows the test knows belong to the slice."""
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 import subprocess
@@ -15,61 +14,20 @@ import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score, recall_score
 
+from syncline.demo.eval_world import CLASSES, NS, build, write_csv
 from syncline.evaluate.imports import import_predictions
 from syncline.evaluate.run import evaluate
-from syncline.ids import segment_id
-from syncline.project import Project, init_project
-
-NS = 1_000_000_000
-CLASSES = ["alert_vet", "watch", "ignore"]
+from syncline.project import Project
 
 
 def _world(root: Path, seed: int = 0) -> tuple[Project, dict[str, dict[str, object]]]:
-    """8 stalls (4 north, 4 south), each with one camera (cam1/cam2) filmed by day or night,
-    200 two-second segments each; the truth of each segment, and a model that misses more at
-    night on cam2."""
-    rng = np.random.default_rng(seed)
-    p = init_project(root, template="farm")
-    cat = p.catalog()
-    ents, assets, segs, labels, rows = [], [], [], [], {}
-    for e in range(8):
-        ent = f"stall-{e}"
-        barn, cam, light = ("north" if e < 4 else "south"), f"cam{1 + e % 2}", ("night" if e % 4 >= 2 else "day")
-        ents.append({"entity_id": ent, "attrs_json": json.dumps({"barn": barn})})
-        aid = f"video-{e}"
-        assets.append({"asset_id": aid, "sha256": aid, "bytes": 1, "modality": "video", "entity_id": ent,
-                       "camera": cam, "context_json": json.dumps({"lighting": light}), "start_ns": 0,
-                       "duration_ns": 400 * NS, "subject_ids": []})
-        for k in range(200):
-            sid = segment_id(entity_id=ent, t0_ns=2 * k * NS, t1_ns=2 * (k + 1) * NS, segmenter="fixed-2s@2")
-            segs.append({"segment_id": sid, "entity_id": ent, "t0_ns": 2 * k * NS, "t1_ns": 2 * (k + 1) * NS,
-                         "segmenter": "fixed-2s@2", "asset_ids": [aid], "subject_ids": []})
-            truth = CLASSES[int(rng.choice(3, p=[0.2, 0.3, 0.5]))]
-            for who in ("vet-a", "vet-b"):  # both agree: the consensus is the truth
-                labels.append({"label_id": f"{sid}|{who}", "target_type": "segment", "target_id": sid,
-                               "field": "action", "value": truth, "kind": "judgment", "annotator": who,
-                               "annotator_tier": "expert", "asset_ids": [aid], "subject_ids": []})
-            hard = light == "night" and cam == "cam2"
-            wrong = rng.random() < (0.5 if hard else 0.1)
-            pred = CLASSES[(CLASSES.index(truth) + 1) % 3] if wrong else truth
-            rows[sid] = {"truth": truth, "pred": pred, "night": light == "night", "cam2": cam == "cam2",
-                         "north": barn == "north", "score": float(rng.uniform(0.34, 1.0))}
-    cat.upsert("entities", ents)
-    cat.upsert("assets", assets)
-    cat.upsert("segments", segs)
-    cat.upsert("labels", labels)
-    return Project.open(root), rows
+    """8 stall-days (cam1/cam2, day/night, two barns), 200 labelled segments each, and a model
+    that misses more at night on cam2 (``syncline.demo.eval_world``)."""
+    return build(root, seed)
 
 
 def _csv(path: Path, rows: dict[str, dict[str, object]], extra: list[list[str]] | None = None) -> Path:
-    with path.open("w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["segment_id", "value", "score", "latency_ms"])
-        for sid, r in rows.items():
-            w.writerow([sid, r["pred"], f"{r['score']:.6f}", "12.5"])
-        for line in extra or []:
-            w.writerow(line)
-    return path
+    return write_csv(path, rows, extra)
 
 
 def test_eval_per_slice_equals_sklearn_and_flags_the_bad_regime(tmp_path: Path) -> None:

@@ -34,14 +34,13 @@ def print_eval(console: Console, ev: Any, *, focus: str | None = None) -> None:
                   f"95 % intervals in brackets, n = labelled rows", highlight=False)
     for note in d["notes"]:
         console.print(f"  note: {note}", highlight=False)
-    t = Table("slice", "n", "accuracy %", f"recall {focus} %", "macro F1", "cost/decision", "abstain %", "ECE")
+    t = Table("slice", "n", "accuracy %", f"recall {focus} %", "cost/decision", "abstain %", "ECE")
     for s in d["slices"]:
         name = s["name"]
         if s["rows"] == 0:
             continue
         n = f"{s['labelled']}" + (" (too few)" if s["too_small"] else "")
         t.add_row(name, n, _cell(by.get((name, "accuracy", None))), _cell(by.get((name, "recall", focus))),
-                  _cell(by.get((name, "macro_f1", None)), False),
                   _cell(by.get((name, "cost_per_decision", None)), False),
                   _cell(by.get((name, "abstain_rate", None))), _cell(by.get((name, "ece", None)), False))
     console.print(t)
@@ -51,7 +50,8 @@ def print_eval(console: Console, ev: Any, *, focus: str | None = None) -> None:
             colour = {"pass": "green", "fail": "red"}.get(r["verdict"], "yellow")
             iv = "—" if r["value"] is None else f"{r['value']:.4g}" + (
                 f" [{r['lo']:.4g}, {r['hi']:.4g}]" if r["lo"] is not None and r["hi"] is not None else "")
-            g.add_row(r["gate"], r["slice"], f"[{colour}]{r['verdict']}[/{colour}]", iv, r["why"])
+            why = "" if r["verdict"] in ("pass", "fail") else r["why"]  # the interval says why
+            g.add_row(r["gate"], r["slice"], f"[{colour}]{r['verdict']}[/{colour}]", iv, why)
         console.print(g)
     if d["gaps"]:
         console.print(f"{len(d['gaps'])} gap(s) where a slice is worse than the rest (Fisher's exact test, "

@@ -143,11 +143,14 @@ def data_request(ev: Any, pairs: list[dict[str, Any]],
     seen: set[str] = set()
     same: set[tuple[int, float]] = set()  # (rows, error rate) of a regime already asked for under a task name
     acc_gaps = [g for g in ev.gaps if g["metric"] == "accuracy"]
+    explained = {(f["n"], round(f["error_rate"], 4)) for f in ev.discovered if f["explained_by"]}
     for gap in sorted(acc_gaps, key=lambda g: -abs(g["cohens_h"])):
         name = gap["slice"]
         inner = [g for g in acc_gaps if name in g["slice"].split(" & ") and g["slice"] != name]
         if name in seen or any(abs(g["cohens_h"]) > abs(gap["cohens_h"]) for g in inner):
             continue  # an intersection inside it is worse: that is where to collect
+        if (gap["n_inside"], round(1 - gap["inside"], 4)) in explained:
+            continue  # the slice search found a stronger regime overlapping it that explains it
         if len(seen) == 2:
             break  # the two strongest regimes; the slice search adds the ones nobody named
         seen.add(name)
