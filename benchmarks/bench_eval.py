@@ -334,7 +334,7 @@ def main() -> None:
         for i, card in enumerate(CARDS[1:], start=1):
             mixed = mixed * card + d[f"a{i}"]
         same = len(first) == len(np.unique(mixed))
-        print(f"grouping as `syncline eval` does (DuckDB hash of the slice columns, np.unique of the hashes): "
+        print(f"grouping as `syncline eval` does (DuckDB hash of the slice columns, an Arrow hash table): "
               f"{t_hash:.2f} s -> {len(first)} groups ({'the same' if same else 'NOT the same'} number as the "
               f"mixed radix; that path: {runs[mid]['group codes + membership']:.2f} s)")
         del gcode, first, frame
