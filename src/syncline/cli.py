@@ -336,6 +336,54 @@ def run(
     print_run(console, res)
 
 
+scenarios_app = typer.Typer(no_args_is_help=True, help="Scenario suites: curated rare cases, versioned.")
+app.add_typer(scenarios_app, name="scenarios")
+
+
+@scenarios_app.command("add")
+def scenarios_add(
+    name: Annotated[str, typer.Argument(help="the suite's name")],
+    project: ProjectOpt = Path("."),
+    ids: Annotated[Path | None, typer.Option("--ids", help="a file of target IDs, one per line")] = None,
+    from_run: Annotated[str | None, typer.Option("--from-run", help="take the targets of this run's predictions…")]
+    = None,
+    where: Annotated[str | None, typer.Option("--where", help="…that satisfy this slice condition")] = None,
+    description: Annotated[str, typer.Option(help="what the cases are")] = "",
+    json_out: JsonOpt = False,
+) -> None:
+    """Record a suite (a new version when its members change; old versions stay)."""
+    from syncline.evaluate.scenarios import ids_from_file, save_suite, targets_where
+
+    p = _open(project)
+    if (ids is None) == (from_run is None) or (from_run is not None and not where):
+        _fail("give --ids FILE, or --from-run RUN with --where CONDITION")
+    try:
+        targets = ids_from_file(ids) if ids is not None else targets_where(p, str(from_run), str(where))
+        res = save_suite(p, name, targets, description=description)
+    except (OSError, ValueError) as e:
+        _fail(str(e).splitlines()[0])
+    if json_out:
+        _print_json(res)
+    else:
+        console.print(f"suite {res['suite']}@{res['version']}: {res['targets']} target(s)", highlight=False)
+
+
+@scenarios_app.command("list")
+def scenarios_list(project: ProjectOpt = Path("."), json_out: JsonOpt = False) -> None:
+    """Every suite version, newest first."""
+    from syncline.catalog import query as Q
+
+    p = _open(project)
+    with p.catalog().connect() as con:
+        rows = Q.suite_versions(con)
+    if json_out:
+        _print_json(rows)
+        return
+    for r in rows:
+        console.print(f"{r['suite']}@{r['version']}: {r['targets']} target(s) {r['description'] or ''}",
+                      highlight=False)
+
+
 predictions_app = typer.Typer(no_args_is_help=True, help="Predictions from any model, to evaluate like a run's.")
 app.add_typer(predictions_app, name="predictions")
 
@@ -372,6 +420,7 @@ def eval_cmd(
     field: Annotated[str | None, typer.Option("--field", help="the field (default: the run's)")] = None,
     split: Annotated[str, typer.Option(help="auto (test if splits exist), test, validation, train or all")] = "auto",
     intersections: Annotated[bool, typer.Option(help="also every pair of task slices ANDed")] = True,
+    suite: Annotated[str | None, typer.Option(help="only a scenario suite's targets: NAME or NAME@VERSION")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Evaluate a run per slice: metrics with intervals, gates, gaps, calibration; written to the catalog."""
@@ -379,7 +428,7 @@ def eval_cmd(
 
     p = _open(project)
     try:
-        ev = evaluate(p, run_id, field_name=field, split=split, intersections=intersections)
+        ev = evaluate(p, run_id, field_name=field, split=split, intersections=intersections, suite=suite)
     except ValueError as e:
         _fail(str(e))
     if json_out:

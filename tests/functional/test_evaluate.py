@@ -267,3 +267,34 @@ def test_monitor_fires_on_a_shifted_batch_and_stays_quiet_on_a_like_one(tmp_path
     assert night["baseline"] == pytest.approx(0.5) and night["batch"] == 1.0
     got = _cli("monitor", runs["shifted"][:10], "--baseline", base[:10], "-p", str(p.root))
     assert got.returncode == 1 and "ALERT night: share" in got.stdout
+
+
+def test_scenario_suites_are_versioned_and_evaluated_on_their_own(tmp_path: Path) -> None:
+    p, rows = _world(tmp_path / "proj", seed=6)
+    run = import_predictions(p, _csv(tmp_path / "a.csv", rows), field_name="action", model="m", version="1").run_id
+    add = _cli("scenarios", "add", "night-cam2", "--from-run", run[:10], "--where",
+               "context.lighting == 'night' and camera == 'cam2'", "--description", "the hard regime", "-p",
+               str(p.root), "--json")
+    assert add.returncode == 0, add.stderr
+    first = json.loads(add.stdout)
+    hard = sorted(k for k, r in rows.items() if r["night"] and r["cam2"])
+    assert first["targets"] == len(hard) == 400
+    again = json.loads(_cli("scenarios", "add", "night-cam2", "--from-run", run[:10], "--where",
+                            "context.lighting == 'night' and camera == 'cam2'", "-p", str(p.root), "--json").stdout)
+    assert again["version"] == first["version"]  # the same members, the same version
+    (tmp_path / "ids.txt").write_text("\n".join(hard[:100]) + "\n")
+    second = json.loads(_cli("scenarios", "add", "night-cam2", "--ids", str(tmp_path / "ids.txt"), "-p",
+                             str(p.root), "--json").stdout)
+    assert second["version"] != first["version"] and second["targets"] == 100
+    (tmp_path / "bad.txt").write_text("nope\n" + hard[0] + "\n")
+    bad = _cli("scenarios", "add", "broken", "--ids", str(tmp_path / "bad.txt"), "-p", str(p.root))
+    assert bad.returncode == 2 and "unknown segment ID" in bad.stderr
+    listed = json.loads(_cli("scenarios", "list", "-p", str(p.root), "--json").stdout)
+    assert {(r["suite"], r["targets"]) for r in listed} == {("night-cam2", 400), ("night-cam2", 100)}
+    full = evaluate(p, run, draws=100)
+    old = evaluate(p, run, draws=100, suite=f"night-cam2@{first['version'][:6]}", intersections=False)
+    acc = old.metric("overall", "accuracy")
+    want = full.metric("night & cam2", "accuracy")
+    assert (acc.n, acc.k) == (want.n, want.k) and old.versions["suite"] == f"night-cam2@{first['version']}"
+    newest = evaluate(p, run, draws=100, suite="night-cam2", intersections=False)
+    assert newest.metric("overall", "accuracy").n == 100  # no version: the newest

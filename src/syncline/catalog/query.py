@@ -1106,3 +1106,17 @@ def label_values(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
     rows = con.sql("SELECT field, list(DISTINCT value ORDER BY value) FROM labels WHERE value IS NOT NULL "
                    "GROUP BY field").fetchall()
     return {str(f): [str(v) for v in vals] for f, vals in rows}
+
+
+def suite_versions(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """Every scenario suite version: members, when it was made, newest first per suite."""
+    rel = con.sql("""SELECT suite, version, count(*) AS targets, min(created_utc_ns) AS created_utc_ns,
+                            any_value(description) AS description
+                     FROM scenarios GROUP BY suite, version ORDER BY suite, created_utc_ns DESC, version""")
+    cols = [d[0] for d in rel.description]
+    return [dict(zip(cols, r, strict=True)) for r in rel.fetchall()]
+
+
+def suite_members(con: duckdb.DuckDBPyConnection, suite: str, version: str) -> list[str]:
+    return [str(r[0]) for r in con.execute("SELECT target_id FROM scenarios WHERE suite = ? AND version = ? "
+                                           "ORDER BY target_id", [suite, version]).fetchall()]

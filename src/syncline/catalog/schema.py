@@ -223,6 +223,17 @@ _table("metrics", "metric_id", "per-slice metrics of an evaluation run, each wit
     _f("method", _str),                # wilson | bootstrap | order-statistic | none
 ])
 
+_table("scenarios", "scenario_id", "curated sets of targets (rare cases) evaluated on their own, versioned", [
+    _f("scenario_id", _str, False),    # <suite>@<version>|<target>
+    _f("suite", _str, False),
+    _f("version", _str, False),        # hash of the sorted members: the same members, the same version
+    _f("target_type", _str),
+    _f("target_id", _str, False),
+    _f("description", _str),
+    _f("created_utc_ns", _i64),
+    *_PROVENANCE,
+])
+
 _table("traces", "trace_id", "what each pipeline stage did to each segment of a run", [
     _f("trace_id", _str, False),
     _f("run_id", _str, False),

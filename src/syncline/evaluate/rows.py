@@ -52,6 +52,7 @@ class Rows:
     candidate_columns: list[str] = dc_field(default_factory=list)
     candidate_member: NDArray[np.bool_] | None = None  # groups x candidates
     notes: list[str] = dc_field(default_factory=list)
+    suite: str | None = None  # name@version of the scenario suite the rows were restricted to
 
     def costs(self) -> NDArray[np.float64] | None:
         if self.field != self.spec.decision.field:
@@ -75,7 +76,8 @@ def _codes(col: pa.ChunkedArray, classes: list[str]) -> NDArray[np.int64]:
 
 
 def load_rows(project: Project, run_id: str, *, field_name: str | None = None, split: str = "auto",
-              intersections: bool = True, compare_with: str | None = None, search: bool = False) -> Rows:
+              intersections: bool = True, compare_with: str | None = None, search: bool = False,
+              suite: str | None = None) -> Rows:
     run = resolve_any_run(project, run_id)
     field_name = field_name or json.loads(run.get("config_json") or "{}").get("field")
     if not field_name:
@@ -107,6 +109,15 @@ def load_rows(project: Project, run_id: str, *, field_name: str | None = None, s
                 raise ValueError(f"run {other_run['run_id'][:16]} has no predictions of {field_name!r}")
             frame = Q.join_on_target(con, frame, other.select(["target_id", "value"]).rename_columns(
                 ["target_id", "other_value"]))
+        if suite is not None:  # a scenario suite: only its targets, whatever their split
+            from syncline.evaluate.scenarios import resolve_suite
+
+            name, version, members = resolve_suite(project, suite)
+            frame = frame.filter(pc.is_in(frame.column("target_id"), value_set=pa.array(members, pa.string())))
+            notes.append(f"scenario suite {name}@{version}: {frame.num_rows} of its {len(members)} targets predicted")
+            if frame.num_rows == 0:
+                raise ValueError(f"run {run['run_id'][:16]} predicts none of suite {name}@{version}'s targets")
+            split = "all" if split == "auto" else split
         has_split = pc.sum(pc.is_valid(frame.column("split"))).as_py() or 0
         if split == "auto":
             split = "test" if has_split else "all"
@@ -135,9 +146,9 @@ def load_rows(project: Project, run_id: str, *, field_name: str | None = None, s
     unknown = int(pc.sum(pc.and_(pc.is_valid(frame.column("value")), pc.equal(pa.array(pred), -1))).as_py() or 0)
     if unknown:
         notes.append(f"{unknown} predictions hold a value that is not a class of {field_name!r}: counted as no answer")
-    extra: dict[str, Any] = {}
+    extra: dict[str, Any] = {"suite": f"{name}@{version}"} if suite is not None else {}
     if search and conds and cand is not None:
-        extra = {"candidates": [f"{c.column} == {c.value!r}" for c in conds],
+        extra |= {"candidates": [f"{c.column} == {c.value!r}" for c in conds],
                  "candidate_columns": [c.column for c in conds],
                  "candidate_member": np.column_stack([cand.column(i).to_numpy(zero_copy_only=False)
                                                       for i in range(cand.num_columns)]).astype(bool)}

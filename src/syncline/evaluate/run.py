@@ -65,8 +65,9 @@ class Evaluation:
 
 
 def evaluate(project: Project, run_id: str, *, field_name: str | None = None, split: str = "auto",
-             intersections: bool = True, draws: int = 1000, write: bool = True) -> Evaluation:
-    r = load_rows(project, run_id, field_name=field_name, split=split, intersections=intersections, search=True)
+             intersections: bool = True, draws: int = 1000, write: bool = True, suite: str | None = None) -> Evaluation:
+    r = load_rows(project, run_id, field_name=field_name, split=split, intersections=intersections, search=True,
+                  suite=suite)
     names = r.slices.names
     c = count(r.classes, r.group, r.patterns, r.truth, r.pred, r.conf, r.latency_ms, r.routed)
     metrics = classification_metrics(names, c, costs=r.costs(), draws=draws) + ece(names, c, draws=draws)
@@ -93,7 +94,7 @@ def evaluate(project: Project, run_id: str, *, field_name: str | None = None, sp
     versions = {"tables": r.snapshot, "task_hash": r.spec.content_hash(), "evaluated_run": run["run_id"],
                 "model": [run.get("model_name"), run.get("model_version")],
                 "representations": run.get("representation_ids") or [],
-                "evaluated_run_tables": json.loads(run.get("table_versions_json") or "{}")}
+                "evaluated_run_tables": json.loads(run.get("table_versions_json") or "{}"), "suite": r.suite}
     ev = Evaluation(eval_id, run["run_id"], r.field, r.split, r.classes, slices, metrics, gate_results,
                     [g.to_json() for g in gaps], calibration, versions, list(r.notes), discovered=found)
     ev.diagnostics = diagnostics | {"data_request": data_request(ev, diagnostics["confusion_pairs"],
