@@ -227,14 +227,22 @@ def test_file_level_slices_hold_when_any_file_matches(tmp_path: Path) -> None:
     for s in segs:
         s["asset_ids"] = ["video-0", "video-0b"]
     cat.upsert("segments", segs)
+    ents = cat.read("entities").to_pylist()
+    for e in ents:  # a number in JSON compares as a number: stall-7's pen 10 is > 3 ('10' < '3' as text)
+        n = int(e["entity_id"].split("-")[1])
+        e["attrs_json"] = json.dumps(json.loads(e["attrs_json"]) | {"pen": 10 if n == 7 else n, "heated": n < 2})
+    cat.upsert("entities", ents)
     task = yaml.safe_load(p.task_path.read_text())
-    task["slices"] += [{"name": "not_cam2", "where": "camera != 'cam2'"}, {"name": "hd", "where": "width >= 1280"}]
+    task["slices"] += [{"name": "not_cam2", "where": "camera != 'cam2'"}, {"name": "hd", "where": "width >= 1280"},
+                       {"name": "far", "where": "attrs.pen > 3"}, {"name": "heated", "where": "attrs.heated == True"},
+                       {"name": "some", "where": "attrs.pen in [1, 10]"}]
     p.task_path.write_text(yaml.safe_dump(task, sort_keys=False))
     res = import_predictions(p, _csv(tmp_path / "a.csv", rows), field_name="action", model="m", version="1")
     ev = evaluate(p, res.run_id, draws=100, intersections=False)
     n = {s["name"]: s["rows"] for s in ev.slices}
     assert n["cam2"] == 800 + 200 and n["not_cam2"] == 1600 - n["cam2"]  # stall-0 (cam1 + cam2) counts as cam2
     assert n["hd"] == 200  # only stall-0 has a 1920-wide file
+    assert n["far"] == 800 and n["heated"] == 400 and n["some"] == 400
     task["slices"].append({"name": "bad", "where": "colour == 'red'"})
     p.task_path.write_text(yaml.safe_dump(task, sort_keys=False))
     with pytest.raises(ValueError, match="slice bad: unknown column 'colour'"):
@@ -298,3 +306,25 @@ def test_scenario_suites_are_versioned_and_evaluated_on_their_own(tmp_path: Path
     assert (acc.n, acc.k) == (want.n, want.k) and old.versions["suite"] == f"night-cam2@{first['version']}"
     newest = evaluate(p, run, draws=100, suite="night-cam2", intersections=False)
     assert newest.metric("overall", "accuracy").n == 100  # no version: the newest
+
+
+def test_imports_read_ids_classes_and_flags_as_written(tmp_path: Path) -> None:
+    """IDs that look like numbers stay as written, a class named "true" stays "true" (CSV and
+    JSON), and an abstained column of yes/no text is read as flags."""
+    import yaml
+
+    p, rows = _world(tmp_path / "proj")
+    cat = p.catalog()
+    cat.upsert("entities", [{"entity_id": "0042", "attrs_json": "{}"}])
+    task = yaml.safe_load(p.task_path.read_text())
+    task["labels"]["seen"] = {"kind": "perception", "target": "entity", "values": {"true": "yes", "false": "no"}}
+    p.task_path.write_text(yaml.safe_dump(task, sort_keys=False))
+    (tmp_path / "e.csv").write_text("entity_id,value,abstained\n0042,true,no\n")
+    res = import_predictions(p, tmp_path / "e.csv", field_name="seen", model="m", version="1")
+    assert res.written == 1 and res.refused == []
+    got = cat.read("predictions", where=f"run_id = '{res.run_id}'").to_pylist()[0]
+    assert (got["target_id"], got["value"], got["abstained"]) == ("0042", "true", False)
+    (tmp_path / "e.jsonl").write_text('{"entity_id": "0042", "value": true, "abstained": "yes"}\n')
+    res = import_predictions(p, tmp_path / "e.jsonl", field_name="seen", model="m", version="2")
+    got = cat.read("predictions", where=f"run_id = '{res.run_id}'").to_pylist()[0]
+    assert (res.written, got["value"], got["abstained"], got["route"]) == (1, "true", True, "review")

@@ -136,7 +136,7 @@ def test_red_team_reruns_the_pipeline_under_each_perturbation(tones) -> None:  #
     clean = L.run_pipeline(p, pipe, representations=REPS, segmenter=SEGMENTER, field_name="action",
                            model_versions=models)
     out = red_team(p, clean.run_id, ["noise:audio:0", "drop:audio", "shift:audio:2", "swap:audio",
-                                     "noise:audio:3"], draws=300)
+                                     "noise:audio:3", "media:audio:rain"], draws=300)
     by = {r["perturbation"]: r for r in out["perturbations"]}
 
     def overall(r: dict, key: str):  # type: ignore[no-untyped-def,type-arg]
@@ -150,10 +150,13 @@ def test_red_team_reruns_the_pipeline_under_each_perturbation(tones) -> None:  #
         acc = overall(by[spec], "paired")["deltas"]["accuracy"]
         assert acc["b_minus_a"] < 0 and acc["hi"] < 0, (spec, acc)  # significantly worse
         assert overall(by[spec], "changes")["flip_rate"] > 0.1
+    rain = by["media:audio:rain"]  # the microphone files mixed with rain, encoded again by logmel
+    assert rain["files_not_perturbed"] == [] and overall(rain, "changes")["lost_rate"] == 0.0
+    assert overall(rain, "paired")["deltas"]["accuracy"]["hi"] < 0  # brown noise over the tones: much worse
     runs = {r["run_id"]: r for r in p.catalog().read("runs").to_pylist()}
     note = json.loads(runs[by["swap:audio"]["run_id"]]["config_json"])["note"]
-    assert runs[by["swap:audio"]["run_id"]]["kind"] == "redteam" and note == {"of": clean.run_id,
-                                                                              "perturbation": "swap:audio"}
+    assert runs[by["swap:audio"]["run_id"]]["kind"] == "redteam" and note == {
+        "of": clean.run_id, "perturbation": "swap:audio", "files_not_perturbed": []}
     # looked but did not see: high pitch (perception) that the decision ignored, counted by hand
     seen = looked_but_did_not_see(p, clean.run_id, "pitch.high", "ignore")
     preds = {r["target_id"]: r["value"] for r in p.catalog().read(

@@ -381,3 +381,20 @@ def test_confusion_pairs_give_the_commonest_mistakes_with_moments() -> None:
     assert [(p["truth"], p["answer"], p["count"]) for p in got] == [("c", "b", 3), ("a", "b", 2), ("b", "a", 1)]
     assert [e["target_id"] for e in got[0]["examples"]] == ["s5", "s7", "s6"]  # most confident first
     assert got[0]["share_of_truth"] == pytest.approx(0.75) and got[0]["examples"][0]["t0_s"] == 5.0
+
+
+def test_frame_groups_keep_adjacent_lists_apart() -> None:
+    """DuckDB's hash() folds adjacent lists together (['a','b'], NULL == ['a'], ['b']); rows with
+    those values must still be two groups, or a slice would take the other row's membership."""
+    import duckdb
+
+    from syncline.catalog import query as Q
+
+    con = duckdb.connect()
+    t = con.sql("""SELECT * FROM (VALUES ({'rain': ['false','true'], 'wind': NULL::VARCHAR[]}, ['x','y'], ['z']),
+                                         ({'rain': ['false'], 'wind': ['true']}, ['x'], ['y','z']),
+                                         ({'rain': ['false'], 'wind': ['true']}, ['x'], ['y','z'])) v(context, a, b)
+                """).to_arrow_table()
+    for cols in (["context"], ["a", "b"], ["context", "a", "b"]):
+        codes, first = Q.frame_groups(con, t, cols)
+        assert codes.tolist() == [0, 1, 1] and first.tolist() == [0, 1], cols

@@ -1066,16 +1066,20 @@ def frame_groups(con: duckdb.DuckDBPyConnection, frame: Any, columns: list[str])
     """Rows of ``frame`` grouped by their values of ``columns`` (top-level columns: a struct or a
     list is one value): (group code per row, one representative row per group). Slice
     predicates then run on the representatives only. Rows are grouped by DuckDB's 64-bit hash of
-    the values (two different combinations share a hash with probability ~n²/2⁶⁵: 1e-12 for
-    10,000 combinations), the hashes numbered by Arrow's hash table, not a sort."""
+    their values serialised as JSON (two different combinations share a hash with probability
+    ~n²/2⁶⁵: 1e-12 for 10,000 combinations; hashing the columns directly would not do, as it
+    folds the elements of adjacent lists together), numbered by Arrow's hash table, not a sort."""
     import numpy as np
 
     if not columns:
         return np.zeros(frame.num_rows, np.int64), np.zeros(min(1, frame.num_rows), np.int64)
     con.register("_frame", frame)
     try:
-        cols = ", ".join(f'"{c}"' for c in columns)
-        h = con.sql(f"SELECT hash({cols}) AS h FROM _frame").to_arrow_table().column("h").to_numpy()
+        # hash() of several list values folds their elements together (['a','b'], NULL hashes as ['a'], ['b']):
+        # hash one unambiguous serialisation of the row's values instead
+        packed = ", ".join(f'"{c}" := "{c}"' for c in columns)
+        h = con.sql(f"SELECT hash(to_json(struct_pack({packed}))) AS h FROM _frame").to_arrow_table() \
+            .column("h").to_numpy()
     finally:
         con.unregister("_frame")
     import pyarrow as pa

@@ -12,7 +12,8 @@ consensus), on the rows that have such a label. Per wrong decision, in this orde
 2. ``degraded: <stage> <status>`` — otherwise, a stage that fell back, was skipped or abstained;
 3. ``decision`` — the fusion's top class was the truth, the cost matrix and thresholds chose
    otherwise;
-4. ``fusion`` — the rest: the inputs were right (or unchecked) and fusion went wrong.
+4. ``fusion`` — the fusion's top class was not the truth, on inputs that were right (or
+   unchecked); ``unexplained`` when there is no fusion stage or no fusion output to check.
 
 Each share comes with its Wilson interval, and the same checks on the *right* decisions, so a
 perception stage that is wrong as often when the decision is right is not blamed by default.
@@ -93,8 +94,8 @@ def attribute(project: Project, run: dict[str, Any], target_ids: list[str], trut
         if cause is None and fusion:
             last = fusion[-1]
             top = _top(tr.get(last["name"], ("", None))[1], last["classes"]) if last["name"] in tr else None
-            cause = "decision" if top is not None and top == y and a != y else "fusion"
-        blame[side][cause or "fusion"] += 1
+            cause = (None if top is None else "decision" if top == y and a != y else "fusion")
+        blame[side][cause or "unexplained (no fusion output to check)"] += 1
     out = {}
     for side, counter in blame.items():
         n = sum(counter.values())

@@ -155,6 +155,8 @@ def print_redteam(console: Console, res: dict[str, Any]) -> None:
     console.print(f"red team of run {res['run_id'][:12]} on {res['field']!r}: each perturbation re-runs the pipeline; "
                   "Δ accuracy is perturbed − clean on the same labelled targets (95 % paired BCa interval)",
                   highlight=False)
+    for note in res.get("notes", []):
+        console.print(f"  note: {note}", highlight=False)
     t = Table("perturbation", "slice", "n", "Δ accuracy %", "McNemar p", "flipped %", "lost %")
     for r in res["perturbations"]:
         changes = {c["slice"]: c for c in r["changes"]}

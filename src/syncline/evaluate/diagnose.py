@@ -127,15 +127,18 @@ def data_request(ev: Any, pairs: list[dict[str, Any]],
     for g in ev.gates:
         if g.verdict != "undetermined" or not g.samples_needed or g.samples_needed <= g.n:
             continue
-        label = g.gate.split("`")[1] if "`" in g.gate else None
         more = g.samples_needed - g.n
-        cls = label.split(".")[-1] if label else None
-        share = prevalence.get((g.slice, cls), 0.0) if cls else 1.0
+        cls = g.label.split(".")[-1] if g.label else None
+        prev = prevalence.get((g.slice, cls), 0.0) if cls else 1.0
+        # the metric's denominator: positives (recall, FNR), negatives (FPR, specificity), rows said to be the
+        # class (precision: its share is unknown before labelling, the class's prevalence stands in), or rows
+        share, of = ((1 - prev, f"rows that are not {cls}") if g.metric in ("false_positive_rate", "specificity")
+                     else (prev, f"rows of {cls}") if cls else (1.0, "rows"))
         rows = int(np.ceil(more / share)) if share > 0 else None
         out.append({"priority": 1, "action": "label", "where": g.slice, "rows": rows,
-                    "why": f"decide the gate '{g.gate}' in {g.slice}: {more} more "
-                           + (f"rows of {cls} (about {rows} rows of the slice at its {100 * share:.0f} % share)"
-                              if cls and rows else f"rows of {cls}: the slice has none yet" if cls else "rows")})
+                    "why": f"decide the gate '{g.gate}' in {g.slice}: {more} more {of}"
+                           + (f" (about {rows} rows of the slice at a {100 * share:.0f} % share)" if cls and rows
+                              else ": the slice has none yet" if cls else "")})
     for s in ev.slices:
         if s["name"] != "overall" and " & " not in s["name"] and s["too_small"]:
             out.append({"priority": 2, "action": "collect and label", "where": s["name"], "rows": 30 - s["labelled"],

@@ -29,6 +29,8 @@ class GateResult:
     why: str
     samples_needed: int | None = None
     limit: float | None = None  # the gate's threshold
+    metric: str | None = None
+    label: str | None = None  # the class the metric is about (without its field)
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)
@@ -46,12 +48,13 @@ def check_gates(gates: list[HardGate], metrics: list[Metric], field: str, classe
             if owner != field:
                 out.append(GateResult(text, g.scope, "undetermined", None, None, None, 0,
                                       f"needs predictions of {owner!r}; this evaluation is of {field!r}",
-                                      limit=g.value))
+                                      limit=g.value, metric=g.metric, label=g.label))
                 continue
             label = value
         if label is not None and label not in classes:
             out.append(GateResult(text, g.scope, "undetermined", None, None, None, 0,
-                                  f"{label!r} is not a value of {field!r} ({', '.join(classes)})", limit=g.value))
+                                  f"{label!r} is not a value of {field!r} ({', '.join(classes)})", limit=g.value,
+                                  metric=g.metric, label=g.label))
             continue
         scopes = (["overall"] if g.scope == "overall" else task_slices if g.scope == "every_slice"
                   else [g.scope.removeprefix("slice:")])
@@ -60,7 +63,7 @@ def check_gates(gates: list[HardGate], metrics: list[Metric], field: str, classe
             if m is None or m.value is None:
                 out.append(GateResult(text, sl, "undetermined", None, None, None, m.n if m else 0,
                                       "no rows to measure it on" if m else f"{g.metric} is not measured here",
-                                      limit=g.value))
+                                      limit=g.value, metric=g.metric, label=g.label))
                 continue
             out.append(_verdict(g, text, m))
     return out
@@ -68,21 +71,28 @@ def check_gates(gates: list[HardGate], metrics: list[Metric], field: str, classe
 
 def _verdict(g: HardGate, text: str, m: Metric) -> GateResult:
     value = float(m.value)  # type: ignore[arg-type]
+    upper_bound = g.op in ("<=", "<")  # the metric must stay under the limit
+    needed = m.hi if upper_bound else m.lo
+    if needed is None and m.method != "none":  # too few rows to bound it on the side the gate needs
+        return GateResult(text, m.slice, "undetermined", m.value, m.lo, m.hi, m.n,
+                          f"{m.n} rows: too few to bound {g.metric} {'above' if upper_bound else 'below'}",
+                          None, g.value, g.metric, g.label)
     lo = m.lo if m.lo is not None else value
     hi = m.hi if m.hi is not None else value
-    upper_bound = g.op in ("<=", "<")  # the metric must stay under the limit
     good_all = g.passes(hi) if upper_bound else g.passes(lo)
     bad_all = not (g.passes(lo) if upper_bound else g.passes(hi))
     if good_all:
         return GateResult(text, m.slice, "pass", m.value, m.lo, m.hi, m.n,
-                          f"the whole interval [{lo:.4g}, {hi:.4g}] meets {g.op} {g.value:g}", limit=g.value)
+                          f"the whole interval [{lo:.4g}, {hi:.4g}] meets {g.op} {g.value:g}", limit=g.value,
+                          metric=g.metric, label=g.label)
     if bad_all:
         return GateResult(text, m.slice, "fail", m.value, m.lo, m.hi, m.n,
-                          f"the whole interval [{lo:.4g}, {hi:.4g}] breaks {g.op} {g.value:g}", limit=g.value)
+                          f"the whole interval [{lo:.4g}, {hi:.4g}] breaks {g.op} {g.value:g}", limit=g.value,
+                          metric=g.metric, label=g.label)
     need = samples_to_decide(value, g.value) if m.method == "wilson" else None
     more = (f"about {need - m.n} more rows would decide it at this rate ({need} in all)" if need and need > m.n
             else "the rate sits on the limit: more rows alone will not decide it" if need is None
             and m.method == "wilson" else "a narrower interval needs more rows")
     return GateResult(text, m.slice, "undetermined", m.value, m.lo, m.hi, m.n,
                       f"{m.n} rows: the interval [{lo:.4g}, {hi:.4g}] straddles {g.value:g}; {more}", need,
-                      g.value)
+                      g.value, g.metric, g.label)

@@ -39,8 +39,14 @@ class ImportResult:
         return {"run_id": self.run_id, "written": self.written, "refused": self.refused}
 
 
-def read_table(path: Path) -> pa.Table:
+TEXT = ("segment_id", "entity_id", "target_id", "target_type", "value", "abstained")  # never guessed as numbers
+
+
+def read_table(path: Path, field_name: str = "value") -> pa.Table:
+    """The file as a table; IDs, values and flags are read as text (a CSV's "0042" stays "0042",
+    a class "true" stays "true")."""
     suffix = path.suffix.lower()
+    text = {c: pa.string() for c in (*TEXT, field_name)}
     try:
         if suffix == ".parquet":
             import pyarrow.parquet as pq
@@ -49,14 +55,30 @@ def read_table(path: Path) -> pa.Table:
         if suffix == ".csv":
             from pyarrow import csv
 
-            return csv.read_csv(path, convert_options=csv.ConvertOptions(strings_can_be_null=True))
+            return csv.read_csv(path, convert_options=csv.ConvertOptions(strings_can_be_null=True,
+                                                                          column_types=text))
         if suffix in (".jsonl", ".json"):
             from pyarrow import json as pj
 
-            return pj.read_json(path)
+            t = pj.read_json(path)
+            return pa.table({c: _as_text(t.column(c)) if c in text else t.column(c) for c in t.column_names})
     except (pa.ArrowInvalid, OSError) as e:
         raise ValueError(f"{path}: cannot read it as {suffix[1:]}: {str(e).splitlines()[0]}") from None
     raise ValueError(f"{path}: unknown format {suffix or '(no suffix)'}; give one of {', '.join(READERS)}")
+
+
+def _as_text(col: pa.ChunkedArray) -> pa.ChunkedArray:
+    """A JSON column as text, booleans as JSON writes them ("true", not "True")."""
+    if pa.types.is_boolean(col.type):
+        return pc.if_else(col, "true", "false")
+    return pc.cast(col, pa.string())
+
+
+def _flag(x: object) -> bool:
+    """An abstained flag as files write it: true/false, 1/0, yes/no (text or not)."""
+    if isinstance(x, str):
+        return x.strip().lower() in ("1", "true", "yes", "y", "t")
+    return bool(x)
 
 
 def _column(t: pa.Table, *names: str) -> pa.ChunkedArray | None:
@@ -72,7 +94,7 @@ def import_predictions(project: Project, path: Path, *, field_name: str, model: 
         raise ValueError(f"field {field_name!r} is not in the task spec's labels ({', '.join(spec.labels)})")
     classes = list(spec.labels[field_name].values)
     path = Path(path)
-    t = read_table(path)
+    t = read_table(path, field_name)
     if "segment_id" in t.column_names:
         ttype, ids = "segment", t.column("segment_id")
     elif "entity_id" in t.column_names:
@@ -97,7 +119,7 @@ def import_predictions(project: Project, path: Path, *, field_name: str, model: 
     except pa.ArrowInvalid:
         raise ValueError(f"{path}: the score column holds something that is not a number") from None
     abst = _column(t, "abstained")
-    abst_l = [bool(x) for x in abst.to_pylist()] if abst is not None else [False] * t.num_rows
+    abst_l = [_flag(x) for x in abst.to_pylist()] if abst is not None else [False] * t.num_rows
     lat = _column(t, "latency_ms")
     lat_l = pc.cast(lat, pa.float64()).to_pylist() if lat is not None else [None] * t.num_rows
     cat = project.catalog()

@@ -67,8 +67,12 @@ def bca_interval(counts: NDArray[np.number], reps: NDArray[np.float64], stat: Ca
         share = np.clip(below / np.maximum(valid.sum(1), 1), 0.5 / max(values.shape[1], 1),
                         1 - 0.5 / max(values.shape[1], 1))
         z0 = norm.ppf(share)
-        loo = c[:, None, :] - np.eye(cells)[None, :, :]  # slices x cells x cells: one row of cell j left out
-        jack = np.asarray(stat(np.where(loo < 0, np.nan, loo)), np.float64)  # slices x cells
+        jack = np.full((s_n, cells), np.nan)  # one row of cell j left out; only cells that have rows
+        eye = np.eye(cells)
+        for row in range(s_n):
+            nz = np.flatnonzero(c[row] > 0)
+            if len(nz):
+                jack[row, nz] = np.asarray(stat(c[row][None, :] - eye[nz]), np.float64)
         w = np.where(np.isfinite(jack), c, 0.0)
         jbar = np.nansum(w * jack, 1) / np.maximum(w.sum(1), 1)
         d = np.where(w > 0, jbar[:, None] - jack, 0.0)

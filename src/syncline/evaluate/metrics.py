@@ -89,6 +89,9 @@ def _boot(names: list[str], metric: str, label: str | None, flat: NDArray[np.int
           reps: F64) -> list[Metric]:
     lo, hi = bca_interval(flat, reps, stat)  # type: ignore[arg-type]
     n = flat.sum(axis=1)
+    # every redraw of a few identical rows is the same: a zero-width interval would read as certainty
+    degenerate = (n < 30) & (lo == hi)
+    lo, hi = np.where(degenerate, np.nan, lo), np.where(degenerate, np.nan, hi)
     return [Metric(s, metric, label, _num(point[i]), _num(lo[i]), _num(hi[i]), int(n[i]), None, "bootstrap")
             for i, s in enumerate(names)]
 

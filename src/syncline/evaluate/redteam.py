@@ -12,7 +12,11 @@ went wrong the way they go wrong in the field:
   the audio of the next stall);
 * ``noise:<modality>:<level>`` — Gaussian noise of ``level`` standard deviations (per dimension,
   over the stored vectors) added to the modality's segment vectors: degraded capture as the
-  representation sees it.
+  representation sees it;
+* ``media:<modality>:<name>`` — the files themselves degraded with ffmpeg and encoded again by the
+  same representation (``evaluate.perturb_media``): video ``blur``, ``dark`` (low light), ``codec``;
+  audio ``rain`` and ``crowd`` noise, background sounds that should not matter (``siren``,
+  ``dogs``, ``children``), ``codec``.
 
 Each perturbed run is a catalog run (kind ``redteam``, its note naming the clean run and the
 perturbation). Robustness per slice: the paired difference in accuracy and cost against the clean
@@ -36,7 +40,7 @@ from syncline.pipeline.local import SourceFormer, run_pipeline
 from syncline.project import Project
 from syncline.represent.search import Windows, segment_vectors
 
-KINDS = ("shift", "drop", "swap", "noise")
+KINDS = ("shift", "drop", "swap", "noise", "media")
 
 
 def parse(spec: str) -> dict[str, Any]:
@@ -44,7 +48,14 @@ def parse(spec: str) -> dict[str, Any]:
     parts = spec.split(":")
     if parts[0] not in KINDS or len(parts) < 2:
         raise ValueError(f"cannot read perturbation {spec!r}; write shift:MODALITY:SECONDS, drop:MODALITY, "
-                         "swap:MODALITY or noise:MODALITY:LEVEL")
+                         "swap:MODALITY, noise:MODALITY:LEVEL or media:MODALITY:NAME")
+    if parts[0] == "media":
+        from syncline.evaluate.perturb_media import names
+
+        if len(parts) < 3 or parts[2] not in names(parts[1]):
+            raise ValueError(f"perturbation {spec!r}: media:{parts[1]}:NAME takes one of "
+                             f"{', '.join(names(parts[1])) or 'nothing for this modality'}")
+        return {"kind": "media", "modality": parts[1], "value": parts[2], "spec": spec}
     value = None
     if parts[0] in ("shift", "noise"):
         try:
@@ -55,12 +66,16 @@ def parse(spec: str) -> dict[str, Any]:
     return {"kind": parts[0], "modality": parts[1], "value": value, "spec": spec}
 
 
-def former(p: dict[str, Any], seed: int = 0) -> SourceFormer:
-    """How the perturbed run forms its sources: the others as usual, the modality changed."""
+def former(p: dict[str, Any], seed: int = 0, media: Windows | None = None) -> SourceFormer:
+    """How the perturbed run forms its sources: the others as usual, the modality changed
+    (``media``: the windows of the degraded files, for a ``media:`` perturbation)."""
     def form(ws: dict[str, Windows], ents: np.ndarray, t0: np.ndarray, t1: np.ndarray) -> dict[str, np.ndarray]:
         out = {s: segment_vectors(w, ents, t0, t1) for s, w in ws.items() if s != p["modality"]}
         w = ws[p["modality"]]
-        if p["kind"] == "shift":
+        if p["kind"] == "media":
+            assert media is not None
+            out[p["modality"]] = segment_vectors(media, ents, t0, t1)
+        elif p["kind"] == "shift":
             d = np.int64(round(float(p["value"]) * 1e9))
             out[p["modality"]] = segment_vectors(w, ents, t0 + d, t1 + d)
         elif p["kind"] == "drop":
@@ -128,16 +143,40 @@ def red_team(project: Project, run_id: str, perturbations: list[str], *, seed: i
         if p["modality"] not in config.get("sources", {}):
             raise ValueError(f"perturbation {p['spec']}: the pipeline reads no {p['modality']!r} "
                              f"(its sources: {', '.join(config.get('sources', {}))})")
+    pin = {str(k): int(v) for k, v in json.loads(run.get("table_versions_json") or "{}").items()}
+    baseline = run["run_id"]
+
+    def rerun(form: SourceFormer | None, note: dict[str, Any]) -> Any:
+        return run_pipeline(project, pipe, representations=config["sources"], segmenter=config["segmenter"],
+                            field_name=config["field"], model_versions=models, form_sources=form, kind="redteam",
+                            note={"of": run["run_id"]} | note, pin=pin)
+
+    notes = []
+    try:  # the perturbed runs read the data the clean run read: only the perturbation differs
+        with project.catalog().connect(versions=pin):
+            pass
+    except (OSError, ValueError):
+        pin = {}
+        baseline = rerun(None, {"perturbation": "none (baseline on the current data)"}).run_id
+        notes.append(f"the clean run's table versions were cleaned up (a withdrawal or retention run): every "
+                     f"perturbation is compared with a fresh unperturbed run on the current data ({baseline[:12]})")
     results = []
     for p in specs:
-        res = run_pipeline(project, pipe, representations=config["sources"], segmenter=config["segmenter"],
-                           field_name=config["field"], model_versions=models, form_sources=former(p, seed),
-                           kind="redteam", note={"of": run["run_id"], "perturbation": p["spec"]})
-        paired = compare_runs(project, run["run_id"], res.run_id, draws=draws)
+        media: Windows | None = None
+        failed: list[str] = []
+        if p["kind"] == "media":
+            from syncline.evaluate.perturb_media import perturbed_windows
+            from syncline.represent.search import windows_of
+
+            table, failed = perturbed_windows(project, config["sources"][p["modality"]], p["modality"], p["value"])
+            media = windows_of(table)
+        res = rerun(former(p, seed, media), {"perturbation": p["spec"], "files_not_perturbed": failed})
+        paired = compare_runs(project, baseline, res.run_id, draws=draws)
         results.append({"perturbation": p["spec"], "run_id": res.run_id, "routes": res.routes,
                         "paired": paired["slices"], "paired_rows": paired["paired_rows"],
-                        "changes": _changes(project, run["run_id"], res.run_id)})
-    return {"run_id": run["run_id"], "field": config["field"], "perturbations": results}
+                        "changes": _changes(project, baseline, res.run_id), "files_not_perturbed": failed})
+    return {"run_id": run["run_id"], "baseline_run": baseline, "field": config["field"], "perturbations": results,
+            "notes": notes}
 
 
 def looked_but_did_not_see(project: Project, run_id: str, present: str, ignored: str) -> dict[str, Any]:

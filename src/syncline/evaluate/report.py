@@ -40,17 +40,24 @@ def _by(ev: Evaluation) -> dict[tuple[str, str, str | None], Any]:
 
 def answers(evals: list[Evaluation], comparison: dict[str, Any] | None, budget: Any, review: Any,
             red: dict[str, Any] | None = None) -> dict[str, Any]:
-    def cost(ev: Evaluation) -> float:
-        m = _by(ev).get(("overall", "cost_per_decision", None)) or _by(ev).get(("overall", "accuracy", None))
-        v = m.value if m and m.value is not None else float("inf")
-        return v if m and m.metric == "cost_per_decision" else -v
+    by_cost = all(_by(e).get(("overall", "cost_per_decision", None)) is not None for e in evals)
+
+    def rank(ev: Evaluation) -> float:
+        """Lower is better; a run whose number is undefined (no labelled rows) ranks last."""
+        m = _by(ev).get(("overall", "cost_per_decision" if by_cost else "accuracy", None))
+        if m is None or m.value is None:
+            return float("inf")
+        return float(m.value) if by_cost else -float(m.value)
 
     passing = [e for e in evals if not any(g.verdict == "fail" for g in e.gates)]
-    best = min(passing or evals, key=cost)
+    best = min(passing or evals, key=rank)
+    what = "lowest cost per decision" if by_cost else "highest accuracy"
     which = {"run_id": best.run_id, "model": best.versions["model"],
              "why": ("the only run evaluated" if len(evals) == 1 else
-                     f"lowest cost per decision among the {len(passing)} run(s) whose gates do not fail" if passing
-                     else f"lowest cost per decision of the {len(evals)} runs; none passes its gates")}
+                     f"{what} among the {len(passing)} run(s) whose gates do not fail" if passing
+                     else f"{what} of the {len(evals)} runs; none passes its gates")}
+    if rank(best) == float("inf") and len(evals) > 1:
+        which["why"] = "no run has labelled rows to rank it by"
     if comparison:
         o = comparison["slices"][0]
         d = o["deltas"].get("cost_per_decision") or o["deltas"]["accuracy"]
@@ -247,8 +254,10 @@ def _redteam_html(red: dict[str, Any]) -> str:
                 f" [{100 * d['lo']:+.1f}, {100 * d['hi']:+.1f}]" if d.get("lo") is not None else "")
             rows.append(f"<tr><td>{escape(p['perturbation'])}</td><td>{escape(s['slice'])}</td><td>{s['n']}</td>"
                         f"<td>{acc}</td><td>{_pct(ch.get('flip_rate'))}</td><td>{_pct(ch.get('lost_rate'))}</td></tr>")
+    notes = "".join(f"<p>Note: {escape(n)}</p>" for n in red.get("notes", []))
     return ("<h2>Red team</h2><p>Each perturbation re-ran the pipeline on the same segments; Δ accuracy is perturbed "
-            "− clean on the same labelled targets (95 % paired BCa interval).</p><table><tr><th>perturbation</th>"
+            "− clean on the same labelled targets (95 % paired BCa interval).</p>" + notes
+            + "<table><tr><th>perturbation</th>"
             "<th>slice</th><th>n</th><th>Δ accuracy (points)</th><th>flipped</th><th>lost</th></tr>"
             + "".join(rows) + "</table>")
 

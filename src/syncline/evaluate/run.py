@@ -135,7 +135,18 @@ def _diagnose(project: Project, r: Rows, c: SliceCounts, found: list[dict[str, A
 
 
 def _write(project: Project, ev: Evaluation, started: int) -> None:
+    """The run row first (running), then the metric rows, then the run finished: metrics never
+    point at a run that does not exist, and a crash leaves a run that says it did not finish."""
     cat = project.catalog()
+    summary = {"field": ev.field, "split": ev.split, "evaluated_run": ev.run_id,
+               "gates": [g.to_json() for g in ev.gates], "gaps": ev.gaps, "slices": ev.slices, "notes": ev.notes,
+               "suite": ev.versions.get("suite")}
+    run = {"run_id": ev.eval_id, "kind": "eval", "started_utc_ns": started, "status": "running",
+           "task_hash": ev.versions["task_hash"], "model_name": ev.versions["model"][0],
+           "model_version": ev.versions["model"][1], "representation_ids": list(ev.versions["representations"]),
+           "table_versions_json": json.dumps(ev.versions["tables"], sort_keys=True),
+           "config_json": json.dumps(summary, sort_keys=True, default=str)}
+    cat.upsert("runs", [run])
     rows = pa.table({
         "metric_id": [f"{ev.eval_id}|{m.slice}|{m.metric}|{m.label or ''}" for m in ev.metrics],
         "run_id": [ev.eval_id] * len(ev.metrics), "evaluated_run_id": [ev.run_id] * len(ev.metrics),
@@ -147,12 +158,4 @@ def _write(project: Project, ev: Evaluation, started: int) -> None:
         "n": [m.n for m in ev.metrics], "k": pa.array([m.k for m in ev.metrics], pa.int64()),
         "method": [m.method for m in ev.metrics]})
     cat.append("metrics", cat.conform("metrics", rows))
-    summary = {"field": ev.field, "split": ev.split, "evaluated_run": ev.run_id,
-               "gates": [g.to_json() for g in ev.gates], "gaps": ev.gaps, "slices": ev.slices, "notes": ev.notes}
-    cat.upsert("runs", [{"run_id": ev.eval_id, "kind": "eval", "started_utc_ns": started,
-                         "finished_utc_ns": time.time_ns(), "status": "finished",
-                         "task_hash": ev.versions["task_hash"], "model_name": ev.versions["model"][0],
-                         "model_version": ev.versions["model"][1],
-                         "representation_ids": list(ev.versions["representations"]),
-                         "table_versions_json": json.dumps(ev.versions["tables"], sort_keys=True),
-                         "config_json": json.dumps(summary, sort_keys=True, default=str)}])
+    cat.upsert("runs", [run | {"status": "finished", "finished_utc_ns": time.time_ns()}])

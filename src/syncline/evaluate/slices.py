@@ -12,6 +12,7 @@ Rows are grouped by their membership pattern, so the counting pass
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from syncline.catalog import query as Q
 from syncline.task.slices import Condition, Slice, _sql_literal
@@ -31,6 +32,8 @@ def slice_set(slices: list[Slice], *, intersections: bool = True) -> SliceSet:
     problems = []
     columns: list[str] = []
     for sl in slices:
+        if sl.name == "overall":
+            problems.append("slice overall: the name is taken by every row; rename it")
         for cond in sl.where:
             why = Q.frame_column_problem(cond.column)
             if why:
@@ -54,20 +57,34 @@ def slice_set(slices: list[Slice], *, intersections: bool = True) -> SliceSet:
     return out
 
 
+def _test(x: str, op: str, value: Any, text: bool) -> str:
+    """``x op value`` for one value; ``text``: ``x`` is JSON text (entity attributes, capture
+    context), so a number compares as a number (``TRY_CAST``: '10' > '3') and a boolean as JSON
+    writes it ('true')."""
+    if op == "in":
+        return "(" + " OR ".join(_test(x, "==", v, text) for v in value) + ")" if value else "false"
+    sql_op = {"==": "=", "!=": "<>"}.get(op, op)
+    if text and isinstance(value, bool):
+        return f"{x} {sql_op} '{'true' if value else 'false'}'"
+    if text and isinstance(value, (int, float)):
+        return f"TRY_CAST({x} AS DOUBLE) {sql_op} {float(value)!r}"
+    return f"{x} {sql_op} {_sql_literal(value)}"
+
+
 def condition_sql(c: Condition) -> str:
-    """A DuckDB predicate for one condition over the prediction frame: on a file-level column (a
-    list of the target's files' values) it holds when it holds for any file; ``!=`` is its
-    negation, so a slice and its ``!=`` twin split the rows."""
-    if not Q.frame_column_is_list(c.column):
-        return c.to_sql()
+    """A DuckDB predicate for one condition over the prediction frame. On a file-level column (a
+    list of the values of the target's files) it holds when it holds for *some* file — each
+    condition on its own, so ``camera == 'cam2' and context.lighting == 'night'`` also holds for a
+    segment whose cam1 is at night and cam2 by day — and ``!=`` is its negation, so a slice and
+    its ``!=`` twin split the rows (a target without any value falls in the ``!=`` twin). On a
+    one-value column, SQL's rule: a missing value is in neither."""
     col = ".".join(f'"{part}"' for part in c.column.split("."))
-    if c.op == "in":
-        assert isinstance(c.value, list)
-        return f"list_has_any({col}, [{', '.join(_sql_literal(v) for v in c.value)}])"
-    if c.op in ("==", "!="):
-        test = f"list_contains({col}, {_sql_literal(c.value)})"  # type: ignore[arg-type]
-        return test if c.op == "==" else f"NOT coalesce({test}, false)"
-    return f"list_bool_or(list_transform({col}, lambda x: x {c.op} {_sql_literal(c.value)}))"  # type: ignore[arg-type]
+    text = c.column.startswith(("attrs.", "metadata.", "context."))
+    if not Q.frame_column_is_list(c.column):
+        return _test(col, c.op, c.value, text)
+    if c.op == "!=":
+        return f"NOT coalesce(list_bool_or(list_transform({col}, lambda x: {_test('x', '==', c.value, text)})), false)"
+    return f"coalesce(list_bool_or(list_transform({col}, lambda x: {_test('x', c.op, c.value, text)})), false)"
 
 
 def slice_sql(sl: Slice) -> str:

@@ -77,7 +77,8 @@ def run_pipeline(project: Project, pipeline: Pipeline, *, representations: dict[
                  model_versions: dict[str, str] | None = None,
                  progress: Callable[[int, int], None] | None = None,
                  map_batches: BatchMapper | None = None, form_sources: SourceFormer | None = None,
-                 kind: str = "pipeline", note: dict[str, Any] | None = None) -> RunResult:
+                 kind: str = "pipeline", note: dict[str, Any] | None = None,
+                 pin: dict[str, int] | None = None) -> RunResult:
     """Run ``pipeline`` over every segment of ``segmenter``; ``representations`` maps each source
     (a modality) to its representation ID; the decision stage's ``decision`` output becomes the
     prediction of ``field_name``. ``map_batches`` runs the stages on the stream of batches and yields
@@ -86,7 +87,8 @@ def run_pipeline(project: Project, pipeline: Pipeline, *, representations: dict[
     reading, provenance, traces, commits and the run row, is the same whoever runs the stages.
     ``form_sources`` replaces how segment vectors are formed from the stored windows (a red-team
     run shifts, drops or swaps a modality there: ``evaluate.redteam``); such a run is recorded
-    with its ``kind`` and ``note``."""
+    with its ``kind`` and ``note``, and ``pin`` makes a fresh run read the table versions another
+    run was pinned to."""
     map_batches = map_batches or local_batches
     missing = sorted(set(pipeline.sources) - set(representations))
     if missing:
@@ -111,7 +113,7 @@ def run_pipeline(project: Project, pipeline: Pipeline, *, representations: dict[
         snapshot = _check_resume(existing, pipeline, config)
         started = int(existing["started_utc_ns"] or started)
     else:
-        snapshot = cat.snapshot()
+        snapshot = dict(pin) if pin else cat.snapshot()  # a red-team run reads what its clean run read
     try:
         with cat.connect(versions=snapshot) as con:  # read what the run is pinned to
             spans = Q.segment_spans(con, segmenter)

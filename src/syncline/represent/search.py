@@ -54,7 +54,13 @@ def groups(keys: np.ndarray) -> dict[Any, np.ndarray]:
 
 def windows(con: Any, representation_id: str) -> Windows:
     """Stored windows of a representation mapped through each asset's current clock (vectorised)."""
-    t = Q.asset_windows(con, representation_id)
+    return windows_of(Q.asset_windows(con, representation_id))
+
+
+def windows_of(t: pa.Table) -> Windows:
+    """Windows from a table of ``Q.asset_windows``'s columns (asset_id, entity_id, clock_offset_ns,
+    clock_drift_ppm, t0_ns and t1_ns on the file's clock, vector), through each file's clock;
+    rows ordered by asset and time."""
     n = t.num_rows
     flat = pa.concat_arrays([c.flatten() for c in t.column("vector").chunks]) if n else pa.array([], pa.float32())
     vectors = np.asarray(flat.to_numpy(zero_copy_only=False), np.float32).reshape(n, -1) if n else np.zeros((0, 0),
