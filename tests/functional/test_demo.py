@@ -254,11 +254,11 @@ def test_demo_ends_with_the_evaluation_report(demo) -> None:  # type: ignore[no-
     html = Path(rep["html"]).read_text()
     assert "Is it safe?" in html and "<script" not in html and "data:image/png;base64," in html
     assert "Red team" in html and "Next data" in html
-    # the red team re-ran the pipeline four times; without a microphone, every segment that hear decided is lost to
-    # it and fusion falls back to posture: nothing is decided from audio that is not there
+    # the red team re-ran the pipeline five times, each run recorded with its perturbation
     red = json.loads(Path(rep["html"]).with_suffix(".json").read_text())["redteam"]
     assert [r["perturbation"] for r in red["perturbations"]] == ["drop:audio", "swap:audio", "shift:audio:0.5",
-                                                                 "noise:video:1"]
+                                                                 "noise:video:1", "media:audio:rain"]
+    assert red["perturbations"][-1]["files_not_perturbed"] == []  # every microphone file mixed with rain
     runs = {r["run_id"]: r for r in json.loads(subprocess.run(
         [sys.executable, "-c", "import json,sys; from syncline.project import Project; "
          "print(json.dumps(Project.open(sys.argv[1]).catalog().read('runs', columns=['run_id', 'kind', "

@@ -15,7 +15,7 @@ from typing import Any
 
 from rich.console import Console
 
-REDTEAM = ["drop:audio", "swap:audio", "shift:audio:0.5", "noise:video:1"]  # the report's red team
+REDTEAM = ["drop:audio", "swap:audio", "shift:audio:0.5", "noise:video:1", "media:audio:rain"]  # the report's red team
 
 
 def run_demo(path: Path, *, seed: int = 7, console: Console | None = None,

@@ -91,9 +91,9 @@ def attribute(project: Project, run: dict[str, Any], target_ids: list[str], trut
         if cause is None:
             bad = next((f"degraded: {n} {tr[n][0]}" for n in order if n in tr and tr[n][0] in DEGRADED), None)
             cause = bad
-        if cause is None and fusion:
-            last = fusion[-1]
-            top = _top(tr.get(last["name"], ("", None))[1], last["classes"]) if last["name"] in tr else None
+        if cause is None and fusion:  # the last fusion stage that ran on the row (a stand-in writes under its main)
+            last = next((f for f in reversed(fusion) if f["name"] in tr), None)
+            top = _top(tr[last["name"]][1], last["classes"]) if last is not None else None
             cause = (None if top is None else "decision" if top == y and a != y else "fusion")
         blame[side][cause or "unexplained (no fusion output to check)"] += 1
     out = {}
