@@ -22,7 +22,7 @@ from numpy.typing import NDArray
 from scipy.stats import binom, chi2
 
 from syncline.evaluate.intervals import bootstrap_counts
-from syncline.evaluate.metrics import _macro_f1
+from syncline.evaluate.metrics import _macro_f1, _num
 from syncline.evaluate.rows import load_rows, resolve_any_run
 from syncline.project import Project
 
@@ -95,13 +95,9 @@ def compare_counts(names: list[str], joint: NDArray[np.int64], k: int, costs: F6
     for i, name in enumerate(names):
         p, method = mcnemar(int(b_count[i]), int(c_count[i]))
         out.append(Paired(name, int(joint[i].sum()), int(b_count[i]), int(c_count[i]), p, method,
-                          {mname: {"b_minus_a": _f(v[0][i]), "lo": _f(v[1][i]), "hi": _f(v[2][i])}
+                          {mname: {"b_minus_a": _num(v[0][i]), "lo": _num(v[1][i]), "hi": _num(v[2][i])}
                            for mname, v in out_d.items()}))
     return out
-
-
-def _f(x: float) -> float | None:
-    return None if not np.isfinite(x) else round(float(x), 6)
 
 
 def compare_runs(project: Project, run_a: str, run_b: str, *, field_name: str | None = None, split: str = "auto",

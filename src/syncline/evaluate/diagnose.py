@@ -23,8 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.stats import fisher_exact
 
-from syncline.evaluate.discover import _bh
-from syncline.evaluate.intervals import Z95
+from syncline.evaluate.intervals import Z95, benjamini_hochberg
 
 HALF_WIDTH = 0.05  # a slice's error rate known to ±5 points is enough to act on
 
@@ -81,7 +80,7 @@ def error_clusters(vectors: NDArray[np.float64], wrong: NDArray[np.bool_], slice
             continue
         p = float(fisher_exact([[e_c, n_c - e_c], [e_all - e_c, n_all - n_c - (e_all - e_c)]]).pvalue)
         tests.append((c, n_c, e_c, p))
-    q = _bh(np.array([t[3] for t in tests])) if tests else np.array([])
+    q = benjamini_hochberg(np.array([t[3] for t in tests])) if tests else np.array([])
     out: list[dict[str, Any]] = []
     base_share = slice_member[have].mean(axis=0)
     for (c, n_c, e_c, _p), qq in zip(tests, q, strict=True):

@@ -20,15 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.stats import fisher_exact
 
-from syncline.evaluate.intervals import wilson
-
-
-def _bh(p: NDArray[np.float64]) -> NDArray[np.float64]:
-    order = np.argsort(p)
-    ranked = p[order] * len(p) / np.arange(1, len(p) + 1)
-    q = np.empty_like(p)
-    q[order] = np.minimum.accumulate(ranked[::-1])[::-1].clip(max=1.0)
-    return q
+from syncline.evaluate.intervals import benjamini_hochberg, wilson
 
 
 def discover(names: list[str], features: list[str], member: NDArray[np.bool_], rows: NDArray[np.number],
@@ -60,7 +52,7 @@ def discover(names: list[str], features: list[str], member: NDArray[np.bool_], r
         return []
     pv = np.array([fisher_exact([[e, n - e], [e_all - e, n_all - n - (e_all - e)]]).pvalue
                    for _, _, n, e in cands])
-    q = _bh(pv)
+    q = benjamini_hochberg(pv)
     out: list[dict[str, Any]] = []
     for (i, j, n, e), p, qq in zip(cands, pv, q, strict=True):
         rate, rest = e / n, (e_all - e) / (n_all - n)

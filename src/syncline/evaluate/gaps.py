@@ -17,6 +17,7 @@ import numpy as np
 from scipy.stats import fisher_exact
 
 from syncline.evaluate.counts import SliceCounts
+from syncline.evaluate.intervals import benjamini_hochberg
 
 HIGHER_IS_BETTER = {"recall": True, "precision": True, "accuracy": True,
                     "false_negative_rate": False, "false_positive_rate": False}
@@ -72,11 +73,7 @@ def slice_gaps(names: list[str], c: SliceCounts, *, alpha: float = 0.05, min_row
             tests.append((name, metric, label, r_in, r_out, n, n_out, h, p, bool(worse)))
     if not tests:
         return []
-    pv = np.array([t[8] for t in tests])
-    order = np.argsort(pv)
-    ranked = pv[order] * len(pv) / np.arange(1, len(pv) + 1)
-    q = np.empty_like(pv)
-    q[order] = np.minimum.accumulate(ranked[::-1])[::-1].clip(max=1.0)
+    q = benjamini_hochberg(np.array([t[8] for t in tests]))
     return [Gap(t[0], t[1], t[2], round(t[3], 6), round(t[4], 6), t[5], t[6], round(t[7], 4), float(t[8]),
                 float(q[i]), bool(t[9])) for i, t in enumerate(tests)]
 

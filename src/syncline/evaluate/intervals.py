@@ -99,6 +99,16 @@ def bootstrap_counts(counts: NDArray[np.number], stat: Callable[[F64], F64], *, 
     return bca_interval(counts, redraw(counts, draws=draws, seed=seed), stat, level=level)
 
 
+def benjamini_hochberg(p: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Benjamini–Hochberg q-values (step-up; equal to statsmodels' ``fdr_bh``)."""
+    p = np.asarray(p, np.float64)
+    order = np.argsort(p)
+    ranked = p[order] * len(p) / np.arange(1, len(p) + 1)
+    q = np.empty_like(p)
+    q[order] = np.minimum.accumulate(ranked[::-1])[::-1].clip(max=1.0)
+    return q
+
+
 def samples_to_decide(p: float, threshold: float, z: float = Z95, limit: int = 10_000_000) -> int | None:
     """The smallest n whose Wilson interval around a rate ``p`` excludes ``threshold`` — how many
     samples a gate needs to be decided if the rate stays what it is now. None when it cannot be

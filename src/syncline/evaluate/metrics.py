@@ -16,6 +16,7 @@ gate and a DuckDB query read them alike.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -42,7 +43,7 @@ class Metric:
         return asdict(self)
 
 
-def _num(x: float) -> float | None:
+def _num(x: Any) -> float | None:
     return None if not np.isfinite(x) else round(float(x), 6)
 
 

@@ -28,7 +28,7 @@ import numpy as np
 from scipy.stats import fisher_exact, kstwo
 
 from syncline.evaluate.counts import FINE_BINS
-from syncline.evaluate.discover import _bh
+from syncline.evaluate.intervals import benjamini_hochberg
 from syncline.evaluate.rows import Rows, load_rows
 from syncline.ids import stable_id
 from syncline.project import Project
@@ -95,7 +95,7 @@ def monitor(project: Project, batch_run: str, *, baseline_run: str, alpha: float
             tests.append({"slice": name, "check": "confidence_ks", "baseline": round(mean_b, 4),
                           "batch": round(mean_n, 4), "effect": round(d, 6), "n_baseline": int(cb.sum()),
                           "n_batch": int(cn.sum()), "p": float(kstwo.sf(d, max(m, 1)))})
-    q = _bh(np.array([t["p"] for t in tests])) if tests else np.array([])
+    q = benjamini_hochberg(np.array([t["p"] for t in tests])) if tests else np.array([])
     for t, qq in zip(tests, q, strict=True):
         t["q"] = float(qq)
         t["alert"] = bool(qq < alpha and abs(t["effect"]) >= MIN_EFFECT[t["check"]])

@@ -18,13 +18,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from syncline.evaluate.intervals import bootstrap_counts, wilson
-from syncline.evaluate.metrics import Metric
+from syncline.evaluate.metrics import Metric, _num
 
 F64 = NDArray[np.float64]
-
-
-def _r(x: Any) -> float | None:
-    return None if not np.isfinite(x) else round(float(x), 6)
 
 
 def _ratio_of_sums(name: str, metric: str, contrib: NDArray[np.float64], num: Any, den: Any, n_items: int,
@@ -40,7 +36,7 @@ def _ratio_of_sums(name: str, metric: str, contrib: NDArray[np.float64], num: An
 
     point = float(stat(counts.astype(np.float64)[None, :])[0])
     lo, hi = bootstrap_counts(counts[None, :], stat, draws=draws, seed=seed)
-    return Metric(name, metric, None, _r(point), _r(lo[0]), _r(hi[0]), n_items, None, "bootstrap")
+    return Metric(name, metric, None, _num(point), _num(lo[0]), _num(hi[0]), n_items, None, "bootstrap")
 
 
 # -- multi-label --------------------------------------------------------------------------------
@@ -54,7 +50,8 @@ def multilabel(name: str, labels: list[str], truth: NDArray[np.bool_], pred: NDA
     for j, lab in enumerate(labels):
         for metric, k, n in (("precision", tp[j], tp[j] + fp[j]), ("recall", tp[j], tp[j] + fn[j])):
             lo, hi = wilson(k, n)
-            out.append(Metric(name, metric, lab, _r(k / n) if n else None, _r(lo), _r(hi), int(n), int(k), "wilson"))
+            out.append(Metric(name, metric, lab, _num(k / n) if n else None, _num(lo), _num(hi), int(n), int(k),
+                              "wilson"))
         row = np.stack([t[:, j] & p[:, j], ~t[:, j] & p[:, j], t[:, j] & ~p[:, j]], axis=1).astype(np.float64)
         f1 = _ratio_of_sums(name, "f1", row, lambda s: 2 * s[..., 0], lambda s: 2 * s[..., 0] + s[..., 1] + s[..., 2],
                             len(t), draws, seed + j)
@@ -65,7 +62,7 @@ def multilabel(name: str, labels: list[str], truth: NDArray[np.bool_], pred: NDA
     out.append(micro)
     with np.errstate(invalid="ignore", divide="ignore"):
         f1s = np.where(2 * tp + fp + fn > 0, 2 * tp / (2 * tp + fp + fn), 0.0)
-    out.append(Metric(name, "macro_f1", None, _r(float(f1s.mean())) if len(f1s) else None, None, None, len(t), None,
+    out.append(Metric(name, "macro_f1", None, _num(float(f1s.mean())) if len(f1s) else None, None, None, len(t), None,
                       "none"))
     return out
 
@@ -101,7 +98,7 @@ def event_f1(name: str, true_events: list[NDArray[np.float64]], pred_events: lis
     out = []
     for metric, k, n in (("event_precision", tp, tp + fp), ("event_recall", tp, tp + fn)):
         lo, hi = wilson(k, n)
-        out.append(Metric(name, metric, None, _r(k / n) if n else None, _r(lo), _r(hi), int(n), int(k), "wilson"))
+        out.append(Metric(name, metric, None, _num(k / n) if n else None, _num(lo), _num(hi), int(n), int(k), "wilson"))
     out.append(_ratio_of_sums(name, "event_f1", c, lambda s: 2 * s[..., 0],
                               lambda s: 2 * s[..., 0] + s[..., 1] + s[..., 2], len(c), draws, seed))
     return out
@@ -139,7 +136,7 @@ def recall_at_k(name: str, ranked: list[list[str]], relevant: list[set[str]], k:
     hits = [bool(set(r[:k]) & rel) for r, rel in zip(ranked, relevant, strict=True) if rel]
     n, h = len(hits), int(sum(hits))
     lo, hi = wilson(h, n)
-    return Metric(name, f"recall@{k}", None, _r(h / n) if n else None, _r(lo), _r(hi), n, h, "wilson")
+    return Metric(name, f"recall@{k}", None, _num(h / n) if n else None, _num(lo), _num(hi), n, h, "wilson")
 
 
 # -- detection ----------------------------------------------------------------------------------
@@ -249,4 +246,4 @@ def detection_map(name: str, gts: list[dict[str, Any]], dets: list[dict[str, Any
         if v is not None:
             reps.append(v)
     lo, hi = np.quantile(reps, [0.025, 0.975]) if reps else (np.nan, np.nan)
-    return Metric(name, "map", None, _r(point["map"]), _r(lo), _r(hi), len(images), None, "image-bootstrap")
+    return Metric(name, "map", None, _num(point["map"]), _num(lo), _num(hi), len(images), None, "image-bootstrap")
