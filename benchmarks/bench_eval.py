@@ -227,7 +227,7 @@ def ece_coverage(trials: int, draws: int, seed: int) -> list[tuple[str, float, f
             c = count(["a", "b"], np.repeat(np.arange(trials), n), np.eye(trials, dtype=bool),
                       np.zeros(rows, np.int64), np.where(right, 0, 1), conf, np.full(rows, np.nan),
                       np.zeros(rows, bool))
-            ms = ece([str(i) for i in range(trials)], c, draws=draws, seed=seed)
+            ms = [m for m in ece([str(i) for i in range(trials)], c, draws=draws, seed=seed) if m.metric == "ece"]
             lo = np.array([m.lo for m in ms], float)
             hi = np.array([m.hi for m in ms], float)
             value = np.array([m.value for m in ms], float)

@@ -287,29 +287,30 @@ def test_slice_search_controls_false_discoveries_when_nothing_is_planted() -> No
     assert hits <= 4
 
 
-def test_a_calibrated_model_is_not_failed_by_an_ece_gate() -> None:
-    """The plug-in ECE of a perfectly calibrated model on 1,000 rows is ~0.026 (biased upward):
-    the bias-corrected interval still reaches near 0, so "ECE <= 2 %" is never failed (mostly
-    undetermined); a model 10 points overconfident fails it."""
+def test_a_calibrated_model_fails_an_ece_gate_only_at_the_tests_level() -> None:
+    """The plug-in ECE of a perfectly calibrated model on 1,000 rows is ~0.026 (biased upward),
+    above a 2 % gate; the interval reaches 0 unless a calibration test rejects, so the gate
+    fails a calibrated model about as often as the test's 5 % level; a model 10 points
+    overconfident fails it nearly always."""
     from syncline.evaluate.gates import check_gates
     from syncline.task.gates import HardGate
 
     gate = HardGate.model_validate("ECE <= 0.02 overall")
     for shift in (0.0, 0.10):
         verdicts = []
-        for seed in range(20):
+        for seed in range(120):
             rng = np.random.default_rng(seed)
             n = 1000
             conf = rng.uniform(0.5, 1, n)
             right = rng.random(n) < conf - shift
             c = count(["yes", "no"], np.zeros(n, np.int64), np.ones((1, 1), bool), np.zeros(n, np.int64),
                       np.where(right, 0, 1), conf, np.full(n, np.nan), np.zeros(n, bool))
-            m = ece(["overall"], c, draws=500, seed=seed)
+            m = ece(["overall"], c, draws=300, seed=seed)
             verdicts.append(check_gates([gate], m, "f", ["yes", "no"], [])[0].verdict)
         if shift == 0.0:
-            assert "fail" not in verdicts and verdicts.count("undetermined") >= 15, verdicts
+            assert verdicts.count("fail") <= 12 and verdicts.count("undetermined") >= 100, verdicts  # ~5 % expected
         else:
-            assert verdicts.count("fail") >= 18, verdicts
+            assert verdicts.count("fail") >= 114, verdicts
 
 
 def test_bca_from_counts_equals_scipy_bca_on_rows() -> None:

@@ -2,12 +2,16 @@
 
 * **ECE** (expected calibration error) over 15 equal-width bins: ``sum_b n_b/N |acc_b - conf_b|``,
   the standard estimator. It is biased upward — a perfectly calibrated model scores ~0.026 on
-  1,000 rows, since ``|noise|`` never averages out — so a percentile interval around it would
-  never contain 0 and a gate "ECE <= 0.02" would fail a calibrated model. The interval is the
-  *basic* (bias-corrected) bootstrap, ``[2 ECE - q97.5, 2 ECE - q2.5]`` clipped at 0, over the
-  bins' counts: the rows' bins are a multinomial draw, each bin's right answers a binomial draw
-  given its accuracy, the bin's mean confidence held (rows within a 1/15-wide bin differ little
-  in confidence). ``ece_debiased`` is the point that interval centres on, ``2 ECE - mean``.
+  1,000 rows, since ``|noise|`` never averages out — so a bootstrap interval around it alone
+  never contains 0, and a gate "ECE <= 0.02" would fail a calibrated model. The interval is the
+  percentile bootstrap over the bins' counts (the rows' bins a multinomial draw, each bin's
+  right answers a binomial draw given its accuracy, the bin's mean confidence held: rows within
+  a 1/15-wide bin differ little in confidence), with its lower end at 0 whenever a calibration
+  test cannot reject a calibrated model (Hosmer–Lemeshow over the bins, 5 %): the interval then
+  holds 0 as often as the test's level promises. In simulation (``benchmarks/bench_eval.py``):
+  95–96 % coverage at ECE 0, 95 % at ECE 0.05 on 10,000 rows, 92 % on 1,000.
+  ``ece_debiased`` is ``2 ECE − mean of the redraws`` (the bootstrap's bias correction), with
+  the same interval.
 * **Reliability diagram**: per bin, mean confidence, accuracy with a Wilson interval, rows.
 * **Risk–coverage**: acting only above a confidence threshold, the share of rows kept
   (coverage) against the error rate among them (risk), from the highest confidence down; the
@@ -26,6 +30,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 from scipy.special import digamma
+from scipy.stats import chi2
 
 from syncline.evaluate.counts import FINE_BINS, SliceCounts
 from syncline.evaluate.intervals import wilson
@@ -67,6 +72,10 @@ def ece(names: list[str], c: SliceCounts, *, draws: int = 1000, seed: int = 0) -
     reps = ece_values(nb.astype(np.float64), (nb * mean_conf[live][:, None, :]).astype(np.float64),
                       kb.astype(np.float64))
     q_lo, q_hi = np.quantile(reps, [0.025, 0.975], axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):  # Hosmer–Lemeshow: can calibration be rejected?
+        var = n * mean_conf * (1 - mean_conf)  # ≥ the sum of conf(1 - conf) in the bin: a conservative test
+        hl = np.where(n > 0, (k - s) ** 2 / np.maximum(var, 1e-12), 0.0).sum(axis=1)
+    calibrated = chi2.sf(hl, np.maximum((n > 0).sum(axis=1), 1)) >= 0.05
     where = {int(i): j for j, i in enumerate(live)}
     out = []
     for i, name in enumerate(names):
@@ -75,11 +84,12 @@ def ece(names: list[str], c: SliceCounts, *, draws: int = 1000, seed: int = 0) -
             continue
         j = where[i]
         theta = float(point[i])
-        lo, hi = max(0.0, 2 * theta - float(q_hi[j])), max(0.0, 2 * theta - float(q_lo[j]))
+        lo, hi = (0.0 if calibrated[i] else float(q_lo[j])), float(q_hi[j])
+        method = "bootstrap+calibration-test"
         out.append(Metric(name, "ece", None, round(theta, 6), round(lo, 6), round(hi, 6), int(tot[i]), None,
-                          "basic-bootstrap"))
+                          method))
         out.append(Metric(name, "ece_debiased", None, round(max(0.0, 2 * theta - float(reps[j].mean())), 6),
-                          round(lo, 6), round(hi, 6), int(tot[i]), None, "basic-bootstrap"))
+                          round(lo, 6), round(hi, 6), int(tot[i]), None, method))
     return out
 
 

@@ -306,6 +306,14 @@ def _evaluation_html(ev: Evaluation) -> str:
                      "</figcaption></figure>")
         fig = svg.curve(rc["coverage"], rc["risk"], title="risk–coverage (overall)", xlabel="coverage", ylabel="risk")
         parts.append(f"<figure>{fig}<figcaption>AURC {rc['aurc']}. {pin}</figcaption></figure>")
+        for s in ev.slices:  # each task slice's own diagram: calibration can hold overall and fail at night
+            name = s["name"]
+            if name == "overall" or " & " in name or name not in ev.calibration:
+                continue
+            e = by.get((name, "ece", None))
+            fig = svg.reliability(ev.calibration[name]["reliability"], title=f"reliability ({name})")
+            parts.append(f"<figure>{fig}<figcaption>ECE {e.value if e else '—'} [{e.lo if e else ''}, "
+                         f"{e.hi if e else ''}], n = {e.n if e else 0}. {pin}</figcaption></figure>")
     if ev.counts is not None:
         conf = ev.counts.confusion[0].tolist()
         fig = svg.confusion(ev.classes, conf, title="confusion (overall)")
