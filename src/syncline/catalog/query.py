@@ -1066,24 +1066,24 @@ def frame_groups(con: duckdb.DuckDBPyConnection, frame: Any, columns: list[str])
     """Rows of ``frame`` grouped by their values of ``columns`` (top-level columns: a struct or a
     list is one value): (group code per row, one representative row per group). Slice
     predicates then run on the representatives only. Rows are grouped by DuckDB's 64-bit hash of
-    their values serialised as JSON (two different combinations share a hash with probability
-    ~n²/2⁶⁵: 1e-12 for 10,000 combinations; hashing the columns directly would not do, as it
-    folds the elements of adjacent lists together), numbered by Arrow's hash table, not a sort."""
+    their values, lists and structs serialised as JSON (two different combinations share a hash
+    with probability ~n²/2⁶⁵: 1e-12 for 10,000 combinations; hashing lists directly would not do,
+    as it folds the elements of adjacent lists together), numbered by Arrow's hash table, not a
+    sort."""
     import numpy as np
+    import pyarrow as pa
 
     if not columns:
         return np.zeros(frame.num_rows, np.int64), np.zeros(min(1, frame.num_rows), np.int64)
     con.register("_frame", frame)
     try:
         # hash() of several list values folds their elements together (['a','b'], NULL hashes as ['a'], ['b']):
-        # hash one unambiguous serialisation of the row's values instead
-        packed = ", ".join(f'"{c}" := "{c}"' for c in columns)
-        h = con.sql(f"SELECT hash(to_json(struct_pack({packed}))) AS h FROM _frame").to_arrow_table() \
-            .column("h").to_numpy()
+        # a list or struct goes in as its JSON text, which cannot fold; plain values go in as they are
+        nested = {f.name for f in frame.schema if pa.types.is_list(f.type) or pa.types.is_struct(f.type)}
+        parts = ", ".join(f'to_json("{c}")' if c in nested else f'"{c}"' for c in columns)
+        h = con.sql(f"SELECT hash({parts}) AS h FROM _frame").to_arrow_table().column("h").to_numpy()
     finally:
         con.unregister("_frame")
-    import pyarrow as pa
-
     codes = pa.array(h).dictionary_encode().indices.to_numpy(zero_copy_only=False).astype(np.int64)  # a hash table
     first = np.empty(int(codes.max()) + 1 if len(codes) else 0, np.int64)
     first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)  # the last write per group is its first row
