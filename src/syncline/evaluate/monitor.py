@@ -39,18 +39,13 @@ MIN_EFFECT = {"share": 0.05, "abstain_rate": 0.05, "no_answer_rate": 0.05, "conf
 def _per_slice(r: Rows) -> dict[str, Any]:
     """Counts per slice from counts per group (rows sharing the slice columns' values)."""
     g = r.patterns.shape[0]
-    m = r.patterns.T.astype(np.float64)  # slices x groups
     answered = r.pred >= 0
     good = answered & np.isfinite(r.conf)
     bins = np.clip((np.where(good, r.conf, 0) * FINE_BINS).astype(np.int64), 0, FINE_BINS - 1)
     conf_g = np.bincount(r.group[good] * FINE_BINS + bins[good], minlength=g * FINE_BINS).reshape(g, FINE_BINS)
-    rows_g = np.bincount(r.group, minlength=g)
-
-    def s(a: np.ndarray) -> np.ndarray:
-        return np.rint(m @ a.astype(np.float64)).astype(np.int64)
-
-    return {"rows": s(rows_g), "no_answer": s(np.bincount(r.group[~answered], minlength=g)),
-            "routed": s(np.bincount(r.group[r.routed], minlength=g)), "conf": s(conf_g), "n": len(r.pred),
+    rows_g = r.per_group(np.ones(len(r.group), bool))
+    return {"rows": r.per_slice(rows_g), "no_answer": r.per_slice(r.per_group(~answered)),
+            "routed": r.per_slice(r.per_group(r.routed)), "conf": r.per_slice(conf_g), "n": len(r.pred),
             "patterns": (r.patterns, rows_g)}
 
 

@@ -101,13 +101,11 @@ def _changes(project: Project, clean: str, perturbed: str) -> list[dict[str, Any
     """Per slice, on every target: decisions flipped and lost between the clean and perturbed runs."""
     r = load_rows(project, clean, split="all", compare_with=perturbed)
     assert r.other is not None
-    g = r.patterns.shape[0]
     both = (r.pred >= 0) & (r.other >= 0)
     lost = (r.pred >= 0) & (r.other < 0)
-    m = r.patterns.T.astype(np.float64)
 
     def per(mask: np.ndarray) -> np.ndarray:
-        return np.rint(m @ np.bincount(r.group[mask], minlength=g)).astype(np.int64)
+        return r.per_slice(r.per_group(mask))
 
     n_both, n_flip, n_ans, n_lost = per(both), per(both & (r.pred != r.other)), per(r.pred >= 0), per(lost)
     out = []
@@ -193,12 +191,10 @@ def looked_but_did_not_see(project: Project, run_id: str, present: str, ignored:
         if field not in Q.label_values(con):
             raise ValueError(f"no labels of {field!r}: looked-but-did-not-see needs perception labels of it")
         gold = consensus(Q.field_labels(con, field))
-    there = np.array([gold.get(t) == value for t in r.target_ids], bool) & (r.pred >= 0)
+    present_ids = [t for t, v in gold.items() if v == value]
+    there = np.isin(np.asarray(r.target_ids, object), present_ids) & (r.pred >= 0)
     hit = there & (r.pred == r.classes.index(ignored))
-    g = r.patterns.shape[0]
-    m = r.patterns.T.astype(np.float64)
-    n = np.rint(m @ np.bincount(r.group[there], minlength=g)).astype(np.int64)
-    k = np.rint(m @ np.bincount(r.group[hit], minlength=g)).astype(np.int64)
+    n, k = r.per_slice(r.per_group(there)), r.per_slice(r.per_group(hit))
     lo, hi = wilson(k, n)
     return {"present": present, "ignored": ignored, "slices": [
         {"slice": s, "n": int(n[i]), "ignored": int(k[i]), "rate": None if not n[i] else round(k[i] / n[i], 6),

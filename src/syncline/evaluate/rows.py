@@ -54,6 +54,14 @@ class Rows:
     notes: list[str] = dc_field(default_factory=list)
     suite: str | None = None  # name@version of the scenario suite the rows were restricted to
 
+    def per_group(self, mask: NDArray[np.bool_]) -> NDArray[np.int64]:
+        """How many rows of ``mask`` each group holds."""
+        return np.bincount(self.group[mask], minlength=self.patterns.shape[0])
+
+    def per_slice(self, counts: NDArray[np.number]) -> NDArray[np.int64]:
+        """Per-group counts (groups, or groups x anything) summed over each slice's groups."""
+        return np.rint(self.patterns.T.astype(np.float64) @ np.asarray(counts, np.float64)).astype(np.int64)
+
     def costs(self) -> NDArray[np.float64] | None:
         if self.field != self.spec.decision.field:
             return None

@@ -77,10 +77,8 @@ def evaluate(project: Project, run_id: str, *, field_name: str | None = None, sp
     found: list[dict[str, Any]] = []
     if r.candidate_member is not None:
         use = (r.truth >= 0) & (r.pred >= 0)
-        g = r.candidate_member.shape[0]
-        found = discover(r.candidates, r.candidate_columns, r.candidate_member,
-                         np.bincount(r.group[use], minlength=g), np.bincount(r.group[use & (r.truth != r.pred)],
-                                                                             minlength=g))
+        found = discover(r.candidates, r.candidate_columns, r.candidate_member, r.per_group(use),
+                         r.per_group(use & (r.truth != r.pred)))
     diagnostics = _diagnose(project, r, c, found)
     labelled = c.confusion.sum(axis=(1, 2))
     slices = [{"name": n, "description": r.slices.descriptions.get(n, ""), "rows": int(c.rows[i]),
