@@ -147,11 +147,16 @@ def _quick_refine(r: F64, t: F64, a: float, s: float, c: float, tol: float, max_
     return _Fit(a, s, len(_match(r, t, a, s, c, tol)[0]))
 
 
-def _line(x: F64, y: F64, fit_drift: bool, floor: float, x0: float) -> tuple[float, float, float, float, float, int]:
+def _line(x: F64, y: F64, fit_drift: bool, floor: float, x0: float,
+          bound: float | None = None) -> tuple[float, float, float, float, float, int]:
     """Robust line y = a + s x: Theil-Sen (``scipy.stats.theilslopes``) finds the inliers,
     least squares on them gives the estimate, because Theil-Sen's median of pairwise slopes
     collapses onto 0 when the residuals are quantised to the sample grid (many tied pairs).
-    Returns (a, s, one-sigma of the line at ``x0``, one-sigma of s, residual MAD, inliers)."""
+    ``bound``, when the timing error of a true pair is known not to exceed it, is the inlier
+    band (a wrong pairing further out is dropped, not averaged in; and a residual MAD that the
+    grid collapsed to 0 cannot narrow the band below the true errors), and the inliers are
+    taken again around the least-squares line. Returns (a, s, one-sigma of the line at ``x0``,
+    one-sigma of s, residual MAD, inliers)."""
     n = len(x)
     s = 0.0
     if fit_drift and n >= 3 and float(np.ptp(x)) > 0:
@@ -160,14 +165,18 @@ def _line(x: F64, y: F64, fit_drift: bool, floor: float, x0: float) -> tuple[flo
     resid = y - s * x
     a = float(np.median(resid))
     mad = float(np.median(np.abs(resid - a)))
-    inl = np.abs(resid - a) <= max(3.5 * 1.4826 * mad, floor)
-    xi, yi = x[inl], y[inl]
-    ni = len(xi)
-    xm = float(np.mean(xi))
-    sxx = float(np.sum((xi - xm) ** 2))
-    if fit_drift and ni >= 3 and sxx > 0:
-        s = float(np.sum((xi - xm) * (yi - yi.mean())) / sxx)
-    a = float(np.mean(yi - s * xi))
+    band = max(3.5 * 1.4826 * mad, floor) if bound is None else bound
+    for _ in range(3 if bound is not None else 1):
+        inl = np.abs(y - a - s * x) <= band
+        if int(inl.sum()) < 3:  # the start line is too far off for the bound: the residuals decide
+            inl = np.abs(y - a - s * x) <= max(3.5 * 1.4826 * mad, floor)
+        xi, yi = x[inl], y[inl]
+        ni = len(xi)
+        xm = float(np.mean(xi))
+        sxx = float(np.sum((xi - xm) ** 2))
+        if fit_drift and ni >= 3 and sxx > 0:
+            s = float(np.sum((xi - xm) * (yi - yi.mean())) / sxx)
+        a = float(np.mean(yi - s * xi))
     sd = float(np.std(yi - a - s * xi, ddof=2 if fit_drift else 1)) if ni > 2 else 0.0
     drifting = fit_drift and sxx > 0
     sigma_s = sd / math.sqrt(sxx) if drifting else 0.0
@@ -175,7 +184,8 @@ def _line(x: F64, y: F64, fit_drift: bool, floor: float, x0: float) -> tuple[flo
     return a, s, sigma_x0, sigma_s, mad, ni
 
 
-def _full_fit(r: F64, t: F64, start: _Fit, c: float, tol: float, chunk_half: float, fit_drift: bool) -> _Fit:
+def _full_fit(r: F64, t: F64, start: _Fit, c: float, tol: float, chunk_half: float, fit_drift: bool,
+              bound: float | None = None) -> _Fit:
     """Robust line fit over a window around ``c`` that doubles until it covers every event."""
     a, s = start.a, start.s
     half = chunk_half
@@ -190,9 +200,9 @@ def _full_fit(r: F64, t: F64, start: _Fit, c: float, tol: float, chunk_half: flo
             if len(ri) < 3:
                 return fit
             x = rr[ri] - c
-            a, s, sl, ss, mad, n_in = _line(x, t[ti] - rr[ri], fit_drift, tol / 4, -c)
+            a, s, sl, ss, mad, n_in = _line(x, t[ti] - rr[ri], fit_drift, tol / 4, -c, bound)
             fit = _Fit(a, s, 0, sl, ss, mad, n_in)
-            tol_i = float(np.clip(6 * 1.4826 * mad, tol / 4, tol))
+            tol_i = float(np.clip(6 * 1.4826 * mad, max(tol / 4, bound or 0.0), tol))
         if half >= span:
             break
         half *= 2
@@ -235,13 +245,18 @@ def match_event_times(
     min_events: int = 5,
     min_matches: int = 5,
     fit_drift: bool = True,
+    timing_bound_ns: int | None = None,
     ref_name: str = "reference",
     tgt_name: str = "target",
     method: str = METHOD,
     seed: int = 0,
     notes: Sequence[str] = (),
 ) -> OffsetEstimate:
-    """Lag and drift between two event trains (int64 ns, each on its own local timeline)."""
+    """Lag and drift between two event trains (int64 ns, each on its own local timeline).
+
+    ``timing_bound_ns``: the largest timing error a truly matched pair can have, when known
+    (two streams that time a step midway between samples: half of each sample period); the
+    line fit then never takes a pair further out as an inlier."""
     ref, dup_r = _as_times(ref_ns)
     tgt, dup_t = _as_times(tgt_ns)
     note_list = list(notes)
@@ -326,7 +341,8 @@ def match_event_times(
         return verdict(Verdict.AMBIGUOUS, f"several lags match about as well ({lags}): periodic events?",
                        candidates=candidates, n_events=best.matches)
 
-    fit = _full_fit(r, t, best, c, tol, chunk_half, fit_drift)
+    bound = timing_bound_ns / NS_PER_S if timing_bound_ns else None
+    fit = _full_fit(r, t, best, c, tol, chunk_half, fit_drift, bound)
     lag = lag_of(fit)
     sigma_lag = fit.sigma_lag
     second = max([f.matches for f in cands[1:]] + [float(np.max(null))])

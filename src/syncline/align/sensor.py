@@ -3,7 +3,10 @@ motion bursts or an event log, giving lag *and* clock drift (``align.events_matc
 
 A transient is a first difference whose robust z-score (median / MAD of all differences of
 the channel) passes a threshold: a spike, a step, a door opening. Its time is the midpoint of
-the two samples it spans; transients closer than a refractory time merge into the first.
+the two samples it spans; transients closer than a refractory time (three sample periods, at
+least 100 ms: a contact's bounce, a spike's way back down) merge into the first. Steps closer
+than that are rare and lost; a longer floor lost a quarter of the events of a busy stream
+(``benchmarks/bench_align_drift.py``).
 Differences that span a gap (a dropout of rows) are ignored, and duplicate timestamps are
 averaged into one row; both are reported as notes in the estimate's ``details``.
 """
@@ -31,7 +34,8 @@ Kind = Literal["transient", "burst"]
 Stamp = Literal["midpoint", "sample", "centroid"]
 MAD_TO_SIGMA = 1.4826
 DEFAULT_Z = 6.0
-MIN_REFRACTORY_NS = 250_000_000
+MIN_REFRACTORY_NS = 250_000_000  # bursts (a level above threshold) closer than this are one burst
+MIN_TRANSIENT_GAP_NS = 100_000_000  # transients closer than this are one (a bounce, a spike's way back down)
 MIN_TOLERANCE_NS = 20_000_000
 DEFAULT_MAX_LAG_NS = 30 * NS_PER_S
 
@@ -116,7 +120,8 @@ def series_events(
     if gap.any():
         notes.append(f"{int(gap.sum())} gaps in the rows (longest {dt.max() / NS_PER_S:.3g} s); "
                      "changes across them are not events")
-    refr = int(refractory_ns if refractory_ns is not None else max(MIN_REFRACTORY_NS, 3 * period))
+    floor = MIN_TRANSIENT_GAP_NS if kind == "transient" else MIN_REFRACTORY_NS
+    refr = int(refractory_ns if refractory_ns is not None else max(floor, 3 * period))
     if kind == "transient":
         z = _robust_z(np.diff(v, axis=0))
         score = {"both": np.abs(z), "rising": z, "falling": -z}[polarity].max(axis=1)
@@ -200,6 +205,12 @@ def signal_events(sig: Signal, *, z_threshold: float = DEFAULT_Z, refractory_ns:
                          refractory_ns=refractory_ns, polarity=polarity, kind=kind, stamp=stamp).times_ns
 
 
+def timing_bound(*periods_ns: int) -> int:
+    """Largest timing error of a truly matched pair of midpoint-stamped transients: half of each
+    stream's sample period, plus 10 % for clocks that jitter around their median period."""
+    return int(1.1 * sum(periods_ns) / 2)
+
+
 def tolerance_for(*periods_ns: int, floor_ns: int = MIN_TOLERANCE_NS) -> int:
     """Matching tolerance: two sample periods of the coarser stream, at least ``floor_ns``."""
     return int(max(floor_ns, 2 * max(periods_ns, default=0)))
@@ -244,6 +255,7 @@ def estimate_sensor_lag(
     return match_event_times(
         er.times_ns, et.times_ns, expected_lag_ns=expected_lag_ns, max_lag_ns=max_lag_ns,
         max_drift_ppm=max_drift_ppm, tolerance_ns=tolerance_ns or tolerance_for(er.period_ns, et.period_ns),
+        timing_bound_ns=timing_bound(er.period_ns, et.period_ns) or None,
         ref_name=f"reference sensor {Path(ref).name}", tgt_name=f"target sensor {Path(tgt).name}",
         method=method, notes=[f"ref: {n}" for n in er.notes] + [f"tgt: {n}" for n in et.notes],
     )

@@ -15,7 +15,7 @@ return one value per frame stamped at the frame's presentation time:
   of it that appears (see ``_appearing_rise``). Something appearing or starting to move raises
   it; something vanishing or stopping lowers it and is dropped, so the start and the end of an
   event do not look alike. Capture defects (black frames, frozen runs) and whole-frame changes
-  (keyframe pulses) make no onsets (see ``_MotionAccumulator``).
+  (keyframe pulses) make no onsets (see ``align.motion``).
 
 Timing convention: a frame's presentation time is the start of its exposure, and a change
 between frames ``k-1`` and ``k`` is stamped at frame ``k``'s time. With an exposure as long as
@@ -35,6 +35,7 @@ import scipy.fft
 import scipy.signal
 from av.video.reformatter import Interpolation, VideoReformatter
 
+from syncline.align.motion import MotionAccumulator
 from syncline.align.types import Signal
 from syncline.media.audio import read_audio
 from syncline.media.decoding import MAX_PIXELS, NS, decode_errors, display_name, open_av, to_ns
@@ -49,11 +50,7 @@ _MEDIAN_BLOCKS = 1000  # blocks sampled for the per-bin background median
 _CHUNK_STFT = 4096
 _BACKGROUND_TAU_S = 3.0
 CHANGE_LEVEL = 0.5  # gray levels: a frame differing less than this on average shows no change
-_CHUNK_BLOCKS = 65536
-BLOCK = 8  # pixels: motion is measured per block of the scaled gray frame
-BLACK_LEVEL = 8.0  # mean gray level below which a frame is black (a defect, not a scene)
 FROZEN_S = 0.5  # a run of repeated frames this long is a frozen feed (a defect, not a still scene)
-WHOLE_FRAME_PCT = 20.0  # percentile block that measures a change of the whole picture
 
 
 def _leading_edge_window(nwin: int) -> np.ndarray:
@@ -270,13 +267,14 @@ def _decode_video_signals(path: Path, *, max_width: int, threads: int) -> VideoS
         cc.options = {"skip_loop_filter": "all"}  # deblocking does not change motion; skip it
         rate = stream.average_rate or stream.guessed_rate
         nominal = float(rate) if rate else None
-        motion = _MotionAccumulator(alpha=1.0 / (_BACKGROUND_TAU_S * (nominal or 25.0)),
-                                    frozen_run=int(round(FROZEN_S * (nominal or 25.0))))
+        motion = MotionAccumulator(alpha=1.0 / (_BACKGROUND_TAU_S * (nominal or 25.0)),
+                                   frozen_run=int(round(FROZEN_S * (nominal or 25.0))))
         scaler = VideoReformatter()
         size: tuple[int, int] | None = None
+        time_base = stream.time_base  # a new Fraction on every access
         with decode_errors(path, "video"):
             for frame in container.decode(stream):
-                pts = to_ns(frame.pts, stream.time_base)
+                pts = to_ns(frame.pts, time_base)
                 if pts is None or (times and pts <= times[-1]):
                     continue  # no timestamp or not after the last one: cannot place it in time
                 if size is None:
@@ -284,7 +282,9 @@ def _decode_video_signals(path: Path, *, max_width: int, threads: int) -> VideoS
                 small = scaler.reformat(
                     frame, width=size[0], height=size[1], format="gray", interpolation=Interpolation.AREA
                 )
-                motion.add(small.to_ndarray())
+                plane = small.planes[0]  # the gray picture, rows padded to line_size: copied once, by add
+                motion.add(np.ndarray((size[1], size[0]), np.uint8, buffer=memoryview(plane),
+                                      strides=(plane.line_size, 1)))
                 times.append(pts)
     if not times:
         raise MediaError(MediaErrorKind.UNDECODABLE, f"{display_name(path)}: no video frame decodes")
@@ -300,131 +300,6 @@ def _decode_video_signals(path: Path, *, max_width: int, threads: int) -> VideoS
         max_energy=float(e.max()) if len(e) else 0.0,
         changing_frames=int(np.count_nonzero(e > CHANGE_LEVEL)),
     )
-
-
-class _MotionAccumulator:
-    """Frame differences and foreground energy of small gray frames, fed one at a time.
-
-    The running background is an exponential moving average ``B_k = B_{k-1} + alpha (g_k -
-    B_{k-1})``; foreground energy of frame ``k`` is ``mean |g_k - B_{k-1}|`` over ``BLOCK``-pixel
-    blocks, less the rise of its *whole-frame* part (the ``WHOLE_FRAME_PCT``-th percentile
-    block) over that part's running typical level; the frame change that feeds the motion onset
-    likewise for ``|g_k - g_{k-1}|`` (the motion energy returned is the plain mean, as decoded).
-    What changes nearly every block at once (a codec's keyframe pulse on a noisy night picture,
-    an exposure step) raises that percentile and is removed; a moving head or door, or a flash
-    over most of the picture, leaves it at the noise level, and the value is the plain mean.
-
-    Capture defects are not motion: a black frame (mean below ``BLACK_LEVEL``, feed lost) is a
-    cut, contributes no change, and the background restarts after it so that the defect does
-    not smear over the next seconds; a frame identical to the previous one shows no change, and
-    the first frame after a frozen run (``FROZEN_S`` or longer) is not credited with the
-    motion that piled up during it.
-    """
-
-    def __init__(self, *, alpha: float, frozen_run: int = 3) -> None:
-        self.alpha = alpha
-        self.frozen_run = max(2, frozen_run)
-        self.prev: np.ndarray | None = None
-        self.cur: np.ndarray | None = None
-        self.background: np.ndarray | None = None
-        self.work: np.ndarray | None = None
-        self.step: np.ndarray | None = None
-        self.grid = (1, 1, 1, 1)  # blocks down, rows per block, blocks across, columns per block
-        self.band = np.zeros((1, 1), np.float32)
-        self.inv_block = np.float32(1.0)
-        self.pct_at = (0, 0.0)
-        self.cut = False
-        self.frozen = 0  # length of the current run of repeated frames
-        self.typical_e: list[float] = []  # running whole-frame level of the frame difference
-        self.typical_fg: list[float] = []  # and of the foreground
-        self.inv_size = 1.0
-        self.raw: list[float] = []  # mean absolute difference to the previous frame, as decoded
-        self.energy: list[float] = []  # the same without defects and whole-frame changes
-        self.foreground: list[float] = []
-
-    def _excess(self, work: np.ndarray, typical: list[float]) -> float:
-        """Mean of ``work`` less the rise of its whole-frame part over that part's typical level
-        (``typical`` holds the running level, updated in place)."""
-        bh, sh, bw, sw = self.grid
-        np.add.reduce(work[: bh * sh].reshape(bh, sh, -1), axis=1, out=self.band)  # sums over block rows
-        blocks = np.add.reduce(self.band[:, : bw * sw].reshape(bh, bw, sw), axis=2).ravel()
-        blocks *= self.inv_block  # block means
-        lo, frac = self.pct_at
-        part = np.partition(blocks, (lo, lo + 1)) if lo + 1 < len(blocks) else np.sort(blocks)
-        a, b = float(part[lo]), float(part[min(lo + 1, len(blocks) - 1)])
-        base = a + (b - a) * frac  # the WHOLE_FRAME_PCT-th percentile, linear as np.percentile
-        if not typical:
-            typical.append(base)
-        whole = max(0.0, base - typical[0])
-        typical[0] += (0.1 if base <= 1.5 * typical[0] else 0.01) * (base - typical[0])
-        return max(0.0, float(blocks.sum()) / len(blocks) - whole)
-
-    def _restart(self, gray: np.ndarray) -> None:
-        self.prev = gray.astype(np.float32)
-        self.cur = np.empty_like(self.prev)
-        self.work = np.empty_like(self.prev)
-        self.step = np.empty_like(self.prev)
-        self.background = self.prev.copy()
-        h, w = gray.shape
-        bh, bw = max(1, h // BLOCK), max(1, w // BLOCK)
-        sh, sw = h // bh, w // bw
-        self.grid = (bh, sh, bw, sw)
-        self.band = np.empty((bh, w), np.float32)
-        self.inv_block = np.float32(1.0 / (sh * sw))
-        k = WHOLE_FRAME_PCT / 100.0 * (bh * bw - 1)
-        self.pct_at = (int(np.floor(k)), float(k - np.floor(k)))
-
-    def _hold(self) -> None:
-        self.energy.append(0.0)
-        self.foreground.append(self.foreground[-1] if self.foreground else 0.0)
-
-    def add(self, gray: np.ndarray) -> None:
-        if self.prev is None or self.cur is None or self.background is None or self.work is None \
-                or self.step is None or gray.shape != self.prev.shape:
-            self._restart(gray)
-            self.inv_size = 1.0 / max(1, gray.size)
-            self.raw.append(0.0)
-            self.energy.append(0.0)
-            self.foreground.append(0.0)
-            return
-        g, work = self.cur, self.work
-        np.copyto(g, gray, casting="unsafe")
-        np.subtract(g, self.prev, out=work)  # the plain frame difference, defects and all
-        np.abs(work, out=work)  # (prev is always the last decoded frame: see the black-frame branch)
-        change = float(work.sum())  # sum: no Python-level mean overhead
-        self.raw.append(change * self.inv_size)
-        if float(g.sum()) * self.inv_size < BLACK_LEVEL:  # feed lost: no motion, and none when it comes back
-            self.cut = True
-            self._hold()
-            self.prev, self.cur = g, self.prev  # only the plain difference uses it until the restart
-            return
-        if self.cut:
-            self.cut, self.frozen = False, 0
-            self._restart(gray)
-            self._hold()
-            return
-        if change == 0.0:  # a frozen (repeated) frame (the sum of absolute differences is exact zero)
-            self.frozen += 1
-            self._hold()
-            self.prev, self.cur = g, self.prev
-            return
-        after_freeze, self.frozen = self.frozen >= self.frozen_run, 0
-        self.energy.append(0.0 if after_freeze else self._excess(work, self.typical_e))
-        np.subtract(g, self.background, out=work)
-        np.multiply(work, self.alpha, out=self.step)
-        self.background += self.step  # the delta stays in work for the foreground
-        np.abs(work, out=work)
-        fg = self._excess(work, self.typical_fg)
-        if after_freeze:
-            self.background[...] = g
-            fg = self.foreground[-1] if self.foreground else 0.0
-        self.foreground.append(fg)
-        self.prev, self.cur = g, self.prev
-
-    def finish(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(plain frame difference, frame difference without defects, foreground energy)."""
-        return (np.asarray(self.raw, np.float64), np.asarray(self.energy, np.float64),
-                np.asarray(self.foreground, np.float64))
 
 
 def motion_energy(path: Path, *, max_width: int = 160) -> Signal:
