@@ -219,8 +219,8 @@ def ece_coverage(trials: int, draws: int, seed: int) -> list[tuple[str, float, f
 
     rng = np.random.default_rng(seed + 11)
     out = []
-    for n in (1000, 10000):
-        for gap in (0.0, 0.05):
+    for n in (300, 1000, 3000, 10000):
+        for gap in (0.0, 0.01, 0.02, 0.05, 0.1):
             rows = n * trials
             conf = rng.uniform(0.5, 1.0, rows)
             right = rng.random(rows) < conf - gap
@@ -379,6 +379,9 @@ def main() -> None:
         dev = 100 * (v - 0.95)
         print(f"  {label:<44} {100 * v:6.2f} %  {dev:+6.2f} points {'ok' if abs(dev) <= 1.5 else 'OUTSIDE +-1.5'}"
               f"   mean estimate {est:.4f}")
+    ev = np.array([v for _, v, _ in ecov])
+    print(f"  ECE: mean over {len(ev)} settings {100 * ev.mean():.2f} %, lowest {100 * ev.min():.2f} %, highest "
+          f"{100 * ev.max():.2f} %; within +-1.5: {int(np.sum(np.abs(ev - 0.95) <= 0.015))}/{len(ev)}")
 
 
 if __name__ == "__main__":

@@ -313,6 +313,26 @@ def test_a_calibrated_model_fails_an_ece_gate_only_at_the_tests_level() -> None:
             assert verdicts.count("fail") >= 114, verdicts
 
 
+@pytest.mark.parametrize("n, gap", [(1000, 0.02), (300, 0.05)])
+def test_the_ece_interval_covers_a_true_ece_the_size_of_its_bias(n: int, gap: float) -> None:
+    """Where the true ECE is about the size of the plug-in's upward bias, the redraws sit about
+    twice the bias above the truth: the plain percentile interval covered 71 % (n 1,000, ECE
+    0.02) and 58 % (n 300, ECE 0.05) of 1,000 trials; the bias-corrected one ~94-96 %. 300
+    trials each: coverage >= 88 % is 3 Monte Carlo s.e. below 95 %."""
+    rng = np.random.default_rng(17)
+    trials = 300
+    rows = n * trials
+    conf = rng.uniform(0.5, 1.0, rows)  # right with probability conf - gap: the true 15-bin ECE is gap
+    right = rng.random(rows) < conf - gap
+    c = count(["a", "b"], np.repeat(np.arange(trials), n), np.eye(trials, dtype=bool), np.zeros(rows, np.int64),
+              np.where(right, 0, 1), conf, np.full(rows, np.nan), np.zeros(rows, bool))
+    ms = [m for m in ece([str(i) for i in range(trials)], c, draws=500, seed=3) if m.metric == "ece"]
+    lo = np.array([m.lo for m in ms], float)
+    hi = np.array([m.hi for m in ms], float)
+    assert np.all(lo <= hi)
+    assert np.mean((lo <= gap) & (gap <= hi)) >= 0.88
+
+
 def test_bca_from_counts_equals_scipy_bca_on_rows() -> None:
     """A skewed statistic (mean cost, one rare error costing 100): the BCa interval from the
     counts equals scipy's BCa over the rows, up to Monte Carlo noise."""
