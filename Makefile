@@ -4,7 +4,7 @@ PY      ?= python3.11
 VENV    ?= .venv
 BIN     := $(VENV)/bin
 DEMO_DIR ?= demo-world
-DEB_PKGS := ffmpeg espeak-ng libimage-exiftool-perl
+DEB_PKGS := ffmpeg espeak-ng libimage-exiftool-perl chromium
 STAMP   := $(VENV)/.installed
 
 .PHONY: deps venv demo test lint bench clean

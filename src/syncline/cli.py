@@ -1051,6 +1051,20 @@ def demo(
         _print_json(result)
 
 
+@app.command()
+def serve(
+    project: ProjectOpt = Path("."),
+    port: Annotated[int, typer.Option(help="port on 127.0.0.1 (the app never listens elsewhere)")] = 8765,
+) -> None:
+    """Start the web app on 127.0.0.1 and print a login URL for the owner and each annotator."""
+    from syncline.server.app import serve as run_server
+
+    _open(project)
+    console.print(f"syncline web app on http://127.0.0.1:{port}/ — open your login URL (tokens last until the "
+                  "server stops):", highlight=False)
+    run_server(project, port=port, echo=lambda line: console.print(line, highlight=False, soft_wrap=True))
+
+
 def main() -> None:
     """Entry point: an unexpected error becomes one line (SYNCLINE_DEBUG=1 shows the traceback)."""
     import os

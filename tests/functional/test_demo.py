@@ -296,3 +296,54 @@ def test_the_demo_pipeline_gives_the_same_predictions_on_ray(demo) -> None:  # t
     a, b = rows(local.run_id), rows(remote.run_id)
     assert len(a) == local.segments > 1000 and a == b
     assert local.stage_status == remote.stage_status and set(local.stage_status) >= {"locate", "temperature"}
+
+
+def test_every_page_of_the_web_app_shows_the_demo_project(demo) -> None:  # type: ignore[no-untyped-def]
+    """The demo project in headless Chromium (Debian's): every page renders its rows with no
+    script error, as the owner and as an annotator; the entity page draws every file's lane and
+    plays; the evaluation page answers the five questions with a forest plot."""
+    from playwright.sync_api import sync_playwright
+    from webserver import running
+
+    from syncline.project import Project
+    from syncline.server.app import create_app
+    from syncline.server.auth import issue_tokens
+
+    result, _ = demo
+    p = Project.open(Path(result["_root"]) / "project")
+    tokens = issue_tokens(p)
+    logins = tokens.tokens_of()
+    findings = p.catalog().count("findings")
+    entity = sorted(r["entity_id"] for r in p.catalog().read("entities").to_pylist()
+                    if not r["entity_id"].startswith("_"))[0]
+    files = len(p.catalog().read("assets", where=f"entity_id = '{entity}'").to_pylist())
+    args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--no-first-run", "--disable-sync"]
+    with running(create_app(p, tokens)) as base, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=args)
+        for who in ("owner", "vet-a"):
+            page = browser.new_context().new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda e, errors=errors: errors.append(str(e)))
+            page.goto(f"{base}/login?token={logins[who]}")
+            page.wait_for_selector("#aligned-hours")
+            assert "h aligned" in (page.text_content("#aligned-hours") or "")
+            page.evaluate("location.hash = '#/findings'")
+            page.wait_for_selector("#page table tr:nth-child(2)")
+            assert f"of {findings}" in (page.text_content(".pager") or "")
+            page.evaluate("location.hash = '#/evaluation'")
+            page.wait_for_selector("#forest circle")
+            answers = page.locator("#page table").first.locator("tr").count() - 1
+            assert answers == 5
+            page.evaluate(f"location.hash = '#/entity/{entity}'")
+            page.wait_for_function("typeof TL !== 'undefined' && TL.data && document.querySelector('#video') "
+                                   "&& document.querySelector('#video').readyState >= 2", timeout=20000)
+            assert page.evaluate("TL.data.assets.length") == files
+            page.evaluate("document.querySelector('#video').play()")
+            page.wait_for_function("document.querySelector('#video').currentTime > 0.3", timeout=20000)
+            for name in ("entities", "grading", "review", "inventory"):
+                page.evaluate(f"location.hash = '#/{name}'")
+                page.wait_for_selector("#page h2")
+            assert page.locator("#page p.sev-error").count() == 0
+            assert errors == [], (who, errors)
+        browser.close()

@@ -77,6 +77,7 @@ def grade_labels(project: Project, grades: list[dict[str, Any]], *, schema: Labe
             "verdict": verdict, "score": float(score) if score is not None else None,
             "accepted": verdict == "accept",
             "corrected_value": json.dumps(g["value"]) if verdict == "fix" else None,
+            "graded_value": lab["value"],
             "guideline_version": lab["guideline_version"], "asset_ids": lab["asset_ids"],
             "subject_ids": lab["subject_ids"],
         }))

@@ -37,8 +37,14 @@ class LabelWrite:
 
 
 def _number(x: Any) -> float:
-    if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(float(x)):
-        raise ValueError(f"{x!r} is not a finite number")
+    """A finite float, or ValueError (an integer too large for a float is not finite either)."""
+    try:
+        ok = not isinstance(x, bool) and isinstance(x, (int, float)) and math.isfinite(float(x))
+    except OverflowError:
+        ok = False
+    if not ok:
+        shown = repr(x) if len(repr(x)) <= 40 else repr(x)[:37] + "..."
+        raise ValueError(f"{shown} is not a finite number")
     return float(x)
 
 

@@ -155,6 +155,7 @@ _table("grades", "grade_id", "second-tier reviews of labels or demonstrations", 
     _f("score", _f64),                 # 1-5 expertness of a demonstration (optional)
     _f("accepted", _bool),
     _f("corrected_value", _str),
+    _f("graded_value", _str),          # the label's value when it was graded (a relabel reopens it)
     _f("guideline_version", _str),
     *_PROVENANCE,
 ])

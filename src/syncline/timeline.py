@@ -1,0 +1,107 @@
+"""One entity on one timeline: what the web app's timeline page draws.
+
+Every row the catalog holds about the entity — its files with their clocks, segments, events,
+transcript words, labels with their grades, the latest predictions, audit findings — in entity
+time (ns), plus what each file's clock was before alignment corrected it (``raw_offset_ns``),
+so that the page can toggle between raw and corrected time and show the offset. Waveforms and
+sensor plots are summaries sized for a screen (min/max per pixel column), computed from one
+decode; media itself is served by ID, never by path.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from syncline.catalog import views as V
+from syncline.project import Project
+
+MAX_BINS = 4000
+
+
+class NotFound(LookupError):
+    """No such entity or asset."""
+
+
+def entity_timeline(project: Project, entity_id: str) -> dict[str, Any]:
+    with project.catalog().connect() as con:
+        assets = V.entity_assets(con, entity_id)
+        if not assets and not V.entity_exists(con, entity_id):
+            raise NotFound(f"no entity {entity_id!r}")
+        out: dict[str, Any] = {
+            "entity_id": entity_id, "assets": assets, "segments": V.entity_segments(con, entity_id),
+            "events": V.entity_events(con, entity_id), "words": V.entity_words(con, entity_id),
+            "labels": V.entity_labels(con, entity_id), "predictions": V.entity_predictions(con, entity_id),
+            "findings": V.entity_findings(con, entity_id),
+        }
+    ends = [a["offset_ns"] + (a["duration_ns"] or 0) for a in assets] + [s["t1_ns"] for s in out["segments"]]
+    starts = [min(a["offset_ns"], a["raw_offset_ns"]) for a in assets] + [s["t0_ns"] for s in out["segments"]]
+    out["t0_ns"] = int(min(starts, default=0))
+    out["t1_ns"] = int(max(ends, default=0))
+    return out
+
+
+def media_file(project: Project, asset_id: str) -> tuple[Path, dict[str, Any]]:
+    """The file behind an asset ID (the managed, scrubbed copy when there is one)."""
+    from syncline.align.tuples import asset_path
+
+    with project.catalog().connect() as con:
+        row = V.asset_row(con, asset_id)
+    if row is None:
+        raise NotFound(f"no asset {asset_id!r}")
+    try:
+        path = asset_path(project, row)
+    except Exception as e:  # kept as embeddings only: there is no file, by design
+        raise NotFound(str(e)) from e
+    if not path.is_file():
+        raise NotFound(f"the file of asset {asset_id} is missing from disk")
+    return path, row
+
+
+def _minmax(values: np.ndarray, bins: int) -> tuple[list[float], list[float]]:
+    """Per bin of equal length, the smallest and largest value (NaNs ignored)."""
+    n = len(values)
+    if n == 0:
+        return [], []
+    bins = max(1, min(bins, n))
+    edges = np.linspace(0, n, bins + 1).astype(np.int64)
+    filled = np.where(np.isnan(values), np.nanmean(values) if np.isfinite(values).any() else 0.0, values)
+    lo = np.minimum.reduceat(filled, edges[:-1])
+    hi = np.maximum.reduceat(filled, edges[:-1])
+    return np.round(lo, 5).tolist(), np.round(hi, 5).tolist()
+
+
+def waveform(project: Project, asset_id: str, bins: int = 2000) -> dict[str, Any]:
+    """Min/max of the first channel per bin, on the file's own time (``start_ns``, ``step_ns``)."""
+    from syncline.media.audio import read_audio
+
+    path, _ = media_file(project, asset_id)
+    samples, rate, start_ns = read_audio(path)
+    mono = samples[0] if samples.ndim > 1 else samples
+    bins = max(1, min(int(bins), MAX_BINS))
+    lo, hi = _minmax(mono.astype(np.float64), bins)
+    return {"asset_id": asset_id, "start_ns": int(start_ns), "step_ns": float(len(mono) / max(len(lo), 1) * 1e9 / rate),
+            "min": lo, "max": hi}
+
+
+def sensor_series(project: Project, asset_id: str, bins: int = 1000) -> dict[str, Any]:
+    """Each numeric channel as min/max per bin of rows, with each bin's first time (file time)."""
+    import pyarrow as pa
+
+    from syncline.media.sensor import read_sensor
+
+    path, _ = media_file(project, asset_id)
+    table = read_sensor(path)
+    t = table.column("t_ns").to_numpy()
+    bins = max(1, min(int(bins), MAX_BINS, len(t) or 1))
+    edges = np.linspace(0, len(t), bins + 1).astype(np.int64)[:-1]
+    channels = {}
+    for f in table.schema:
+        if f.name == "t_ns" or not (pa.types.is_floating(f.type) or pa.types.is_integer(f.type)):
+            continue
+        v = table.column(f.name).cast(pa.float64()).to_numpy(zero_copy_only=False).astype(np.float64)
+        lo, hi = _minmax(v, bins)
+        channels[f.name] = {"min": lo, "max": hi}
+    return {"asset_id": asset_id, "t_ns": t[edges].tolist() if len(t) else [], "channels": channels}
