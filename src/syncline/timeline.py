@@ -26,7 +26,7 @@ class NotFound(LookupError):
 
 
 def entity_timeline(project: Project, entity_id: str) -> dict[str, Any]:
-    with project.catalog().connect() as con:
+    with project.catalog().connect(tables=V.TIMELINE) as con:
         assets = V.entity_assets(con, entity_id)
         if not assets and not V.entity_exists(con, entity_id):
             raise NotFound(f"no entity {entity_id!r}")
@@ -47,7 +47,7 @@ def media_file(project: Project, asset_id: str) -> tuple[Path, dict[str, Any]]:
     """The file behind an asset ID (the managed, scrubbed copy when there is one)."""
     from syncline.align.tuples import asset_path
 
-    with project.catalog().connect() as con:
+    with project.catalog().connect(tables=V.ASSET) as con:
         row = V.asset_row(con, asset_id)
     if row is None:
         raise NotFound(f"no asset {asset_id!r}")
@@ -60,17 +60,20 @@ def media_file(project: Project, asset_id: str) -> tuple[Path, dict[str, Any]]:
     return path, row
 
 
-def _minmax(values: np.ndarray, bins: int) -> tuple[list[float], list[float]]:
-    """Per bin of equal length, the smallest and largest value (NaNs ignored)."""
+def _minmax(values: np.ndarray, bins: int) -> tuple[list[float | None], list[float | None]]:
+    """Per bin of equal length, the smallest and largest value; NaNs are ignored (``fmin`` /
+    ``fmax``), a bin of NaNs only is None. One pass over the samples in their own dtype: an hour
+    of 16 kHz audio takes ~50 ms, where a float64 copy and a NaN mask took 2 s."""
     n = len(values)
     if n == 0:
         return [], []
     bins = max(1, min(bins, n))
-    edges = np.linspace(0, n, bins + 1).astype(np.int64)
-    filled = np.where(np.isnan(values), np.nanmean(values) if np.isfinite(values).any() else 0.0, values)
-    lo = np.minimum.reduceat(filled, edges[:-1])
-    hi = np.maximum.reduceat(filled, edges[:-1])
-    return np.round(lo, 5).tolist(), np.round(hi, 5).tolist()
+    starts = np.linspace(0, n, bins + 1).astype(np.int64)[:-1]
+
+    def clean(a: np.ndarray) -> list[float | None]:
+        return [None if x != x else round(float(x), 5) for x in a.tolist()]
+
+    return clean(np.fmin.reduceat(values, starts)), clean(np.fmax.reduceat(values, starts))
 
 
 def waveform(project: Project, asset_id: str, bins: int = 2000) -> dict[str, Any]:
@@ -81,7 +84,7 @@ def waveform(project: Project, asset_id: str, bins: int = 2000) -> dict[str, Any
     samples, rate, start_ns = read_audio(path)
     mono = samples[0] if samples.ndim > 1 else samples
     bins = max(1, min(int(bins), MAX_BINS))
-    lo, hi = _minmax(mono.astype(np.float64), bins)
+    lo, hi = _minmax(mono, bins)
     return {"asset_id": asset_id, "start_ns": int(start_ns), "step_ns": float(len(mono) / max(len(lo), 1) * 1e9 / rate),
             "min": lo, "max": hi}
 

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import yaml
 from fastapi.testclient import TestClient
-from mediafiles import make_tone, make_video
+from mediafiles import make_sensor_csv, make_tone, make_video, sensor_truth
 from webserver import running
 
 from syncline.align.segment import run_segmenters
@@ -43,6 +43,7 @@ def _project(root: Path, seconds: float) -> Project:
     data.mkdir(parents=True)
     make_video(data, "cam.mp4", seconds=min(seconds, 6.0), fps=25, size=(160, 120), audio=False)
     make_tone(data, "mic.wav", seconds=seconds, sample_rate=8000)
+    make_sensor_csv(data, "imu.csv", rate_hz=50, seconds=min(seconds, 60.0))
     p = init_project(root / "p")
     ingest(p, [data.parent])
     run_segmenters(p, ["fixed"], window_s=2.0)
@@ -138,6 +139,19 @@ def test_the_waveform_is_the_min_and_max_of_the_decoded_samples(served: dict[str
     assert w["step_ns"] * 500 == pytest.approx(samples.shape[1] / rate * 1e9, rel=1e-6)
 
 
+def test_sensor_series_are_each_channels_min_and_max_per_bin(served: dict[str, Any]) -> None:
+    client, p = served["client"], served["project"]
+    sensor = next(a for a in p.catalog().read("assets").to_pylist() if a["modality"] == "sensor")
+    s = client.get(f"/api/assets/{sensor['asset_id']}/series?bins=300", headers=_h(served["tok"]["owner"])).json()
+    t, ax = sensor_truth(rate_hz=50, seconds=60.0)
+    assert len(s["t_ns"]) == 300 and s["t_ns"][0] == 0 and s["t_ns"][-1] == pytest.approx(t[-10] * 1e9, abs=2e7)
+    accel = next(v for k, v in s["channels"].items() if k.startswith("accel_x"))
+    edges = np.linspace(0, len(ax), 301).astype(int)
+    want_hi = [ax[a:b].max() for a, b in zip(edges[:-1], edges[1:], strict=True)]
+    assert accel["max"] == pytest.approx(want_hi, abs=1e-4)
+    assert min(accel["min"]) == pytest.approx(ax.min(), abs=1e-4)
+
+
 def test_labels_are_written_as_the_caller_within_their_qualification(served: dict[str, Any]) -> None:
     client, p, tok = served["client"], served["project"], served["tok"]
     seg = _segments(p)[3]
@@ -193,7 +207,7 @@ def test_lists_paginate_and_bad_parameters_are_422_not_500(served: dict[str, Any
     client, tok = served["client"], served["tok"]["owner"]
     page = client.get("/api/entities?offset=0&limit=1", headers=_h(tok)).json()
     assert page["total"] == 1 and page["items"][0]["entity_id"] == "stall-1"
-    assert page["items"][0]["modalities"] == ["audio", "video"]
+    assert page["items"][0]["modalities"] == ["audio", "sensor", "video"]
     assert client.get("/api/entities?offset=5", headers=_h(tok)).json()["items"] == []
     for url in ["/api/entities?limit=0", "/api/entities?limit=100000", "/api/entities?offset=-1",
                 "/api/findings?severity=bad", "/api/assets/x/waveform?bins=0"]:

@@ -110,10 +110,11 @@ class Catalog:
         with connect(self, versions=versions) as con:
             return con.sql(query).to_arrow_table()
 
-    def connect(self, *, versions: dict[str, int] | None = None) -> duckdb.DuckDBPyConnection:
+    def connect(self, *, versions: dict[str, int] | None = None,
+                tables: tuple[str, ...] | None = None) -> duckdb.DuckDBPyConnection:
         from syncline.catalog.query import connect
 
-        return connect(self, versions=versions)
+        return connect(self, versions=versions, tables=tables)
 
     # ---------------------------------------------------------------- writes
     def conform(self, name: str, rows: pa.Table | list[dict[str, Any]]) -> pa.Table:

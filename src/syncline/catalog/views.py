@@ -13,6 +13,16 @@ from typing import Any
 
 import duckdb
 
+# the tables each read needs (``Catalog.connect(tables=...)`` opens only those)
+ENTITY_PAGE = ("entities", "assets")
+TIMELINE = ("entities", "assets", "clocks", "runs", "segments", "events", "words", "labels", "grades",
+            "predictions", "findings")
+ASSET = ("assets",)
+FINDINGS = ("findings",)
+GRADING = ("labels", "segments", "events", "grades")
+REVIEW = ("predictions", "runs", "segments", "labels")
+EVALUATION = ("runs", "metrics")
+
 
 def _rows(rel: Any) -> list[dict[str, Any]]:
     """Rows of a DuckDB result (relation or executed connection) as dicts."""
@@ -156,20 +166,22 @@ def grading_queue(con: duckdb.DuckDBPyConnection, fields: list[str], offset: int
                   exclude_annotator: str | None = None) -> dict[str, Any]:
     """Labels of ``fields`` that no grade covers yet — never graded, or relabelled since (a grade
     records the value it judged) — but not the grader's own, in timeline order."""
-    base = """
-        FROM labels l
-        LEFT JOIN segments s ON l.target_type = 'segment' AND s.segment_id = l.target_id
-        LEFT JOIN events e ON l.target_type = 'event' AND e.event_id = l.target_id
-        WHERE list_contains(?, l.field) AND (? IS NULL OR l.annotator IS DISTINCT FROM ?)
-          AND NOT EXISTS (SELECT 1 FROM grades g WHERE g.label_id = l.label_id
-                          AND (g.graded_value IS NULL OR g.graded_value = l.value))"""
+    ungraded = """
+        WITH covered AS (SELECT g.label_id FROM grades g JOIN labels l USING (label_id)
+                         WHERE g.graded_value IS NULL OR g.graded_value = l.value),
+        ungraded AS (SELECT * FROM labels l WHERE list_contains(?, l.field)
+                     AND (? IS NULL OR l.annotator IS DISTINCT FROM ?)
+                     AND l.label_id NOT IN (SELECT label_id FROM covered))"""
     params = [fields, exclude_annotator, exclude_annotator]
-    total = con.execute(f"SELECT count(*) {base}", params).fetchall()[0][0]
-    rel = con.execute(f"""
-        SELECT l.label_id, l.field, l.value, l.kind, l.annotator, l.target_type, l.target_id,
-               coalesce(s.entity_id, e.entity_id, CASE WHEN l.target_type = 'entity' THEN l.target_id END) AS entity_id,
-               coalesce(s.t0_ns, e.t_ns) AS t0_ns, coalesce(s.t1_ns, e.t_ns) AS t1_ns
-        {base} ORDER BY entity_id, t0_ns NULLS FIRST, l.label_id LIMIT ? OFFSET ?""", [*params, limit, offset])
+    total = con.execute(f"{ungraded} SELECT count(*) FROM ungraded", params).fetchall()[0][0]
+    rel = con.execute(f"""{ungraded},
+        spans AS (SELECT 'segment' AS target_type, segment_id AS target_id, entity_id, t0_ns, t1_ns FROM segments
+                  UNION ALL SELECT 'event', event_id, entity_id, t_ns, t_ns FROM events)
+        SELECT u.label_id, u.field, u.value, u.kind, u.annotator, u.target_type, u.target_id,
+               coalesce(s.entity_id, CASE WHEN u.target_type = 'entity' THEN u.target_id END) AS entity_id,
+               s.t0_ns, s.t1_ns
+        FROM ungraded u LEFT JOIN spans s USING (target_type, target_id)
+        ORDER BY entity_id, s.t0_ns NULLS FIRST, u.label_id LIMIT ? OFFSET ?""", [*params, limit, offset])
     return {"total": int(total), "offset": offset, "limit": limit, "items": _rows(rel)}
 
 

@@ -74,7 +74,7 @@ def post_labels(body: LabelsIn, who: Who, project: Proj, writer: Writer) -> dict
 @router.get("/queue/grading")
 def grading(who: Who, project: Proj, offset: Offset = 0, limit: Limit = 50) -> Any:
     fields = None if who.is_owner else list(who.grades)
-    with project.catalog().connect() as con:
+    with project.catalog().connect(tables=V.GRADING) as con:
         if fields is None:
             fields = sorted({str(f) for (f,) in con.sql("SELECT DISTINCT field FROM labels").fetchall()})
         return V.grading_queue(con, fields, offset, limit,
@@ -95,5 +95,5 @@ def post_grades(body: GradesIn, who: Who, project: Proj, writer: Writer) -> dict
 def review(who: Who, project: Proj, offset: Offset = 0, limit: Limit = 50) -> Any:
     """Decisions a pipeline routed to people; answering one is posting a label of its field
     on its segment (the feedback loop)."""
-    with project.catalog().connect() as con:
+    with project.catalog().connect(tables=V.REVIEW) as con:
         return V.review_queue(con, offset, limit, None if who.is_owner else list(who.fields))

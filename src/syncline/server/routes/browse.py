@@ -42,7 +42,7 @@ def inventory(project: Proj) -> dict[str, Any]:
 
 @router.get("/entities")
 def entities(project: Proj, offset: Offset = 0, limit: Limit = 50, q: str = "") -> Any:
-    with project.catalog().connect() as con:
+    with project.catalog().connect(tables=V.ENTITY_PAGE) as con:
         return V.entity_page(con, offset, limit, q)
 
 
@@ -61,7 +61,7 @@ def timeline(entity_id: str, who: Who, project: Proj) -> Any:
 def findings(who: Who, project: Proj, offset: Offset = 0, limit: Limit = 50, severity: str = "") -> Any:
     if severity not in ("", "info", "warning", "error"):
         raise HTTPException(422, "severity is one of info, warning, error")
-    with project.catalog().connect() as con:
+    with project.catalog().connect(tables=V.FINDINGS) as con:
         return V.findings_page(con, offset, limit, severity, who.visible_fields(), who.name)
 
 
@@ -72,7 +72,7 @@ def evaluation(who: Who, project: Proj) -> Any:
     import json
 
     fields = None if who.is_owner else list(who.grades)
-    with project.catalog().connect() as con:
+    with project.catalog().connect(tables=V.EVALUATION) as con:
         ev = V.latest_evaluation(con, fields)
     if ev is None:
         return {"run": None, "metrics": [], "report": None}

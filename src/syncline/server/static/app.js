@@ -206,10 +206,16 @@ function draw() {
       }
       const s = TL.series[a.asset_id];
       if (s) for (const ch of Object.values(s.channels)) {
-        const all = ch.min.concat(ch.max), lo = Math.min(...all), hi = Math.max(...all), span = hi - lo || 1;
+        const all = ch.min.concat(ch.max).filter((v) => v !== null);
+        if (!all.length) continue;
+        const lo = all.reduce((m, v) => Math.min(m, v)), hi = all.reduce((m, v) => Math.max(m, v)), span = hi - lo || 1;
         g.strokeStyle = "#8a5a00"; g.beginPath();
-        ch.max.forEach((v, i) => { const xx = x(toEntity(a, s.t_ns[i])), yv = yy + h - (v - lo) / span * h;
-          i ? g.lineTo(xx, yv) : g.moveTo(xx, yv); });
+        let pen = false;  // a bin with no value (a gap in the rows) breaks the line
+        ch.max.forEach((v, i) => {
+          if (v === null) { pen = false; return; }
+          const xx = x(toEntity(a, s.t_ns[i])), yv = yy + h - (v - lo) / span * h;
+          pen ? g.lineTo(xx, yv) : g.moveTo(xx, yv); pen = true;
+        });
         g.stroke();
       }
     });
