@@ -143,6 +143,7 @@ def run_demo(path: Path, *, seed: int = 7, console: Console | None = None,
     say(f"  • the task spec:       {project.task_path}  (syncline task check -p {project_dir})")
     say(f"  • the report:          {report_path}  (syncline report {pipeline['run_id'][:12]} -p {project_dir})")
     say(f"  • quarantined files:   {len(summary.quarantined)} — each with its reason above")
+    say(f"  • the web app:         syncline serve -p {project_dir}  (timeline, labels, queues, findings, evaluation)")
     return {
         "world": str(world.out_dir), "project": str(project_dir), "elapsed_s": round(elapsed, 2),
         "world_s": round(t_world, 2), "ingest": summary.to_json(), "inventory": inv.to_json(),
