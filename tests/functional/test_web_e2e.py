@@ -6,6 +6,7 @@ label and the grade are in the catalog."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -129,3 +130,100 @@ def test_play_label_and_accept_in_a_real_browser(project: Project) -> None:
     grades = [(g["label_id"], g["grader"], g["verdict"]) for g in project.catalog().read("grades").to_pylist()]
     assert grades == [(label_id, "vet-a", "accept")]
     assert errors == []
+
+
+RICH = {"version": 1,
+        "fields": {"door": {"kind": "perception", "granularity": "event", "type": "class", "values": ["ok", "stuck"]},
+                   "posture_span": {"kind": "perception", "granularity": "entity", "type": "time_span",
+                                    "values": ["standing", "lying"]},
+                   "injury": {"kind": "perception", "granularity": "region", "type": "box"},
+                   "weight": {"kind": "perception", "granularity": "entity", "type": "number", "min": 0, "max": 900}},
+        "annotators": {"crowd-c": {"tier": "crowd", "fields": ["door", "posture_span", "injury", "weight"]}}}
+
+
+@pytest.fixture(scope="module")
+def rich(tmp_path_factory: pytest.TempPathFactory) -> Project:
+    from mediafiles import make_events_csv, make_image, make_video
+
+    root = tmp_path_factory.mktemp("rich")
+    data = root / "data" / "stall-1"
+    data.mkdir(parents=True)
+    make_video(data, "cam.mp4", seconds=6.0, fps=25, size=(160, 120), audio=False)
+    make_image(data, "photo.png", size=(160, 120))
+    make_events_csv(data, "doors.csv")
+    p = init_project(root / "p")
+    ingest(p, [data.parent])
+    (p.root / "labels.yaml").write_text(yaml.safe_dump(RICH), encoding="utf-8")
+    return p
+
+
+def test_events_spans_boxes_and_numbers_are_labelled_in_the_browser(rich: Project) -> None:
+    """The label panel follows the field: the event nearest the playhead, a time span marked on
+    the timeline, a box dragged on the entity's image, a number — each lands in the catalog
+    on the right target with the right value."""
+    from playwright.sync_api import sync_playwright
+
+    tokens = Tokens()
+    tokens.add(Principal("crowd-c", "annotator", "crowd", ("door", "posture_span", "injury", "weight")), "tok")
+    cat = rich.catalog()
+    events = sorted(cat.read("events").to_pylist(), key=lambda e: e["t_ns"])
+    image = next(a for a in cat.read("assets").to_pylist() if a["modality"] == "image")
+    with running(create_app(rich, tokens)) as base, sync_playwright() as pw:
+        browser = _browser(pw)
+        page = browser.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(f"{base}/login?token=tok")
+        page.wait_for_function("document.querySelector('#me').textContent.includes('crowd-c')")
+        page.goto(f"{base}/#/entity/stall-1")
+        page.wait_for_function("document.querySelector('#video') && document.querySelector('#video').readyState >= 2",
+                               timeout=20000)
+
+        def at(seconds: float) -> None:
+            page.evaluate(f"document.querySelector('#video').currentTime = {seconds}")
+            page.wait_for_function(f"Math.abs(document.querySelector('#video').currentTime - {seconds}) < 0.001")
+
+        def saved() -> None:
+            page.wait_for_function("document.querySelector('#status').textContent.startsWith('labelled')",
+                                   timeout=20000)
+            page.evaluate("document.querySelector('#status').textContent = ''")
+
+        at(0.9)  # the event nearest 0.9 s
+        page.select_option("#label-field", "door")
+        page.select_option("#label-value", "stuck")
+        page.click("#label-save")
+        saved()
+        at(1.0)
+        page.select_option("#label-field", "posture_span")
+        page.click("#label-mark-start")
+        at(3.0)
+        page.click("#label-mark-end")
+        page.select_option("#label-value", "lying")
+        page.click("#label-save")
+        saved()
+        page.select_option("#label-field", "injury")
+        page.wait_for_function("document.querySelector('#label-img').complete && "
+                               "document.querySelector('#label-img').naturalWidth > 0")
+        box = page.locator("#label-draw").bounding_box()
+        assert box is not None and box["width"] == pytest.approx(160, abs=1)
+        page.mouse.move(box["x"] + 0.2 * box["width"], box["y"] + 0.25 * box["height"])
+        page.mouse.down()
+        page.mouse.move(box["x"] + 0.6 * box["width"], box["y"] + 0.75 * box["height"], steps=5)
+        page.mouse.up()
+        page.click("#label-save")
+        saved()
+        page.select_option("#label-field", "weight")
+        page.fill("#label-value", "412.5")
+        page.click("#label-save")
+        saved()
+        browser.close()
+    assert errors == []
+    got = {r["field"]: r for r in cat.read("labels").to_pylist()}
+    nearest = min(events, key=lambda e: abs(e["t_ns"] - 900_000_000))
+    assert (got["door"]["target_id"], got["door"]["value"]) == (nearest["event_id"], "stuck")
+    t0, t1, cls = json.loads(got["posture_span"]["value"])
+    assert (got["posture_span"]["target_id"], cls) == ("stall-1", "lying")
+    assert t0 == pytest.approx(1e9, abs=1e6) and t1 == pytest.approx(3e9, abs=1e6)
+    assert got["injury"]["target_id"] == image["asset_id"]
+    assert json.loads(got["injury"]["value"]) == pytest.approx([32, 30, 96, 90], abs=2)
+    assert float(got["weight"]["value"]) == 412.5

@@ -157,6 +157,12 @@ async function entity(id, atNs) {
   draw();
 }
 
+async function reloadTimeline() {
+  const d = await api(`/entities/${encodeURIComponent(TL.data.entity_id)}/timeline`);
+  TL.data = { ...d, assets: TL.data.assets };  // the files (and their waveforms) have not changed
+  draw();
+}
+
 function seek(entityNs) {
   TL.t = entityNs;
   if (TL.video && TL.vasset) TL.video.currentTime = Math.max(0, toLocal(TL.vasset, entityNs) / 1e9);
@@ -258,24 +264,102 @@ function segmentAt(t) {
   return inside[0] || null;
 }
 
+// The label panel: any field the annotator is qualified for. What it is attached to follows
+// the field's granularity (the segment or the nearest event at the playhead, the entity, an
+// image of the entity); the value editor follows its type (a choice, several, a number, text,
+// a box drawn on the image, a time span marked on the timeline).
+function nearestEvent(t) {
+  let best = null;
+  for (const e of TL.data.events) if (!best || Math.abs(e.t_ns - t) < Math.abs(best.t_ns - t)) best = e;
+  return best && Math.abs(best.t_ns - t) <= 2e9 ? best : null;
+}
+
+function boxEditor(images, onBox) {
+  const pick = el("select", { id: "label-image" }, images.map((a) => el("option", { value: a.asset_id }, `${a.asset_id.slice(0, 8)} ${a.width}×${a.height}`)));
+  const img = el("img", { id: "label-img", alt: "image to draw on", draggable: "false" });
+  const canvas = el("canvas", { id: "label-draw", class: "draw" });
+  const wrap = el("div", { class: "drawwrap" }, img, canvas);
+  let start = null, box = null;
+  const asset = () => images.find((a) => a.asset_id === pick.value);
+  const show = () => { img.src = `/api/assets/${encodeURIComponent(pick.value)}/media`; box = null; onBox(null, asset()); };
+  const paint = () => {
+    canvas.width = img.clientWidth; canvas.height = img.clientHeight;
+    const g = canvas.getContext("2d"); g.clearRect(0, 0, canvas.width, canvas.height);
+    if (!box) return;
+    const a = asset(), k = img.clientWidth / a.width;
+    g.strokeStyle = "#e00"; g.lineWidth = 2; g.strokeRect(box[0] * k, box[1] * k, (box[2] - box[0]) * k, (box[3] - box[1]) * k);
+  };
+  const at = (ev) => { const r = canvas.getBoundingClientRect(), a = asset(), k = a.width / r.width;
+    return [Math.max(0, Math.min(a.width, Math.round((ev.clientX - r.left) * k))), Math.max(0, Math.min(a.height, Math.round((ev.clientY - r.top) * k)))]; };
+  canvas.addEventListener("mousedown", (ev) => { start = at(ev); });
+  canvas.addEventListener("mousemove", (ev) => { if (!start) return; const p = at(ev);
+    box = [Math.min(start[0], p[0]), Math.min(start[1], p[1]), Math.max(start[0], p[0]), Math.max(start[1], p[1])]; paint(); });
+  canvas.addEventListener("mouseup", () => { start = null; if (box && box[2] > box[0] && box[3] > box[1]) onBox(box, asset()); });
+  img.addEventListener("load", paint);
+  pick.addEventListener("change", show);
+  show();
+  return el("div", {}, pick, wrap);
+}
+
 function labelForm() {
-  const fields = Object.entries(ME.fields).filter(([, f]) => f.label && f.granularity === "segment" && f.values.length);
+  const fields = Object.entries(ME.fields).filter(([, f]) => f.label && f.type !== "polygon");
   if (!fields.length) return el("p", { class: "muted" }, ME.role === "owner" ? "(the owner's login reads; label with an annotator's link)"
-                                                                            : "no segment field you are qualified to label");
+                                                                            : "no field you are qualified to label");
   const field = el("select", { id: "label-field" }, fields.map(([n]) => el("option", { value: n }, n)));
-  const value = el("select", { id: "label-value" });
-  const fill = () => value.replaceChildren(...ME.fields[field.value].values.map((v) => el("option", { value: v }, v)));
-  field.addEventListener("change", fill); fill();
+  const editor = el("div", { id: "label-editor" });
+  const where = el("p", { id: "label-target", class: "muted" });
+  let read = () => null, target = () => null;
+  const render = () => {
+    const f = ME.fields[field.value], parts = [];
+    let value = null, span = [null, null], box = null, region = null;
+    const choose = (values, id) => el("select", { id }, values.map((v) => el("option", { value: v }, v)));
+    if (f.type === "class" || f.type === "ordinal") { const sel = choose(f.values, "label-value"); parts.push(sel); read = () => sel.value; }
+    else if (f.type === "multi_label") {
+      const boxes = f.values.map((v) => el("input", { type: "checkbox", value: v, class: "label-multi" }));
+      parts.push(...f.values.map((v, i) => el("label", {}, boxes[i], ` ${v} `)));
+      read = () => boxes.filter((b) => b.checked).map((b) => b.value);
+    } else if (f.type === "number") { const n = el("input", { type: "number", id: "label-value", step: "any" }); parts.push(n); read = () => Number(n.value); }
+    else if (f.type === "text") { const t = el("input", { type: "text", id: "label-value" }); parts.push(t); read = () => t.value; }
+    else if (f.type === "time_span") {
+      const cls = f.values.length ? choose(f.values, "label-value") : null;
+      const shown = el("span", { id: "label-span" }, "no span marked");
+      const mark = (i) => () => { span[i] = Math.round(labelTime()); shown.textContent = `${sec(span[0])} – ${sec(span[1])}`; };
+      parts.push(el("button", { id: "label-mark-start", onclick: mark(0) }, "mark start"), el("button", { id: "label-mark-end", onclick: mark(1) }, "mark end"), " ", shown);
+      if (cls) parts.push(" ", cls);
+      read = () => (cls ? [span[0], span[1], cls.value] : [span[0], span[1]]);
+    } else if (f.type === "box") {
+      const images = TL.data.assets.filter((a) => a.modality === "image" && a.has_media && a.width && a.height);
+      if (!images.length) parts.push(el("p", { class: "muted" }, "no image of this entity to draw on"));
+      else {
+        const cls = f.values.length ? choose(f.values, "label-value") : null;
+        parts.push(boxEditor(images, (b, a) => { box = b; region = a; where.textContent = b ? `box ${b.join(", ")} on ${a.asset_id.slice(0, 8)}` : "drag a box on the image"; }));
+        if (cls) parts.push(cls);
+        read = () => (box ? (cls ? [...box, cls.value] : box) : null);
+      }
+    }
+    target = () => {
+      if (f.granularity === "segment") { const s = segmentAt(labelTime()); return s ? { target_id: s.segment_id, what: `segment ${sec(s.t0_ns)}–${sec(s.t1_ns)}` } : null; }
+      if (f.granularity === "event") { const e = nearestEvent(labelTime()); return e ? { target_id: e.event_id, what: `event ${e.type} ${e.state || ""} at ${sec(e.t_ns)}` } : null; }
+      if (f.granularity === "region") return region ? { target_id: region.asset_id, what: `image ${region.asset_id.slice(0, 8)}` } : null;
+      return { target_id: TL.data.entity_id, what: `entity ${TL.data.entity_id}` };
+    };
+    const hint = { segment: "the segment under the playhead", event: "the event nearest the playhead (within 2 s)",
+                   region: "the image, by the box you draw", entity: "the whole entity", sequence: "the whole entity" };
+    where.textContent = `attached to ${hint[f.granularity] || f.granularity}`;
+    editor.replaceChildren(...parts);
+  };
+  field.addEventListener("change", render); render();
   const save = el("button", { id: "label-save", onclick: async () => {
-    const seg = segmentAt(labelTime());
-    if (!seg) { status("no segment under the playhead"); return; }
+    const t = target(), value = read();
+    if (!t) { status(`nothing to attach ${field.value} to here`); return; }
+    if (value === null) { status("draw the box first"); return; }
     try {
-      const res = await api("/labels", { labels: [{ field: field.value, value: value.value, target_id: seg.segment_id }] });
-      status(res.written ? `labelled ${field.value}=${value.value} on ${sec(seg.t0_ns)}–${sec(seg.t1_ns)}` : `refused: ${res.refused[0].reason}`);
-      if (res.written) entity(TL.data.entity_id, TL.t);
+      const res = await api("/labels", { labels: [{ field: field.value, value, target_id: t.target_id }] });
+      if (res.written) await reloadTimeline();  // the new label on the timeline; the panel keeps its state
+      status(res.written ? `labelled ${field.value}=${JSON.stringify(value)} on ${t.what}` : `refused: ${res.refused[0].reason}`);
     } catch (e) { status(e.message); }
-  } }, "Label the segment at the playhead");
-  return el("div", {}, el("h3", {}, "Label"), field, " ", value, el("p", {}, save));
+  } }, "Save label");
+  return el("div", {}, el("h3", {}, "Label"), field, editor, where, el("p", {}, save));
 }
 
 // ---------------------------------------------------------------- queues
