@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 pytestmark = pytest.mark.functional
 
@@ -313,7 +314,14 @@ def test_every_page_of_the_web_app_shows_the_demo_project(demo) -> None:  # type
     p = Project.open(Path(result["_root"]) / "project")
     tokens = issue_tokens(p)
     logins = tokens.tokens_of()
-    findings = p.catalog().count("findings")
+    rows = p.catalog().read("findings", columns=["target_type", "target_id"]).to_pylist()
+    schema = yaml.safe_load((p.root / "labels.yaml").read_text())["annotators"]["vet-a"]
+    mine = set(schema["fields"]) | set(schema.get("grades", []))
+    findings = {"owner": len(rows), "vet-a": sum(  # what each may see: the data, their fields, themselves
+        r["target_type"] not in ("field", "annotator")
+        or (r["target_type"] == "field" and r["target_id"].split("@")[0] in mine)
+        or (r["target_type"] == "annotator" and r["target_id"] == "vet-a") for r in rows)}
+    assert findings["vet-a"] < findings["owner"]
     entity = sorted(r["entity_id"] for r in p.catalog().read("entities").to_pylist()
                     if not r["entity_id"].startswith("_"))[0]
     files = len(p.catalog().read("assets", where=f"entity_id = '{entity}'").to_pylist())
@@ -330,11 +338,15 @@ def test_every_page_of_the_web_app_shows_the_demo_project(demo) -> None:  # type
             assert "h aligned" in (page.text_content("#aligned-hours") or "")
             page.evaluate("location.hash = '#/findings'")
             page.wait_for_selector("#page table tr:nth-child(2)")
-            assert f"of {findings}" in (page.text_content(".pager") or "")
+            assert f"of {findings[who]}" in (page.text_content(".pager") or "")
             page.evaluate("location.hash = '#/evaluation'")
-            page.wait_for_selector("#forest circle")
-            answers = page.locator("#page table").first.locator("tr").count() - 1
-            assert answers == 5
+            if who == "owner":
+                page.wait_for_selector("#forest circle")
+                answers = page.locator("#page table").first.locator("tr").count() - 1
+                assert answers == 5
+            else:  # the report evaluates `action`, which vet-a labels but does not grade: not theirs to see
+                page.wait_for_selector("#eval-note")
+                assert "fields you do not grade" in (page.text_content("#eval-note") or "")
             page.evaluate(f"location.hash = '#/entity/{entity}'")
             page.wait_for_function("typeof TL !== 'undefined' && TL.data && document.querySelector('#video') "
                                    "&& document.querySelector('#video').readyState >= 2", timeout=20000)
@@ -346,4 +358,39 @@ def test_every_page_of_the_web_app_shows_the_demo_project(demo) -> None:  # type
                 page.wait_for_selector("#page h2")
             assert page.locator("#page p.sev-error").count() == 0
             assert errors == [], (who, errors)
+
+        # crowd-c labels the posture at 5 s of the first clip; vet-a accepts it from the grader queue
+        page = browser.new_context().new_page()
+        page.goto(f"{base}/login?token={logins['crowd-c']}")
+        page.wait_for_selector("#aligned-hours")
+        page.evaluate(f"location.hash = '#/entity/{entity}'")
+        page.wait_for_function("document.querySelector('#video') && document.querySelector('#video').readyState >= 2",
+                               timeout=20000)
+        page.evaluate("document.querySelector('#video').currentTime = 5.0")
+        page.wait_for_function("Math.abs(document.querySelector('#video').currentTime - 5.0) < 0.001")
+        page.select_option("#label-field", "posture")
+        page.select_option("#label-value", "down_struggling")
+        page.click("#label-save")
+        page.wait_for_function("document.querySelector('#status').textContent.startsWith('labelled')", timeout=20000)
+        mine = [r for r in p.catalog().read("labels", where="annotator = 'crowd-c' AND field = 'posture'").to_pylist()
+                if r["value"] == "down_struggling"]
+        segs = {s["segment_id"]: s for s in p.catalog().read("segments", where=f"entity_id = '{entity}'").to_pylist()}
+        hit = [r for r in mine if r["target_id"] in segs]
+        assert hit, "the label is in the catalog, on a segment of the entity"
+        label_id = hit[-1]["label_id"]
+        grader = browser.new_context().new_page()
+        grader.goto(f"{base}/login?token={logins['vet-a']}")
+        grader.wait_for_selector("#aligned-hours")
+        grader.evaluate("location.hash = '#/grading'")
+        for _ in range(100):  # page through the queue to the label
+            grader.wait_for_selector(".pager")
+            if grader.locator(f"[data-label='{label_id}']").count():
+                break
+            grader.click(".pager button:nth-child(2)")
+            grader.wait_for_timeout(200)
+        grader.click(f"[data-label='{label_id}'] button.accept")
+        grader.wait_for_function("document.querySelector('#status').textContent.startsWith('accept')", timeout=20000)
+        graded = p.catalog().read("grades", where=f"label_id = '{label_id}'").to_pylist()
+        verdicts = [(g["verdict"], g["graded_value"]) for g in graded if g["grader"] == "vet-a"]
+        assert verdicts == [("accept", "down_struggling")]
         browser.close()

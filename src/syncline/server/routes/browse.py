@@ -74,8 +74,11 @@ def evaluation(who: Who, project: Proj) -> Any:
     fields = None if who.is_owner else list(who.grades)
     with project.catalog().connect(tables=V.EVALUATION) as con:
         ev = V.latest_evaluation(con, fields)
+        hidden = ev is None and fields is not None and V.latest_evaluation(con) is not None
     if ev is None:
-        return {"run": None, "metrics": [], "report": None}
+        note = ("the evaluations are of fields you do not grade" if hidden
+                else "no evaluation yet: run `syncline eval` or `syncline report`")
+        return {"run": None, "metrics": [], "report": None, "note": note}
     reports = sorted(project.reports_dir.glob("*.json"), key=lambda p: p.stat().st_mtime) \
         if project.reports_dir.exists() else []
     report = None

@@ -444,7 +444,7 @@ const QUESTIONS = ["which_model", "is_it_safe", "is_it_ready", "can_we_deploy", 
 
 async function evaluation() {
   const ev = await api("/evaluation");
-  if (!ev.run) { page().replaceChildren(el("h2", {}, "Evaluation"), el("p", {}, "no evaluation yet: run `syncline eval` or `syncline report`")); return; }
+  if (!ev.run) { page().replaceChildren(el("h2", {}, "Evaluation"), el("p", { id: "eval-note" }, ev.note)); return; }
   const parts = [el("h2", {}, `Evaluation ${ev.run.run_id.slice(0, 12)}`)];
   if (ev.report) {
     parts.push(el("h3", {}, `Five answers (${ev.report.file})`),
