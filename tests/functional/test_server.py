@@ -266,7 +266,8 @@ def test_annotators_see_only_what_their_qualification_allows(fresh: dict[str, An
     cat = p.catalog()
     cat.upsert("findings", [
         {"finding_id": "f-state", "check": "label_noise.disagreement", "severity": "warning", "target_type": "field",
-         "target_id": "animal_state", "message": "state"},
+         "target_id": "animal_state", "message": "state",
+         "details_json": '{"fraction": 0.1, "suspects": [["s1", "ann-00", "calm"]]}'},
         {"finding_id": "f-action", "check": "label_noise.disagreement_slice", "severity": "warning",
          "target_type": "field", "target_id": "action@lighting=night", "message": "action"},
         {"finding_id": "f-crowd", "check": "label_noise.annotator", "severity": "warning", "target_type": "annotator",
@@ -303,6 +304,13 @@ def test_annotators_see_only_what_their_qualification_allows(fresh: dict[str, An
     assert vet["findings"] == ["f-action", "f-media", "f-state"] and vet["evaluation"] is False  # grades no action
     assert owner["findings"] == ["f-action", "f-ann", "f-crowd", "f-media", "f-state"] and owner["evaluation"]
     assert client.get("/api/findings", headers=_h(tok["crowd-c"])).json()["total"] == 3
+
+    def evidence(who: str) -> dict[str, Any]:
+        items = client.get("/api/findings", headers=_h(tok[who])).json()["items"]
+        return next(f["details"] for f in items if f["finding_id"] == "f-state")
+
+    assert evidence("crowd-c") == {"fraction": 0.1}  # other people's labels are not a labeller's to see
+    assert evidence("vet-a")["suspects"] == [["s1", "ann-00", "calm"]]  # vet-a grades animal_state
 
 
 def test_a_relabel_reopens_its_grade_and_a_huge_number_is_a_refusal_not_a_500(fresh: dict[str, Any]) -> None:

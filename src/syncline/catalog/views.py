@@ -19,7 +19,7 @@ TIMELINE = ("entities", "assets", "clocks", "runs", "segments", "events", "words
             "predictions", "findings")
 ASSET = ("assets",)
 FINDINGS = ("findings",)
-GRADING = ("labels", "segments", "events", "grades")
+GRADING = ("labels", "segments", "events", "assets", "grades")
 REVIEW = ("predictions", "runs", "segments", "labels")
 EVALUATION = ("runs", "metrics")
 
@@ -176,10 +176,11 @@ def grading_queue(con: duckdb.DuckDBPyConnection, fields: list[str], offset: int
     total = con.execute(f"{ungraded} SELECT count(*) FROM ungraded", params).fetchall()[0][0]
     rel = con.execute(f"""{ungraded},
         spans AS (SELECT 'segment' AS target_type, segment_id AS target_id, entity_id, t0_ns, t1_ns FROM segments
-                  UNION ALL SELECT 'event', event_id, entity_id, t_ns, t_ns FROM events)
+                  UNION ALL SELECT 'event', event_id, entity_id, t_ns, t_ns FROM events
+                  UNION ALL SELECT 'region', asset_id, entity_id, clock_offset_ns, clock_offset_ns FROM assets)
         SELECT u.label_id, u.field, u.value, u.kind, u.annotator, u.target_type, u.target_id,
-               coalesce(s.entity_id, CASE WHEN u.target_type = 'entity' THEN u.target_id END) AS entity_id,
-               s.t0_ns, s.t1_ns
+               coalesce(s.entity_id, CASE WHEN u.target_type IN ('entity', 'sequence') THEN u.target_id END)
+                 AS entity_id, s.t0_ns, s.t1_ns
         FROM ungraded u LEFT JOIN spans s USING (target_type, target_id)
         ORDER BY entity_id, s.t0_ns NULLS FIRST, u.label_id LIMIT ? OFFSET ?""", [*params, limit, offset])
     return {"total": int(total), "offset": offset, "limit": limit, "items": _rows(rel)}

@@ -70,7 +70,8 @@ def create_app(project: Project, tokens: Tokens) -> FastAPI:
 
     writer = GroupWriter({
         "labels": (lambda rows: write_labels(project, rows), _label_key),
-        "grades": (lambda rows: grade_labels(project, rows), lambda g: (g.get("label_id"), g.get("grader"))),
+        # a fix is a label by the grader on the target: two fixes of one grader must not share a commit
+        "grades": (lambda rows: grade_labels(project, rows), lambda g: g.get("grader")),
     })
 
     @asynccontextmanager

@@ -46,6 +46,7 @@ class GroupWriter:
     def __init__(self, kinds: dict[str, tuple[WriteFn, KeyFn]]) -> None:
         self.kinds = kinds
         self.closed = False
+        self.lock = threading.Lock()
         self.queue: queue.Queue[_Request | None] = queue.Queue()
         self.thread = threading.Thread(target=self._run, name="syncline-writer", daemon=True)
         self.thread.start()
@@ -53,16 +54,18 @@ class GroupWriter:
     def submit(self, kind: str, rows: list[dict[str, Any]], timeout: float = 120.0) -> LabelWrite:
         if kind not in self.kinds:
             raise ValueError(f"unknown write kind {kind!r}")
-        if self.closed:
-            raise WriterClosed("the server is shutting down; nothing was written")
         req = _Request(kind, rows)
-        self.queue.put(req)
+        with self.lock:  # never queued behind the stop marker
+            if self.closed:
+                raise WriterClosed("the server is shutting down; nothing was written")
+            self.queue.put(req)
         return req.done.result(timeout=timeout)
 
     def close(self) -> None:
         """Stop after what is queued; a request that arrives later is refused, never left waiting."""
-        self.closed = True
-        self.queue.put(None)
+        with self.lock:
+            self.closed = True
+            self.queue.put(None)
         self.thread.join(timeout=30)
         while True:
             try:

@@ -62,7 +62,12 @@ def findings(who: Who, project: Proj, offset: Offset = 0, limit: Limit = 50, sev
     if severity not in ("", "info", "warning", "error"):
         raise HTTPException(422, "severity is one of info, warning, error")
     with project.catalog().connect(tables=V.FINDINGS) as con:
-        return V.findings_page(con, offset, limit, severity, who.visible_fields(), who.name)
+        page = V.findings_page(con, offset, limit, severity, who.visible_fields(), who.name)
+    for it in page["items"]:  # label-noise evidence lists other people's labels: for graders of the field only
+        field_name = str(it.get("target_id") or "").split("@")[0] if it.get("target_type") == "field" else None
+        if "suspects" in it["details"] and not (field_name and who.may_see_label(field_name, None)):
+            it["details"].pop("suspects")
+    return page
 
 
 @router.get("/evaluation")

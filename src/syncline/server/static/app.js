@@ -311,14 +311,15 @@ function labelForm() {
   let read = () => null, target = () => null;
   const render = () => {
     const f = ME.fields[field.value], parts = [];
-    let value = null, span = [null, null], box = null, region = null;
+    let span = [null, null], box = null, region = null;
+    read = () => null;
     const choose = (values, id) => el("select", { id }, values.map((v) => el("option", { value: v }, v)));
     if (f.type === "class" || f.type === "ordinal") { const sel = choose(f.values, "label-value"); parts.push(sel); read = () => sel.value; }
     else if (f.type === "multi_label") {
       const boxes = f.values.map((v) => el("input", { type: "checkbox", value: v, class: "label-multi" }));
       parts.push(...f.values.map((v, i) => el("label", {}, boxes[i], ` ${v} `)));
       read = () => boxes.filter((b) => b.checked).map((b) => b.value);
-    } else if (f.type === "number") { const n = el("input", { type: "number", id: "label-value", step: "any" }); parts.push(n); read = () => Number(n.value); }
+    } else if (f.type === "number") { const n = el("input", { type: "number", id: "label-value", step: "any" }); parts.push(n); read = () => (n.value.trim() === "" ? null : Number(n.value)); }
     else if (f.type === "text") { const t = el("input", { type: "text", id: "label-value" }); parts.push(t); read = () => t.value; }
     else if (f.type === "time_span") {
       const cls = f.values.length ? choose(f.values, "label-value") : null;
@@ -352,7 +353,7 @@ function labelForm() {
   const save = el("button", { id: "label-save", onclick: async () => {
     const t = target(), value = read();
     if (!t) { status(`nothing to attach ${field.value} to here`); return; }
-    if (value === null) { status("draw the box first"); return; }
+    if (value === null) { status(ME.fields[field.value].type === "box" ? "draw the box first" : "enter a value first"); return; }
     try {
       const res = await api("/labels", { labels: [{ field: field.value, value, target_id: t.target_id }] });
       if (res.written) await reloadTimeline();  // the new label on the timeline; the panel keeps its state
@@ -368,7 +369,13 @@ async function grading(offset = 0) {
   const data = await api(`/queue/grading?offset=${offset}&limit=50`);
   const grade = (r, verdict) => async () => {
     const body = { label_id: r.label_id, verdict };
-    if (verdict === "fix") { const v = prompt(`corrected value of ${r.field}`, r.value); if (v === null) return; body.value = v; }
+    if (verdict === "fix") {
+      const v = prompt(`corrected value of ${r.field}`, r.value);
+      if (v === null) return;
+      const type = (ME.fields[r.field] || {}).type;
+      try { body.value = ["class", "ordinal", "text"].includes(type) ? v : JSON.parse(v); }  // numbers, lists, shapes
+      catch { status(`not a valid ${type} value: ${v}`); return; }
+    }
     try {
       const res = await api("/grades", { grades: [body] });
       status(res.written ? `${verdict}: ${r.field}=${r.value} by ${r.annotator}` : `refused: ${res.refused[0].reason}`);
