@@ -139,6 +139,21 @@ def test_the_waveform_is_the_min_and_max_of_the_decoded_samples(served: dict[str
     assert w["step_ns"] * 500 == pytest.approx(samples.shape[1] / rate * 1e9, rel=1e-6)
 
 
+def test_the_spectrogram_puts_a_440_hz_tone_in_the_band_that_holds_440_hz(served: dict[str, Any]) -> None:
+    import base64
+
+    client, p = served["client"], served["project"]
+    audio = next(a for a in p.catalog().read("assets").to_pylist() if a["modality"] == "audio")
+    sp = client.get(f"/api/assets/{audio['asset_id']}/spectrogram?bins=400", headers=_h(served["tok"]["owner"])).json()
+    levels = np.frombuffer(base64.b64decode(sp["levels"]), np.uint8).reshape(sp["bins"], sp["bands"])
+    edges = np.array(sp["edges_hz"])
+    band = int(np.searchsorted(edges, 440.0, side="right") - 1)
+    assert sp["bins"] == 400 and edges[0] == 50.0 and edges[-1] == 4000.0  # Nyquist of the 8 kHz file
+    assert np.mean(levels.argmax(axis=1) == band) > 0.95
+    assert sp["step_ns"] * 400 == pytest.approx(200e9, rel=1e-3)
+    assert levels[:, band].mean() > levels[:, : band - 2].mean() + 100  # the tone stands far above the rest
+
+
 def test_sensor_series_are_each_channels_min_and_max_per_bin(served: dict[str, Any]) -> None:
     client, p = served["client"], served["project"]
     sensor = next(a for a in p.catalog().read("assets").to_pylist() if a["modality"] == "sensor")

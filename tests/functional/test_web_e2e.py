@@ -104,6 +104,9 @@ def test_play_label_and_accept_in_a_real_browser(project: Project) -> None:
         assert page.evaluate(f"toEntity({audio_at}, 0)") == audio["clock_offset_ns"]  # where the mic starts
         page.check("#raw-time")
         assert page.evaluate(f"toEntity({audio_at}, 0)") == clocks[0]["old_offset_ns"]  # where it sat before
+        page.check("#show-spectrogram")
+        spec = f"TL.specs['{audio['asset_id']}']"
+        page.wait_for_function(f"{spec} && {spec}.image && {spec}.image.width === 800", timeout=20000)
 
         # in raw time, after a seek with the player (paused, no keyboard), label the segment under
         # the playhead: segments are on the corrected timeline, 3.1 s is the [2, 4) s window

@@ -12,7 +12,7 @@ from fastapi.responses import FileResponse
 from syncline.media.types import MediaError
 from syncline.project import Project
 from syncline.server.app import Proj
-from syncline.timeline import NotFound, media_file, sensor_series, waveform
+from syncline.timeline import NotFound, media_file, sensor_series, spectrogram, waveform
 
 router = APIRouter()
 Bins = Annotated[int, Query(ge=1, le=4000)]
@@ -51,3 +51,8 @@ def audio_waveform(asset_id: str, project: Proj, bins: Bins = 2000) -> Any:
 @router.get("/assets/{asset_id}/series")
 def series(asset_id: str, project: Proj, bins: Bins = 1000) -> Any:
     return _summary(sensor_series, project, asset_id, bins)
+
+
+@router.get("/assets/{asset_id}/spectrogram")
+def audio_spectrogram(asset_id: str, project: Proj, bins: Bins = 800) -> Any:
+    return _summary(spectrogram, project, asset_id, bins)

@@ -86,7 +86,21 @@ async function entities(offset = 0, q = "") {
 
 // ---------------------------------------------------------------- timeline
 
-const TL = { data: null, raw: false, video: null, vasset: null, waves: {}, series: {}, t: 0, view: [0, 1] };
+const TL = { data: null, raw: false, video: null, vasset: null, waves: {}, series: {}, specs: {}, showSpec: false,
+             t: 0, view: [0, 1] };
+
+// A spectrogram thumbnail (uint8 levels, moment-major) as an image: one column per moment.
+function specImage(sp) {
+  const raw = atob(sp.levels), img = new ImageData(sp.bins, sp.bands);
+  for (let i = 0; i < sp.bins; i++) for (let b = 0; b < sp.bands; b++) {
+    const v = raw.charCodeAt(i * sp.bands + b), o = ((sp.bands - 1 - b) * sp.bins + i) * 4;
+    img.data[o] = Math.min(255, v * 1.5); img.data[o + 1] = Math.max(0, v * 2 - 255); img.data[o + 2] = Math.min(255, 60 + v * 0.6);
+    img.data[o + 3] = 255;
+  }
+  const c = document.createElement("canvas"); c.width = sp.bins; c.height = sp.bands;
+  c.getContext("2d").putImageData(img, 0, 0);
+  return c;
+}
 
 function clockOf(a) {
   return TL.raw ? { off: a.raw_offset_ns, drift: a.raw_drift_ppm } : { off: a.offset_ns, drift: a.drift_ppm };
@@ -96,7 +110,7 @@ const toLocal = (a, entityNs) => { const c = clockOf(a); return (entityNs - c.of
 
 async function entity(id, atNs) {
   const d = await api(`/entities/${encodeURIComponent(id)}/timeline`);
-  TL.data = d; TL.waves = {}; TL.series = {};
+  TL.data = d; TL.waves = {}; TL.series = {}; TL.specs = {};
   const vids = d.assets.filter((a) => a.modality === "video" && a.has_media);
   TL.vasset = vids[0] || null;
   // open on the video's span (the whole entity may be hours of sensor rows); the wheel zooms out
@@ -109,6 +123,15 @@ async function entity(id, atNs) {
                                        preload: "auto", controls: true, muted: true }) : null;
   const canvas = el("canvas", { id: "timeline", tabindex: 0 });
   const rawBox = el("input", { type: "checkbox", id: "raw-time", checked: TL.raw });
+  const specBox = el("input", { type: "checkbox", id: "show-spectrogram", checked: TL.showSpec });
+  const loadSpecs = () => {
+    for (const a of d.assets.filter((x) => x.modality === "audio" && x.has_media && !TL.specs[x.asset_id])) {
+      api(`/assets/${encodeURIComponent(a.asset_id)}/spectrogram?bins=800`).then((sp) => {
+        TL.specs[a.asset_id] = { ...sp, image: sp.bins ? specImage(sp) : null }; draw();
+      }).catch((e) => { if (!(e instanceof Stale)) status(`${a.asset_id}: ${e.message}`); });
+    }
+  };
+  specBox.addEventListener("change", () => { TL.showSpec = specBox.checked; if (TL.showSpec) loadSpecs(); draw(); });
   rawBox.addEventListener("change", () => { TL.raw = rawBox.checked; seek(TL.t); draw(); });
   const clock = el("span", { id: "clock" });
   const offsets = el("span", { id: "offsets", class: "muted" });
@@ -116,7 +139,7 @@ async function entity(id, atNs) {
     el("h2", {}, `Entity ${id}`),
     el("div", { class: "player" }, TL.video || el("p", { class: "muted" }, "no video file to play"), labelForm()),
     el("div", { class: "controls" },
-       el("label", {}, rawBox, " raw time (before clock corrections)"), clock, offsets,
+       el("label", {}, rawBox, " raw time (before clock corrections)"), el("label", {}, specBox, " spectrogram"), clock, offsets,
        el("span", { class: "muted" }, "space: play/pause · ← →: one frame · click the timeline to seek, wheel to zoom")),
     canvas,
     el("h3", {}, "Findings on this entity"),
@@ -147,6 +170,7 @@ async function entity(id, atNs) {
     };
     requestAnimationFrame(tick);
   }
+  if (TL.showSpec) loadSpecs();
   for (const a of d.assets.filter((x) => x.has_media)) {
     const kind = a.modality === "audio" ? "waveform" : a.modality === "sensor" ? "series" : null;
     if (!kind) continue;
@@ -189,7 +213,9 @@ document.addEventListener("keydown", (ev) => {
 function draw() {
   const canvas = $("#timeline");
   if (!canvas || !TL.data) return;
-  const d = TL.data, W = canvas.clientWidth, H = 32 * (d.assets.length + 6) + 8;
+  const d = TL.data, W = canvas.clientWidth;
+  const specLanes = TL.showSpec ? d.assets.filter((a) => a.modality === "audio").length : 0;
+  const H = 32 * (d.assets.length + 6) + 8 + 40 * specLanes;
   canvas.style.height = `${H}px`;
   if (canvas.width !== W) canvas.width = W;
   if (canvas.height !== H) canvas.height = H;
@@ -200,9 +226,17 @@ function draw() {
   const lane = (name, h, fn) => { g.fillStyle = "#6b7385"; g.font = "11px system-ui"; g.fillText(name, 4, y + 11); fn(y + 14, h); y += h + 18; };
   for (const a of d.assets) {
     const c = clockOf(a), len = (a.duration_ns || 0) * (1 + c.drift * 1e-6);
-    lane(`${a.modality} ${a.camera || a.mic || a.channel || ""} ${a.asset_id.slice(0, 8)}  offset ${(c.off / 1e6).toFixed(1)} ms`, 14, (yy, h) => {
+    const spec = TL.showSpec && a.modality === "audio" ? TL.specs[a.asset_id] : null;
+    lane(`${a.modality} ${a.camera || a.mic || a.channel || ""} ${a.asset_id.slice(0, 8)}  offset ${(c.off / 1e6).toFixed(1)} ms`,
+         TL.showSpec && a.modality === "audio" ? 54 : 14, (yy, h) => {
       g.fillStyle = a.clock_source && a.clock_source.startsWith("estimated:") ? "#cfe8d4" : "#e3e7ef";
       g.fillRect(x(c.off), yy, x(c.off + len) - x(c.off), h);
+      if (spec && spec.image) {  // low frequencies at the bottom; placed through the file's clock
+        const t0 = toEntity(a, spec.start_ns), t1 = toEntity(a, spec.start_ns + spec.bins * spec.step_ns);
+        g.imageSmoothingEnabled = false;
+        g.drawImage(spec.image, x(t0), yy, x(t1) - x(t0), h);
+        return;
+      }
       const w = TL.waves[a.asset_id];
       if (w) {
         g.strokeStyle = "#3a6ea5"; g.beginPath();
