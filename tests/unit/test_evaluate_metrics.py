@@ -420,3 +420,48 @@ def test_frame_groups_keep_adjacent_lists_apart() -> None:
     for cols in (["context"], ["a", "b"], ["context", "a", "b"]):
         codes, first = Q.frame_groups(con, t, cols)
         assert codes.tolist() == [0, 1, 1] and first.tolist() == [0, 1], cols
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_count_bins_equal_a_direct_pass_over_each_slice_in_any_step_and_thread_split(
+        seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``count`` builds its keys in cache-sized steps and splits rows across threads; with odd
+    steps (7 rows) and 1–3 threads, every slice's confidence bins (rows, right, summed
+    confidence), latency histogram and routed count equal a plain per-slice computation —
+    including ugly values: NaN, infinite and out-of-range confidences, zero, negative and
+    infinite latencies."""
+    from syncline.evaluate import counts as counts_mod
+    from syncline.evaluate.counts import FINE_BINS, LAT_BINS, LAT_HI, LAT_LO
+
+    rng = np.random.default_rng(100 + seed)
+    n, k, g = int(rng.integers(200, 2000)), int(rng.integers(2, 5)), int(rng.integers(1, 12))
+    truth, pred = rng.integers(-1, k, n), rng.integers(-1, k, n)
+    conf = rng.random(n)
+    conf[rng.random(n) < 0.1] = rng.choice([np.nan, np.inf, -np.inf, -0.2, 1.3, 1.0, 0.0])
+    lat = rng.lognormal(2, 2, n)
+    lat[rng.random(n) < 0.1] = rng.choice([np.nan, 0.0, -5.0, np.inf, 1e-9, 1e12])
+    routed, group = rng.random(n) < 0.3, rng.integers(0, g, n)
+    membership = rng.random((g, 5)) < 0.5
+    membership[:, 0] = True
+    classes = [f"c{j}" for j in range(k)]
+    first = count(classes, group, membership, truth, pred, conf, lat, routed, threads=1)
+    monkeypatch.setattr(counts_mod, "_STEP", 7)
+    for threads in (1, 2, 3):
+        c = count(classes, group, membership, truth, pred, conf, lat, routed, threads=threads)
+        for j in range(membership.shape[1]):
+            inside = membership[group, j]
+            scored = inside & (truth >= 0) & (pred >= 0) & np.isfinite(conf)
+            bins = np.clip(np.floor(conf[scored] * FINE_BINS), 0, FINE_BINS - 1).astype(int)
+            assert np.array_equal(c.conf_n[j], np.bincount(bins, minlength=FINE_BINS))
+            right = (truth == pred)[scored]
+            assert np.array_equal(c.conf_correct[j], np.bincount(bins, weights=right, minlength=FINE_BINS))
+            assert np.allclose(c.conf_sum[j], np.bincount(bins, weights=conf[scored], minlength=FINE_BINS))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                pos = np.log(lat[inside] / LAT_LO) / np.log(LAT_HI / LAT_LO) * LAT_BINS
+            pos = pos[np.isfinite(pos)]
+            want = np.bincount(np.clip(np.floor(pos), 0, LAT_BINS - 1).astype(int), minlength=LAT_BINS)
+            assert c.latency[j].sum() == want.sum()  # only a row within float32's rounding of an edge may move
+            assert np.abs(np.cumsum(c.latency[j] - want)).max() <= 1
+            assert c.routed[j] == (inside & routed).sum() and c.rows[j] == inside.sum()
+            assert np.array_equal(c.confusion[j], first.confusion[j])
+        assert np.array_equal(c.latency, first.latency) and np.allclose(c.conf_sum, first.conf_sum)

@@ -67,12 +67,9 @@ def bca_interval(counts: NDArray[np.number], reps: NDArray[np.float64], stat: Ca
         share = np.clip(below / np.maximum(valid.sum(1), 1), 0.5 / max(values.shape[1], 1),
                         1 - 0.5 / max(values.shape[1], 1))
         z0 = norm.ppf(share)
-        jack = np.full((s_n, cells), np.nan)  # one row of cell j left out; only cells that have rows
-        eye = np.eye(cells)
-        for row in range(s_n):
-            nz = np.flatnonzero(c[row] > 0)
-            if len(nz):
-                jack[row, nz] = np.asarray(stat(c[row][None, :] - eye[nz]), np.float64)
+        # one row of cell j left out (slices x cells x cells, one call); only cells that have rows count
+        jack = np.asarray(stat(c[:, None, :] - np.eye(cells)[None]), np.float64)
+        jack = np.where(c > 0, jack, np.nan)
         w = np.where(np.isfinite(jack), c, 0.0)
         jbar = np.nansum(w * jack, 1) / np.maximum(w.sum(1), 1)
         d = np.where(w > 0, jbar[:, None] - jack, 0.0)
@@ -81,12 +78,25 @@ def bca_interval(counts: NDArray[np.number], reps: NDArray[np.float64], stat: Ca
         zs = norm.ppf([(1 - level) / 2, 1 - (1 - level) / 2])
         lo_q = norm.cdf(z0 + (z0 + zs[0]) / (1 - acc * (z0 + zs[0])))
         hi_q = norm.cdf(z0 + (z0 + zs[1]) / (1 - acc * (z0 + zs[1])))
-        lo = np.full(s_n, np.nan)
-        hi = np.full(s_n, np.nan)
-        for i in np.flatnonzero((n > 0) & valid.any(1) & np.isfinite(lo_q) & np.isfinite(hi_q)):
-            v = values[i][valid[i]]
-            lo[i], hi[i] = np.quantile(v, lo_q[i]), np.quantile(v, hi_q[i])
+        ok = (n > 0) & valid.any(1) & np.isfinite(lo_q) & np.isfinite(hi_q)
+        lo, hi = _row_quantiles(values, valid, lo_q, ok), _row_quantiles(values, valid, hi_q, ok)
     return lo, hi
+
+
+def _row_quantiles(values: F64, valid: NDArray[np.bool_], q: F64, ok: NDArray[np.bool_]) -> F64:
+    """Per row of ``values``, the ``q[row]`` quantile of its valid entries (NumPy's default
+    linear interpolation), in one sort; NaN where not ``ok``."""
+    ordered = np.sort(np.where(valid, values, np.inf), axis=1)  # the valid entries first, in order
+    m = valid.sum(1)
+    pos = np.where(ok, q, 0.0) * np.maximum(m - 1, 0)
+    below = np.floor(pos).astype(np.int64)
+    above = np.minimum(below + 1, np.maximum(m - 1, 0))
+    rows = np.arange(len(values))
+    a, b = ordered[rows, below], ordered[rows, above]
+    t = pos - below
+    with np.errstate(invalid="ignore"):
+        out = np.where(t >= 0.5, b - (b - a) * (1 - t), a + (b - a) * t)  # NumPy's _lerp
+    return np.where(ok, out, np.nan)
 
 
 def bootstrap_counts(counts: NDArray[np.number], stat: Callable[[F64], F64], *, draws: int = 1000,
