@@ -121,6 +121,15 @@ def test_play_label_and_accept_in_a_real_browser(project: Project) -> None:
         segs = {s["segment_id"]: s for s in project.catalog().read("segments").to_pylist()}
         assert [(r["value"], segs[r["target_id"]]["t0_ns"]) for r in labels] == [("restless", 2_000_000_000)]
         label_id = labels[0]["label_id"]
+        page.evaluate("document.querySelector('#status').textContent = ''")
+        page.evaluate("document.querySelector('#video').currentTime = 5.1")  # a second label, [4, 6) s
+        page.wait_for_function("document.querySelector('#clock').textContent.includes('entity time 5.1')")
+        page.select_option("#label-value", "calm")
+        page.click("#label-save")
+        page.wait_for_function("document.querySelector('#status').textContent.includes('labelled')", timeout=20000)
+        second = next(r for r in project.catalog().read("labels").to_pylist()
+                      if r["annotator"] == "crowd-c" and r["label_id"] != label_id)
+        assert segs[second["target_id"]]["t0_ns"] == 4_000_000_000
 
         # the grader accepts it from the queue
         grader = browser.new_context().new_page()
@@ -129,9 +138,18 @@ def test_play_label_and_accept_in_a_real_browser(project: Project) -> None:
         grader.goto(f"{base}/#/grading")
         grader.click(f"[data-label='{label_id}'] button.accept", timeout=20000)
         grader.wait_for_function("document.querySelector('#status').textContent.startsWith('accept')", timeout=20000)
+        row = f"[data-label='{second['label_id']}']"
+        grader.click(f"{row} button.fix", timeout=20000)  # the queue has redrawn without the accepted one
+        grader.select_option(f"{row} .fix-value", "restless")
+        grader.click(f"{row} .fix-save")
+        grader.wait_for_function("document.querySelector('#status').textContent.startsWith('fix')", timeout=20000)
         browser.close()
-    grades = [(g["label_id"], g["grader"], g["verdict"]) for g in project.catalog().read("grades").to_pylist()]
-    assert grades == [(label_id, "vet-a", "accept")]
+    grades = sorted((g["label_id"], g["grader"], g["verdict"], g["corrected_value"])
+                    for g in project.catalog().read("grades").to_pylist())
+    assert grades == sorted([(label_id, "vet-a", "accept", None), (second["label_id"], "vet-a", "fix", '"restless"')])
+    labels_now = project.catalog().read("labels").to_pylist()
+    fixes = [(r["target_id"], r["value"]) for r in labels_now if r["annotator"] == "vet-a"]
+    assert fixes == [(second["target_id"], "restless")]  # a fix is also the grader's own label
     assert errors == []
 
 
@@ -230,3 +248,39 @@ def test_events_spans_boxes_and_numbers_are_labelled_in_the_browser(rich: Projec
     assert got["injury"]["target_id"] == image["asset_id"]
     assert json.loads(got["injury"]["value"]) == pytest.approx([32, 30, 96, 90], abs=2)
     assert float(got["weight"]["value"]) == 412.5
+
+
+def test_a_routed_decision_is_answered_from_the_review_queue(project: Project) -> None:
+    """A pipeline run routed two segments to people; crowd-c answers the first from the review
+    queue: the answer is crowd-c's label of that segment, the queue is redrawn without it before
+    the status line says so, and the other decision stays."""
+    from playwright.sync_api import sync_playwright
+
+    segs = sorted(project.catalog().read("segments").to_pylist(), key=lambda s: s["t0_ns"])
+    cat = project.catalog()
+    cat.upsert("runs", [{"run_id": "pipe-review", "kind": "pipeline", "status": "finished", "started_utc_ns": 1}])
+    cat.upsert("predictions", [
+        {"prediction_id": f"p-{i}", "run_id": "pipe-review", "target_type": "segment", "target_id": s["segment_id"],
+         "field": "animal_state", "value": "calm", "route": "review", "score": 0.5}
+        for i, s in enumerate(segs[7:9])])
+    tokens = Tokens()
+    tokens.add(Principal("crowd-c", "annotator", "crowd", ("animal_state",)), "tok-crowd")
+    with running(create_app(project, tokens)) as base, sync_playwright() as pw:
+        browser = _browser(pw)
+        page = browser.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(f"{base}/login?token=tok-crowd")
+        page.wait_for_function("document.querySelector('#me').textContent.includes('crowd-c')")
+        page.goto(f"{base}/#/review")
+        page.wait_for_function("document.querySelector('#page h2') && "
+                               "document.querySelector('#page h2').textContent.startsWith('Human review')")
+        assert page.locator("#page table tr").count() == 3  # a header and the two decisions
+        page.click("#page table tr:nth-child(2) button:text('restless')")
+        page.wait_for_function("document.querySelector('#status').textContent.startsWith('answered')", timeout=20000)
+        assert page.locator("#page table tr").count() == 2  # redrawn before the status said so
+        browser.close()
+    answers = [(r["annotator"], r["target_id"], r["value"]) for r in project.catalog().read("labels").to_pylist()
+               if r["target_id"] in {s["segment_id"] for s in segs[7:9]}]
+    assert answers == [("crowd-c", segs[7]["segment_id"], "restless")]
+    assert errors == []

@@ -401,28 +401,39 @@ function labelForm() {
 
 async function grading(offset = 0) {
   const data = await api(`/queue/grading?offset=${offset}&limit=50`);
-  const grade = (r, verdict) => async () => {
-    const body = { label_id: r.label_id, verdict };
-    if (verdict === "fix") {
-      const v = prompt(`corrected value of ${r.field}`, r.value);
-      if (v === null) return;
-      const type = (ME.fields[r.field] || {}).type;
-      try { body.value = ["class", "ordinal", "text"].includes(type) ? v : JSON.parse(v); }  // numbers, lists, shapes
-      catch { status(`not a valid ${type} value: ${v}`); return; }
-    }
+  const send = async (r, body) => {
     try {
       const res = await api("/grades", { grades: [body] });
-      status(res.written ? `${verdict}: ${r.field}=${r.value} by ${r.annotator}` : `refused: ${res.refused[0].reason}`);
-      grading(offset);
-    } catch (e) { status(e.message); }
+      if (res.written) await grading(offset);  // redraw first: the status line says the queue is current
+      status(res.written ? `${body.verdict}: ${r.field}=${r.value} by ${r.annotator}` : `refused: ${res.refused[0].reason}`);
+    } catch (e) { if (!(e instanceof Stale)) status(e.message); }
+  };
+  // a fix is the grader's own value, entered in the row: a choice for classes, else typed
+  // (numbers, and lists or shapes as JSON, e.g. [10, 20, 60, 80] for a box)
+  const fixer = (r, cell) => () => {
+    const f = ME.fields[r.field] || { type: "text", values: [] };
+    const input = ["class", "ordinal"].includes(f.type)
+      ? el("select", { class: "fix-value" }, f.values.map((v) => el("option", { value: v, selected: v === r.value }, v)))
+      : el("input", { class: "fix-value", value: r.value, size: 24 });
+    const ok = el("button", { class: "fix-save", onclick: () => {
+      let value = input.value;
+      if (!["class", "ordinal", "text"].includes(f.type)) {
+        try { value = JSON.parse(input.value); } catch { status(`not a valid ${f.type} value: ${input.value}`); return; }
+      }
+      send(r, { label_id: r.label_id, verdict: "fix", value });
+    } }, "save fix");
+    cell.replaceChildren(input, ok, el("button", { onclick: () => grading(offset) }, "cancel"));
   };
   page().replaceChildren(el("h2", {}, "Grading queue"), pager(data, grading),
     table([["entity", (r) => r.entity_id ? el("a", { href: `#/entity/${encodeURIComponent(r.entity_id)}?t=${r.t0_ns ?? 0}` }, r.entity_id) : ""],
            ["when", (r) => sec(r.t0_ns)], ["field", (r) => r.field], ["value", (r) => r.value], ["by", (r) => r.annotator],
-           ["", (r) => el("span", { "data-label": r.label_id },
-                          el("button", { class: "accept", onclick: grade(r, "accept") }, "accept"),
-                          el("button", { class: "fix", onclick: grade(r, "fix") }, "fix"),
-                          el("button", { class: "reject", onclick: grade(r, "reject") }, "reject"))]],
+           ["", (r) => {
+             const cell = el("span", { "data-label": r.label_id });
+             cell.append(el("button", { class: "accept", onclick: () => send(r, { label_id: r.label_id, verdict: "accept" }) }, "accept"),
+                         el("button", { class: "fix", onclick: fixer(r, cell) }, "fix"),
+                         el("button", { class: "reject", onclick: () => send(r, { label_id: r.label_id, verdict: "reject" }) }, "reject"));
+             return cell;
+           }]],
           data.items));
 }
 
@@ -431,9 +442,9 @@ async function review(offset = 0) {
   const answer = (r, v) => async () => {
     try {
       const res = await api("/labels", { labels: [{ field: r.field, value: v, target_id: r.target_id }] });
+      if (res.written) await review(offset);  // redraw first, as in the grading queue
       status(res.written ? `answered ${r.field}=${v}` : `refused: ${res.refused[0].reason}`);
-      review(offset);
-    } catch (e) { status(e.message); }
+    } catch (e) { if (!(e instanceof Stale)) status(e.message); }
   };
   page().replaceChildren(el("h2", {}, "Human review: decisions a pipeline routed to people"), pager(data, review),
     table([["entity", (r) => el("a", { href: `#/entity/${encodeURIComponent(r.entity_id)}?t=${r.t0_ns}` }, r.entity_id)],
