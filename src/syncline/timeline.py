@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from syncline.catalog import views as V
+from syncline.media.types import MediaError
 from syncline.project import Project
 
 MAX_BINS = 4000
@@ -53,7 +54,7 @@ def media_file(project: Project, asset_id: str) -> tuple[Path, dict[str, Any]]:
         raise NotFound(f"no asset {asset_id!r}")
     try:
         path = asset_path(project, row)
-    except Exception as e:  # kept as embeddings only: there is no file, by design
+    except MediaError as e:  # kept as embeddings only: there is no file, by design
         raise NotFound(str(e)) from e
     if not path.is_file():
         raise NotFound(f"the file of asset {asset_id} is missing from disk")

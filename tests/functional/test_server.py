@@ -347,3 +347,14 @@ def test_a_relabel_reopens_its_grade_and_a_huge_number_is_a_refusal_not_a_500(fr
     assert in_queue()
     huge = label(10 ** 400)
     assert huge.status_code == 200 and huge.json()["written"] == 0
+
+
+def test_an_asset_kept_as_embeddings_only_has_no_media_to_serve(fresh: dict[str, Any]) -> None:
+    """The privacy setting keeps an asset's embeddings, not its file: its media, waveform and
+    spectrogram are a 404 that says why, never a 500 or the file."""
+    client, p, tok = fresh["client"], fresh["project"], fresh["tok"]["owner"]
+    audio = next(a for a in p.catalog().read("assets").to_pylist() if a["modality"] == "audio")
+    p.catalog().upsert("assets", [audio | {"media_json": '{"embeddings_only": true}'}])
+    for what in ("media", "waveform", "spectrogram"):
+        resp = client.get(f"/api/assets/{audio['asset_id']}/{what}", headers=_h(tok))
+        assert resp.status_code == 404 and "embeddings only" in resp.text, (what, resp.text)

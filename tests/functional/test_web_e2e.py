@@ -59,6 +59,15 @@ def _browser(pw: Any) -> Any:
     return pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
 
 
+def _login(browser: Any, base: str, token: str, who: str, errors: list[str]) -> Any:
+    """A fresh page logged in with ``token`` (as ``who``), its script errors collected in ``errors``."""
+    page = browser.new_context().new_page()
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{base}/login?token={token}")
+    page.wait_for_function(f"document.querySelector('#me').textContent.includes('{who}')")
+    return page
+
+
 def test_play_label_and_accept_in_a_real_browser(project: Project) -> None:
     from playwright.sync_api import sync_playwright
 
@@ -69,11 +78,8 @@ def test_play_label_and_accept_in_a_real_browser(project: Project) -> None:
     assert abs(abs(audio["clock_offset_ns"]) / 1e9 - SHIFT_S) < 0.02  # the correction the page should show
     with running(create_app(project, tokens)) as base, sync_playwright() as pw:
         browser = _browser(pw)
-        page = browser.new_page()
         errors: list[str] = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(f"{base}/login?token=tok-crowd")
-        page.wait_for_function("document.querySelector('#me').textContent.includes('crowd-c')")
+        page = _login(browser, base, "tok-crowd", "crowd-c", errors)
         page.goto(f"{base}/#/entity/stall-1")
         page.wait_for_function("document.querySelector('#video') && document.querySelector('#video').readyState >= 2",
                                timeout=20000)
@@ -132,9 +138,7 @@ def test_play_label_and_accept_in_a_real_browser(project: Project) -> None:
         assert segs[second["target_id"]]["t0_ns"] == 4_000_000_000
 
         # the grader accepts it from the queue
-        grader = browser.new_context().new_page()
-        grader.on("pageerror", lambda e: errors.append(str(e)))
-        grader.goto(f"{base}/login?token=tok-vet")
+        grader = _login(browser, base, "tok-vet", "vet-a", errors)
         grader.goto(f"{base}/#/grading")
         grader.click(f"[data-label='{label_id}'] button.accept", timeout=20000)
         grader.wait_for_function("document.querySelector('#status').textContent.startsWith('accept')", timeout=20000)
@@ -191,11 +195,8 @@ def test_events_spans_boxes_and_numbers_are_labelled_in_the_browser(rich: Projec
     image = next(a for a in cat.read("assets").to_pylist() if a["modality"] == "image")
     with running(create_app(rich, tokens)) as base, sync_playwright() as pw:
         browser = _browser(pw)
-        page = browser.new_page()
         errors: list[str] = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(f"{base}/login?token=tok")
-        page.wait_for_function("document.querySelector('#me').textContent.includes('crowd-c')")
+        page = _login(browser, base, "tok", "crowd-c", errors)
         page.goto(f"{base}/#/entity/stall-1")
         page.wait_for_function("document.querySelector('#video') && document.querySelector('#video').readyState >= 2",
                                timeout=20000)
@@ -267,11 +268,8 @@ def test_a_routed_decision_is_answered_from_the_review_queue(project: Project) -
     tokens.add(Principal("crowd-c", "annotator", "crowd", ("animal_state",)), "tok-crowd")
     with running(create_app(project, tokens)) as base, sync_playwright() as pw:
         browser = _browser(pw)
-        page = browser.new_page()
         errors: list[str] = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(f"{base}/login?token=tok-crowd")
-        page.wait_for_function("document.querySelector('#me').textContent.includes('crowd-c')")
+        page = _login(browser, base, "tok-crowd", "crowd-c", errors)
         page.goto(f"{base}/#/review")
         page.wait_for_function("document.querySelector('#page h2') && "
                                "document.querySelector('#page h2').textContent.startsWith('Human review')")

@@ -33,6 +33,7 @@ LAT_BINS = 400  # log-spaced latency bins from 1 µs to 100 s: 4.7 % apart
 LAT_LO, LAT_HI = 1e-3, 1e5
 _STEP = 1 << 16  # rows per step of the key arithmetic: its temporaries stay in cache
 _ROWS_PER_THREAD = 2_000_000
+_PART_BYTES = 1 << 30  # each part counts into arrays of its own; more parts only while they fit in this
 
 
 @dataclass
@@ -80,8 +81,11 @@ def count(classes: list[str], group: I64, membership: NDArray[np.bool_], truth: 
         top = g if name == "group" else k
         if len(codes) and (codes.min() < low or codes.max() >= top):
             raise ValueError(f"{name} codes must lie in [{low}, {top}); got {codes.min()}..{codes.max()}")
+    if threads is not None and threads < 1:
+        raise ValueError(f"threads must be at least 1; got {threads}")
     n = len(group)
-    parts = threads or max(1, min(4, os.cpu_count() or 1, n // _ROWS_PER_THREAD))
+    per_part = 8 * g * ((k + 1) ** 2 + 3 * (FINE_BINS + 1) + LAT_BINS + 2)  # bytes of one part's counts
+    parts = threads or max(1, min(4, os.cpu_count() or 1, n // _ROWS_PER_THREAD, _PART_BYTES // per_part))
     bounds = np.linspace(0, n, parts + 1).astype(int)
     shape = _Shape(k + 1, g)
     work = [(shape, group, truth, pred, conf, latency_ms, routed, int(a), int(b)) for a, b in pairwise(bounds)]
@@ -93,12 +97,13 @@ def count(classes: list[str], group: I64, membership: NDArray[np.bool_], truth: 
     cube, both, conf_sum, lat, routed_g = results[0]
     for more in results[1:]:
         for total, part in zip(results[0], more, strict=True):
-            np.add(total, part, out=total)
+            with np.errstate(invalid="ignore", over="ignore"):  # +-inf confidences meet in the dropped bins
+                np.add(total, part, out=total)
     k1 = k + 1
     both = both.reshape(g, FINE_BINS + 1, 2)[:, :FINE_BINS]  # the last bin of each group: rows not scored
     conf_n = both.sum(axis=2).astype(np.float64)
     conf_correct = both[:, :, 1].astype(np.float64)
-    conf_sum = conf_sum.reshape(g, FINE_BINS + 1, 2)[:, :FINE_BINS].sum(axis=2)
+    conf_sum = conf_sum.reshape(g, FINE_BINS + 1)[:, :FINE_BINS]
     lat = lat.reshape(g, LAT_BINS + 1)[:, :LAT_BINS]
     cube = cube.reshape(g, k1, k1)
 
@@ -139,9 +144,11 @@ def _count_rows(shape: _Shape, group: I64, truth: I64, pred: I64, conf: F64, lat
     _row_keys(shape, group[lo:hi], truth[lo:hi], pred[lo:hi], conf[lo:hi], latency_ms[lo:hi], keys)
     cube_key, conf_key, lat_key = keys
     size = g * (FINE_BINS + 1) * 2
+    both = np.bincount(conf_key, minlength=size)
+    conf_key >>= 1  # the bin without its right/wrong bit: the sums of confidence in row order, as one pass
     return [np.bincount(cube_key, minlength=g * k1 * k1),
-            np.bincount(conf_key, minlength=size),
-            np.bincount(conf_key, weights=conf[lo:hi], minlength=size),
+            both,
+            np.bincount(conf_key, weights=conf[lo:hi], minlength=size // 2),
             np.bincount(lat_key, minlength=g * (LAT_BINS + 1)),
             np.bincount(group[lo:hi][routed[lo:hi]], minlength=g)]
 
@@ -166,8 +173,10 @@ def _row_keys(shape: _Shape, group: I64, truth: I64, pred: I64, conf: F64, laten
         np.multiply(grp, k1 * k1, out=cube_key[a:b])
         cube_key[a:b] += pair
         # confidence: bins 0..FINE_BINS-1; FINE_BINS for rows without a label, an answer or a finite confidence
-        scaled = conf[a:b] * FINE_BINS
-        dropped = ~np.isfinite(scaled)
+        c = conf[a:b]
+        dropped = ~np.isfinite(c)
+        with np.errstate(over="ignore"):  # a huge finite confidence is clipped to the top bin, not dropped
+            scaled = c * FINE_BINS
         dropped |= t < 0
         dropped |= p < 0
         np.clip(scaled, 0, FINE_BINS - 1, out=scaled)
@@ -178,12 +187,14 @@ def _row_keys(shape: _Shape, group: I64, truth: I64, pred: I64, conf: F64, laten
         np.multiply(grp, 2 * (FINE_BINS + 1), out=conf_key[a:b])
         conf_key[a:b] += cbin
         # latency: geometric bins, so the bin is the logarithm, not a search; float32 (4.7 % bins need no more)
-        logs = latency_ms[a:b].astype(np.float32)
-        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        lat = latency_ms[a:b]
+        missing = ~(lat > 0)  # NaN, non-positive and infinite latencies are not measured
+        missing |= lat == np.inf
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):  # beyond float32: the end bins
+            logs = lat.astype(np.float32)
             logs /= np.float32(LAT_LO)
             np.log(logs, out=logs)
         logs *= per_bin
-        missing = ~np.isfinite(logs)  # NaN, non-positive and infinite latencies are not measured
         np.clip(logs, 0, LAT_BINS - 1, out=logs)
         np.copyto(logs, LAT_BINS, where=missing)
         np.multiply(grp, LAT_BINS + 1, out=lat_key[a:b])

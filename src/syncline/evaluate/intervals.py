@@ -18,6 +18,7 @@ from scipy.stats import norm
 
 F64 = NDArray[np.float64]
 Z95 = float(norm.ppf(0.975))
+_JACK_VALUES = 1 << 22  # values per jackknife call: slices x cells x cells, bounded
 
 
 def wilson(k: NDArray[np.number] | float, n: NDArray[np.number] | float, z: float = Z95) -> tuple[F64, F64]:
@@ -67,8 +68,12 @@ def bca_interval(counts: NDArray[np.number], reps: NDArray[np.float64], stat: Ca
         share = np.clip(below / np.maximum(valid.sum(1), 1), 0.5 / max(values.shape[1], 1),
                         1 - 0.5 / max(values.shape[1], 1))
         z0 = norm.ppf(share)
-        # one row of cell j left out (slices x cells x cells, one call); only cells that have rows count
-        jack = np.asarray(stat(c[:, None, :] - np.eye(cells)[None]), np.float64)
+        # one row of cell j left out (slices x cells x cells per call, in blocks of slices that
+        # keep it to ~2^22 values); only cells that have rows count
+        eye = np.eye(cells)
+        block = max(1, _JACK_VALUES // (cells * cells))
+        jack = np.concatenate([np.asarray(stat(c[i:i + block, None, :] - eye[None]), np.float64).reshape(-1, cells)
+                               for i in range(0, s_n, block)]) if s_n else np.empty((0, cells))
         jack = np.where(c > 0, jack, np.nan)
         w = np.where(np.isfinite(jack), c, 0.0)
         jbar = np.nansum(w * jack, 1) / np.maximum(w.sum(1), 1)
@@ -86,6 +91,8 @@ def bca_interval(counts: NDArray[np.number], reps: NDArray[np.float64], stat: Ca
 def _row_quantiles(values: F64, valid: NDArray[np.bool_], q: F64, ok: NDArray[np.bool_]) -> F64:
     """Per row of ``values``, the ``q[row]`` quantile of its valid entries (NumPy's default
     linear interpolation), in one sort; NaN where not ``ok``."""
+    if values.shape[1] == 0:
+        return np.full(len(values), np.nan)
     ordered = np.sort(np.where(valid, values, np.inf), axis=1)  # the valid entries first, in order
     m = valid.sum(1)
     pos = np.where(ok, q, 0.0) * np.maximum(m - 1, 0)

@@ -399,13 +399,24 @@ function labelForm() {
 
 // ---------------------------------------------------------------- queues
 
+// After a write, a queue is redrawn first and then the status line says what was written, so
+// what it says is on screen; a redraw that fails says so without hiding the write.
+async function redrawn(redraw, done) {
+  try { await redraw(); } catch (e) {
+    if (e instanceof Stale) return;
+    status(`${done} (written; the queue could not be refreshed: ${e.message})`);
+    return;
+  }
+  status(done);
+}
+
 async function grading(offset = 0) {
   const data = await api(`/queue/grading?offset=${offset}&limit=50`);
   const send = async (r, body) => {
     try {
       const res = await api("/grades", { grades: [body] });
-      if (res.written) await grading(offset);  // redraw first: the status line says the queue is current
-      status(res.written ? `${body.verdict}: ${r.field}=${r.value} by ${r.annotator}` : `refused: ${res.refused[0].reason}`);
+      if (!res.written) { status(`refused: ${res.refused[0].reason}`); return; }
+      await redrawn(() => grading(offset), `${body.verdict}: ${r.field}=${r.value} by ${r.annotator}`);
     } catch (e) { if (!(e instanceof Stale)) status(e.message); }
   };
   // a fix is the grader's own value, entered in the row: a choice for classes, else typed
@@ -442,8 +453,8 @@ async function review(offset = 0) {
   const answer = (r, v) => async () => {
     try {
       const res = await api("/labels", { labels: [{ field: r.field, value: v, target_id: r.target_id }] });
-      if (res.written) await review(offset);  // redraw first, as in the grading queue
-      status(res.written ? `answered ${r.field}=${v}` : `refused: ${res.refused[0].reason}`);
+      if (!res.written) { status(`refused: ${res.refused[0].reason}`); return; }
+      await redrawn(() => review(offset), `answered ${r.field}=${v}`);
     } catch (e) { if (!(e instanceof Stale)) status(e.message); }
   };
   page().replaceChildren(el("h2", {}, "Human review: decisions a pipeline routed to people"), pager(data, review),
