@@ -162,8 +162,10 @@ RICH = {"version": 1,
                    "posture_span": {"kind": "perception", "granularity": "entity", "type": "time_span",
                                     "values": ["standing", "lying"]},
                    "injury": {"kind": "perception", "granularity": "region", "type": "box"},
+                   "wound": {"kind": "perception", "granularity": "region", "type": "polygon",
+                             "values": ["cut", "swelling"]},
                    "weight": {"kind": "perception", "granularity": "entity", "type": "number", "min": 0, "max": 900}},
-        "annotators": {"crowd-c": {"tier": "crowd", "fields": ["door", "posture_span", "injury", "weight"]}}}
+        "annotators": {"crowd-c": {"tier": "crowd", "fields": ["door", "posture_span", "injury", "wound", "weight"]}}}
 
 
 @pytest.fixture(scope="module")
@@ -184,12 +186,12 @@ def rich(tmp_path_factory: pytest.TempPathFactory) -> Project:
 
 def test_events_spans_boxes_and_numbers_are_labelled_in_the_browser(rich: Project) -> None:
     """The label panel follows the field: the event nearest the playhead, a time span marked on
-    the timeline, a box dragged on the entity's image, a number — each lands in the catalog
-    on the right target with the right value."""
+    the timeline, a box dragged on the entity's image, a polygon clicked on it point by point, a
+    number — each lands in the catalog on the right target with the right value."""
     from playwright.sync_api import sync_playwright
 
     tokens = Tokens()
-    tokens.add(Principal("crowd-c", "annotator", "crowd", ("door", "posture_span", "injury", "weight")), "tok")
+    tokens.add(Principal("crowd-c", "annotator", "crowd", ("door", "posture_span", "injury", "wound", "weight")), "tok")
     cat = rich.catalog()
     events = sorted(cat.read("events").to_pylist(), key=lambda e: e["t_ns"])
     image = next(a for a in cat.read("assets").to_pylist() if a["modality"] == "image")
@@ -234,6 +236,27 @@ def test_events_spans_boxes_and_numbers_are_labelled_in_the_browser(rich: Projec
         page.mouse.up()
         page.click("#label-save")
         saved()
+        # a polygon, point by point; a stray point cleared first, and saving too early is refused
+        page.select_option("#label-field", "wound")
+        page.wait_for_function("document.querySelector('#label-img').complete && "
+                               "document.querySelector('#label-img').naturalWidth > 0")
+        box = page.locator("#label-draw").bounding_box()
+        assert box is not None
+
+        def click(fx: float, fy: float) -> None:
+            page.mouse.click(box["x"] + fx * box["width"], box["y"] + fy * box["height"])  # type: ignore[index]
+
+        click(0.9, 0.9)
+        page.click("#label-shape-clear")
+        click(0.25, 0.25)
+        click(0.75, 0.25)
+        page.click("#label-save")
+        page.wait_for_function("document.querySelector('#status').textContent === 'draw the polygon first'")
+        click(0.75, 0.75)
+        click(0.25, 0.5)
+        page.select_option("#label-value", "swelling")
+        page.click("#label-save")
+        saved()
         page.select_option("#label-field", "weight")
         page.fill("#label-value", "412.5")
         page.click("#label-save")
@@ -249,6 +272,9 @@ def test_events_spans_boxes_and_numbers_are_labelled_in_the_browser(rich: Projec
     assert got["injury"]["target_id"] == image["asset_id"]
     assert json.loads(got["injury"]["value"]) == pytest.approx([32, 30, 96, 90], abs=2)
     assert float(got["weight"]["value"]) == 412.5
+    wound = json.loads(got["wound"]["value"])
+    assert got["wound"]["target_id"] == image["asset_id"] and wound[-1] == "swelling"
+    assert [p for q in wound[:-1] for p in q] == pytest.approx([40, 30, 120, 30, 120, 90, 40, 60], abs=2)
 
 
 def test_a_routed_decision_is_answered_from_the_review_queue(project: Project) -> None:

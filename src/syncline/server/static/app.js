@@ -301,42 +301,57 @@ function segmentAt(t) {
 // The label panel: any field the annotator is qualified for. What it is attached to follows
 // the field's granularity (the segment or the nearest event at the playhead, the entity, an
 // image of the entity); the value editor follows its type (a choice, several, a number, text,
-// a box drawn on the image, a time span marked on the timeline).
+// a box or polygon drawn on the image, a time span marked on the timeline).
 function nearestEvent(t) {
   let best = null;
   for (const e of TL.data.events) if (!best || Math.abs(e.t_ns - t) < Math.abs(best.t_ns - t)) best = e;
   return best && Math.abs(best.t_ns - t) <= 2e9 ? best : null;
 }
 
-function boxEditor(images, onBox) {
+// A shape drawn on one of the entity's images, in the image's own pixels: a box is dragged; a
+// polygon is clicked point by point (three or more; "clear" starts again).
+function shapeEditor(images, kind, onShape) {
   const pick = el("select", { id: "label-image" }, images.map((a) => el("option", { value: a.asset_id }, `${a.asset_id.slice(0, 8)} ${a.width}×${a.height}`)));
   const img = el("img", { id: "label-img", alt: "image to draw on", draggable: "false" });
   const canvas = el("canvas", { id: "label-draw", class: "draw" });
   const wrap = el("div", { class: "drawwrap" }, img, canvas);
-  let start = null, box = null;
+  let start = null, box = null, points = [];
   const asset = () => images.find((a) => a.asset_id === pick.value);
-  const show = () => { img.src = `/api/assets/${encodeURIComponent(pick.value)}/media`; box = null; onBox(null, asset()); };
+  const ready = () => (kind === "box" ? box : (points.length >= 3 ? points.map((q) => [...q]) : null));
   const paint = () => {
     canvas.width = img.clientWidth; canvas.height = img.clientHeight;
     const g = canvas.getContext("2d"); g.clearRect(0, 0, canvas.width, canvas.height);
-    if (!box) return;
     const a = asset(), k = img.clientWidth / a.width;
-    g.strokeStyle = "#e00"; g.lineWidth = 2; g.strokeRect(box[0] * k, box[1] * k, (box[2] - box[0]) * k, (box[3] - box[1]) * k);
+    g.strokeStyle = "#e00"; g.fillStyle = "#e00"; g.lineWidth = 2;
+    if (kind === "box") { if (box) g.strokeRect(box[0] * k, box[1] * k, (box[2] - box[0]) * k, (box[3] - box[1]) * k); return; }
+    points.forEach(([x, y]) => g.fillRect(x * k - 3, y * k - 3, 6, 6));
+    if (points.length > 1) {
+      g.beginPath(); g.moveTo(points[0][0] * k, points[0][1] * k);
+      points.slice(1).forEach(([x, y]) => g.lineTo(x * k, y * k));
+      if (points.length >= 3) g.closePath();
+      g.stroke();
+    }
   };
+  const clear = () => { box = null; points = []; paint(); onShape(null, asset()); };
+  const show = () => { img.src = `/api/assets/${encodeURIComponent(pick.value)}/media`; box = null; points = []; onShape(null, asset()); };
   const at = (ev) => { const r = canvas.getBoundingClientRect(), a = asset(), k = a.width / r.width;
     return [Math.max(0, Math.min(a.width, Math.round((ev.clientX - r.left) * k))), Math.max(0, Math.min(a.height, Math.round((ev.clientY - r.top) * k)))]; };
-  canvas.addEventListener("mousedown", (ev) => { start = at(ev); });
-  canvas.addEventListener("mousemove", (ev) => { if (!start) return; const p = at(ev);
-    box = [Math.min(start[0], p[0]), Math.min(start[1], p[1]), Math.max(start[0], p[0]), Math.max(start[1], p[1])]; paint(); });
-  canvas.addEventListener("mouseup", () => { start = null; if (box && box[2] > box[0] && box[3] > box[1]) onBox(box, asset()); });
+  if (kind === "box") {
+    canvas.addEventListener("mousedown", (ev) => { start = at(ev); });
+    canvas.addEventListener("mousemove", (ev) => { if (!start) return; const p = at(ev);
+      box = [Math.min(start[0], p[0]), Math.min(start[1], p[1]), Math.max(start[0], p[0]), Math.max(start[1], p[1])]; paint(); });
+    canvas.addEventListener("mouseup", () => { start = null; if (box && box[2] > box[0] && box[3] > box[1]) onShape(ready(), asset()); });
+  } else {
+    canvas.addEventListener("click", (ev) => { points.push(at(ev)); paint(); onShape(ready(), asset()); });
+  }
   img.addEventListener("load", paint);
   pick.addEventListener("change", show);
   show();
-  return el("div", {}, pick, wrap);
+  return el("div", {}, pick, wrap, el("button", { id: "label-shape-clear", onclick: clear }, "clear"));
 }
 
 function labelForm() {
-  const fields = Object.entries(ME.fields).filter(([, f]) => f.label && f.type !== "polygon");
+  const fields = Object.entries(ME.fields).filter(([, f]) => f.label);
   if (!fields.length) return el("p", { class: "muted" }, ME.role === "owner" ? "(the owner's login reads; label with an annotator's link)"
                                                                             : "no field you are qualified to label");
   const field = el("select", { id: "label-field" }, fields.map(([n]) => el("option", { value: n }, n)));
@@ -362,12 +377,16 @@ function labelForm() {
       parts.push(el("button", { id: "label-mark-start", onclick: mark(0) }, "mark start"), el("button", { id: "label-mark-end", onclick: mark(1) }, "mark end"), " ", shown);
       if (cls) parts.push(" ", cls);
       read = () => (cls ? [span[0], span[1], cls.value] : [span[0], span[1]]);
-    } else if (f.type === "box") {
+    } else if (f.type === "box" || f.type === "polygon") {
       const images = TL.data.assets.filter((a) => a.modality === "image" && a.has_media && a.width && a.height);
       if (!images.length) parts.push(el("p", { class: "muted" }, "no image of this entity to draw on"));
       else {
         const cls = f.values.length ? choose(f.values, "label-value") : null;
-        parts.push(boxEditor(images, (b, a) => { box = b; region = a; where.textContent = b ? `box ${b.join(", ")} on ${a.asset_id.slice(0, 8)}` : "drag a box on the image"; }));
+        const todo = f.type === "box" ? "drag a box on the image" : "click three or more points on the image";
+        parts.push(shapeEditor(images, f.type, (b, a) => {
+          box = b; region = a;
+          where.textContent = b ? `${f.type} ${JSON.stringify(b)} on ${a.asset_id.slice(0, 8)}` : todo;
+        }));
         if (cls) parts.push(cls);
         read = () => (box ? (cls ? [...box, cls.value] : box) : null);
       }
@@ -379,7 +398,7 @@ function labelForm() {
       return { target_id: TL.data.entity_id, what: `entity ${TL.data.entity_id}` };
     };
     const hint = { segment: "the segment under the playhead", event: "the event nearest the playhead (within 2 s)",
-                   region: "the image, by the box you draw", entity: "the whole entity", sequence: "the whole entity" };
+                   region: "the image, by the shape you draw", entity: "the whole entity", sequence: "the whole entity" };
     where.textContent = `attached to ${hint[f.granularity] || f.granularity}`;
     editor.replaceChildren(...parts);
   };
@@ -387,7 +406,10 @@ function labelForm() {
   const save = el("button", { id: "label-save", onclick: async () => {
     const t = target(), value = read();
     if (!t) { status(`nothing to attach ${field.value} to here`); return; }
-    if (value === null) { status(ME.fields[field.value].type === "box" ? "draw the box first" : "enter a value first"); return; }
+    if (value === null) {
+      const type = ME.fields[field.value].type;
+      status(type === "box" || type === "polygon" ? `draw the ${type} first` : "enter a value first"); return;
+    }
     try {
       const res = await api("/labels", { labels: [{ field: field.value, value, target_id: t.target_id }] });
       if (res.written) await reloadTimeline();  // the new label on the timeline; the panel keeps its state
