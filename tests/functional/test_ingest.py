@@ -233,3 +233,37 @@ def test_kill_at_any_point_then_rerun_gives_the_same_catalog(world, ingested, tm
     assert got == want
     leftovers = [p for p in project.media_dir.rglob("*") if p.name.endswith(".tmp")]
     assert leftovers == []
+
+
+def test_a_known_file_found_again_without_its_manifest_keeps_its_entity_subjects_and_clock(tmp_path: Path) -> None:
+    """Re-ingesting the folder without the manifest, or a renamed copy from another folder, never
+    re-files a known asset under a folder-named entity or drops its subjects (consent withdrawal
+    finds people by them), context or clock: the new paths are recorded as duplicates."""
+    data = tmp_path / "data"
+    data.mkdir()
+    mf.make_click_wav(data, "memo.wav")
+    manifest = data / "manifest.yaml"
+    manifest.write_text("""
+entities:
+  - {entity_id: stall-a, start_time: "2026-05-01T06:00:00Z"}
+subjects:
+  - {subject_id: caretaker-01, consent: {status: granted, scope: [voice], jurisdiction: EU}}
+assets:
+  - {path: memo.wav, entity_id: stall-a, mic: lav1, start_time: "2026-05-01T06:00:02.500Z",
+     subjects: [caretaker-01], jurisdiction: EU, context: {lighting: day}}
+""")
+    project = init_project(tmp_path / "p")
+    ingest(project, [data], manifest_path=manifest)
+    keep = ("entity_id", "mic", "subject_ids", "jurisdiction", "context_json", "clock_source", "clock_offset_ns",
+            "source_path")
+    first = project.catalog().read("assets").to_pylist()[0]
+    backup = tmp_path / "backup"
+    backup.mkdir()
+    shutil.copy2(data / "memo.wav", backup / "renamed.wav")
+    again = ingest(project, [data, backup])  # no manifest this time
+    assert (again.new_assets, again.known_assets) == (0, 1)
+    rows = project.catalog().read("assets").to_pylist()
+    assert len(rows) == 1 and {k: rows[0][k] for k in keep} == {k: first[k] for k in keep}
+    assert rows[0]["entity_id"] == "stall-a" and rows[0]["subject_ids"] == ["caretaker-01"]
+    assert rows[0]["duplicate_paths"] == [str(backup / "renamed.wav")]
+    assert "data" not in {e["entity_id"] for e in project.catalog().read("entities").to_pylist()}

@@ -66,6 +66,22 @@ def asset_row(
     return row
 
 
+# What a manifest says about an asset (and the clock it implies): on a re-ingest without a
+# manifest entry, the catalog's values stand — a folder name never re-files a known asset.
+IDENTITY_COLUMNS = ("entity_id", "camera", "mic", "channel", "device", "context_json", "jurisdiction", "subject_ids",
+                    "nominal_start_utc_ns", "clock_source", "clock_offset_ns", "clock_drift_ppm")
+
+
+def keep_identity(row: dict[str, Any], stored: dict[str, Any]) -> dict[str, Any]:
+    """A known asset found again with no manifest entry for it keeps its entity, subjects,
+    context and clock and its first path; the paths it was found under now are duplicates."""
+    first = str(stored["source_path"])
+    paths = {*(stored.get("duplicate_paths") or []), row["source_path"], *(row.get("duplicate_paths") or [])}
+    paths.discard(first)
+    return {**row, **{k: stored.get(k) for k in IDENTITY_COLUMNS}, "source_path": first,
+            "source_mtime_ns": stored.get("source_mtime_ns"), "duplicate_paths": sorted(paths) or None}
+
+
 def verified_clock(row: dict[str, Any] | None) -> bool:
     """A clock that alignment checked against content (an anchor or an estimate): ingest's
     nominal clocks never overwrite it."""

@@ -190,7 +190,7 @@ def _asset_row(sha: str, group: list[_File], res: dict[str, Any], by_path: dict[
         sha256=sha, size=first.size, mtime_ns=first.mtime_ns, source_path=first.display,
         duplicate_paths=[f.display for f in group[1:]], entity_id=entity,
         info=res["info"], managed=res if "managed_path" in res else None, spec=spec)
-    row = R.keep_verified_clock(row, stored)
+    row = R.keep_verified_clock(row, stored) if stored is None or spec is not None else R.keep_identity(row, stored)
     if "embeddings" in res:  # no copy of the media: only its representation (``represent.builtin``)
         row["media_json"] = json.dumps({**json.loads(row.get("media_json") or "{}"), "embeddings_only": True,
                                         "representation": res["embeddings"]["representation"]["representation_id"]})
