@@ -176,6 +176,12 @@ def test_report_answers_five_questions_offline_and_pinned(tmp_path: Path) -> Non
         ids[name] = import_predictions(p, _csv(tmp_path / f"{name}.csv", data), field_name="action", model=name,
                                        version="1").run_id
     out = tmp_path / "reports" / "r.html"
+    evals_before = p.catalog().count("runs", where="kind = 'eval'")
+    (tmp_path / "taken").mkdir()
+    with pytest.raises(ValueError, match="is a folder; name the report's HTML file"):
+        build_report(p, [ids["a"]], tmp_path / "taken", draws=200)  # refused before anything is evaluated
+    assert p.catalog().count("runs", where="kind = 'eval'") == evals_before
+    assert not list(tmp_path.glob("*.tmp"))
     res = build_report(p, [ids["a"], ids["b"]], out, draws=200)
     a = res["answers"]
     assert a["which_model"]["run_id"] == ids["b"] and "McNemar" in a["which_model"]["paired"]

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -132,6 +133,8 @@ def build_report(project: Project, run_ids: list[str], out: Path, *, field_name:
 
     if not run_ids:
         raise ValueError("name at least one run to report on")
+    out = Path(out)
+    _check_writable(out)  # before anything is evaluated and stored
     spec = load_task(project.task_path)
     evals = [evaluate(project, r, field_name=field_name, split=split, draws=draws) for r in run_ids]
     comparison = (compare_runs(project, run_ids[0], run_ids[1], field_name=evals[0].field, split=split, draws=draws)
@@ -143,16 +146,34 @@ def build_report(project: Project, run_ids: list[str], out: Path, *, field_name:
         red = red_team(project, run_ids[0], perturbations, draws=draws)
     result = {"answers": answers(evals, comparison, spec.budget, spec.review, red),
               "evaluations": [e.to_json() for e in evals], "comparison": comparison, "redteam": red}
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     png = project.reports_dir / "coverage_upset.png"  # written by `syncline inventory`
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(_html(result, evals, png if png.exists() else None), encoding="utf-8")
-    tmp.replace(out)
-    jtmp = out.with_suffix(".json.tmp")
-    jtmp.write_text(json.dumps(result, indent=1, sort_keys=True, default=str), encoding="utf-8")
-    jtmp.replace(out.with_suffix(".json"))
+    _write(out, _html(result, evals, png if png.exists() else None))
+    _write(out.with_suffix(".json"), json.dumps(result, indent=1, sort_keys=True, default=str))
     return result
+
+
+def _check_writable(out: Path) -> None:
+    """ValueError naming ``out`` when the report (or its JSON) cannot be written there."""
+    for path in (out, out.with_suffix(".json")):
+        if path.is_dir():
+            raise ValueError(f"--out {path} is a folder; name the report's HTML file, e.g. {path / 'report.html'}")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ValueError(f"--out {out}: cannot create its folder ({e.strerror}); choose a writable place") from None
+    if not os.access(out.parent, os.W_OK):
+        raise ValueError(f"--out {out}: its folder {out.parent} is not writable; choose a writable place")
+
+
+def _write(path: Path, text: str) -> None:
+    """Write through a temporary file, removed again if the write fails (no half-written report)."""
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise ValueError(f"cannot write {path}: {e.strerror}") from None
 
 
 def _pin(ev: Evaluation) -> str:
