@@ -76,11 +76,16 @@ def test_valid_labels_are_written_with_their_kind_and_the_rest_refused_with_reas
         {"field": "temperature", "target_id": s0["segment_id"], "annotator": "vet-a", "value": 99},
         {"field": "injury", "target_id": asset, "annotator": "vet-a", "value": [40, 20, 10, 60]},
         {"field": "animal_state", "target_id": s0["segment_id"], "annotator": "intern", "value": "calm"},
+        {"field": "animal_state", "target_id": s1["segment_id"], "annotator": "vet-a", "value": "calm",
+         "confidence": "sure"},
+        {"field": "animal_state", "target_id": s1["segment_id"], "annotator": "crowd-c", "value": "calm",
+         "confidence": 7},
     ]
     res = write_labels(p, labels)
     assert res.written == 6
     reasons = {r.index: r.reason for r in res.refused}
-    assert sorted(reasons) == list(range(6, 15))
+    assert sorted(reasons) == list(range(6, 17))
+    assert "confidence 'sure' must be a number from 0 to 1" in reasons[15] and "confidence 7" in reasons[16]
     assert "not qualified to label 'action'" in reasons[6] and "crowd" in reasons[6]
     assert "'asleep' is not one of" in reasons[7]
     assert "no such segment" in reasons[8]

@@ -169,7 +169,8 @@ def write_labels(project: Project, labels: list[dict[str, Any]], *, schema: Labe
             "target_type": spec.granularity, "target_id": tid, "field": lab["field"], "value": value,
             "kind": spec.kind, "annotator": who, "annotator_tier": schema.annotators[who].tier, "instance": instance,
             "guideline_version": guideline or str(lab.get("guideline_version") or f"schema:{version}"),
-            "confidence": lab.get("confidence"), "asset_ids": target["asset_ids"],
+            "confidence": None if lab.get("confidence") is None else float(lab["confidence"]),
+            "asset_ids": target["asset_ids"],
             "subject_ids": target["subject_ids"],
         })
     if rows:
@@ -230,6 +231,10 @@ def _check(schema: LabelSchema, lab: dict[str, Any]) -> FieldSpec:
                for k in ("t0_ns", "t1_ns")) or lab["t0_ns"] >= lab["t1_ns"]:
             raise ValueError(f"t0_ns and t1_ns must be integers (nanoseconds) with t0 < t1, got "
                              f"{lab['t0_ns']!r}, {lab['t1_ns']!r}")
+    confidence = lab.get("confidence")
+    if confidence is not None and (isinstance(confidence, bool) or not isinstance(confidence, (int, float))
+                                   or not 0 <= confidence <= 1):  # NaN fails the range too
+        raise ValueError(f"confidence {confidence!r} must be a number from 0 to 1 (or left out)")
     if lab.get("instance") is not None and spec.type not in SHAPES:
         raise ValueError(f"field {name!r} ({spec.type}): only boxes, polygons and time spans have instances")
     if "kind" in lab and lab["kind"] != spec.kind:
