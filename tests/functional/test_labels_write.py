@@ -170,3 +170,20 @@ def test_segments_by_entity_and_span_and_several_shapes_per_target(
     rows = p.catalog().read("labels").to_pylist()
     assert {r["target_id"] for r in rows if r["field"] == "animal_state"} == {s1["segment_id"]}
     assert sorted(r["instance"] for r in rows if r["field"] == "injury") == ["a", "b"]
+
+
+def test_segmenting_with_a_bad_window_or_an_unknown_entity_is_refused_by_name(
+        project: tuple[Project, list[dict[str, Any]], str]) -> None:
+    """A zero, negative or NaN window (a division by zero before) and an entity with no files
+    (0 segments and success before) are refused with what to do; nothing is written."""
+    p, segs, _ = project
+    before = p.catalog().count("segments")
+    for window in (0.0, -5.0, float("nan")):
+        with pytest.raises(ValueError, match="--window must be a length in seconds"):
+            run_segmenters(p, ["fixed"], window_s=window)
+    with pytest.raises(ValueError, match="no entity 'no-such-stall' has files"):
+        run_segmenters(p, ["fixed"], window_s=2.0, entity="no-such-stall")
+    with pytest.raises(ValueError, match="no entity \"it's\" has files"):
+        run_segmenters(p, ["fixed"], window_s=2.0, entity="it's")  # quoted, not spliced into the query
+    assert p.catalog().count("segments") == before == len(segs)
+    assert run_segmenters(p, ["fixed"], window_s=5.0, entity="stall-1") == {"fixed": 4}

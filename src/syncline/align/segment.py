@@ -15,6 +15,7 @@ they were derived from, for consent purges.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -151,9 +152,14 @@ def run_segmenters(project: Any, kinds: list[str], *, window_s: float = 10.0, en
     unknown = [k for k in kinds if k not in SEGMENTERS]
     if unknown:
         raise ValueError(f"unknown segmenter(s) {unknown}; choose from {', '.join(SEGMENTERS)}")
+    if "fixed" in kinds and not (math.isfinite(window_s) and window_s >= 0.001):
+        raise ValueError(f"--window must be a length in seconds of at least 0.001, got {window_s}")
     cat = project.catalog()
-    where = f"entity_id = '{entity}'" if entity else "entity_id NOT LIKE '\\_%' ESCAPE '\\'"
+    quoted = (entity or "").replace("'", "''")
+    where = f"entity_id = '{quoted}'" if entity else "entity_id NOT LIKE '\\_%' ESCAPE '\\'"
     assets = cat.read("assets", where=where).to_pylist()
+    if entity and not assets:
+        raise ValueError(f"no entity {entity!r} has files in the catalog; `syncline inventory` lists the entities")
 
     def path_of(a: Row) -> Path:
         return asset_path(project, a)
