@@ -145,6 +145,18 @@ def test_the_schema_reports_every_problem_at_once(tmp_path: Path) -> None:
     assert "fields.action.kind" in text and "'both'" in text
     assert "takes no list of values" in text
     assert len(info.value.problems) >= 2
+    for change, says in (({"min": 50, "max": 40}, "min 50.0 is above max 40.0"),
+                         ({"synonyms": {"calm": ["restless"]}}, "synonym 'restless' of 'calm' is itself a value"),
+                         ({"synonyms": {"calm": ["quiet"], "restless": ["quiet"]}},
+                          "synonym 'quiet' is given for both 'calm' and 'restless'"),
+                         ({"min": 0}, "min and max bound number fields, not ordinal fields")):
+        odd = json.loads(json.dumps(SCHEMA))
+        field = "temperature" if "max" in change else "animal_state"
+        odd["fields"][field].update(change)
+        path.write_text(yaml.safe_dump(odd), encoding="utf-8")
+        with pytest.raises(SchemaError) as odd_info:  # said by `schema check`, before any label is refused
+            load_schema(path)
+        assert says in "\n".join(odd_info.value.problems), (change, odd_info.value.problems)
     path.write_text(yaml.safe_dump(SCHEMA), encoding="utf-8")
     assert load_schema(path).fields["nearby"].context
 

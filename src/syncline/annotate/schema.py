@@ -75,6 +75,17 @@ class FieldSpec(_Strict):
         unknown = sorted(set(self.synonyms) - set(self.values))
         if unknown:
             raise ValueError(f"synonyms for unknown values {unknown}; values: {self.values}")
+        owner: dict[str, str] = {}
+        for value, words in self.synonyms.items():
+            for word in words:
+                if word in self.values and word != value:
+                    raise ValueError(f"synonym {word!r} of {value!r} is itself a value; a word names one value")
+                if owner.setdefault(word, value) != value:
+                    raise ValueError(f"synonym {word!r} is given for both {owner[word]!r} and {value!r}")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min {self.min} is above max {self.max}: no number could be labelled")
+        if (self.min is not None or self.max is not None) and self.type != "number":
+            raise ValueError(f"min and max bound number fields, not {self.type} fields")
         return self
 
 
