@@ -142,3 +142,15 @@ def test_a_copy_between_entities_that_each_span_two_splits_is_still_caught(tmp_p
     (result,) = run_audit(p, ["split"]).results
     near = [set(f.details["assets"]) for f in result.findings if f.check == "split.near_duplicate"]
     assert near == [{ids["a1.png"]["asset_id"], ids["b1.png"]["asset_id"]}]
+
+
+def test_a_broken_label_schema_is_the_users_to_fix_and_the_other_checks_go_on(project: Project) -> None:
+    """An invalid labels.yaml stops the checks that read labels with the file's first problem and
+    where to see them all — not a 'failed … please report it' — and the other checks go on."""
+    (project.root / "labels.yaml").write_text("version: 1\nfields:\n  injury: {kind: both, type: class}\n")
+    results = {r.check: r for r in run_audit(project, ["media", "label_noise", "imbalance"]).results}
+    assert "labels.yaml" not in (results["media"].why_not or "")  # its own reason: these are photos only
+    for name in ("label_noise", "imbalance"):
+        why = results[name].why_not or ""
+        assert not results[name].ran and "labels.yaml" in why and "fields.injury.kind" in why, why
+        assert "syncline schema check" in why and "please report" not in why

@@ -14,9 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from syncline.annotate.schema import SchemaError
 from syncline.audit.findings import CannotRun, CheckResult
 from syncline.ids import stable_id
 from syncline.project import Project
+from syncline.task.errors import TaskSpecError
 
 CHECKS: dict[str, str] = {  # name -> module:function, imported when the check runs (heavy imports stay lazy)
     "media": "media_check:media_quality", "alignment": "alignment_check:alignment_summary",
@@ -57,6 +59,10 @@ def run_audit(project: Project, checks: list[str] | None = None) -> AuditReport:
             result = _check(name)(project)
         except CannotRun as e:
             result = CheckResult(name, ran=False, why_not=str(e))
+        except TaskSpecError as e:  # labels.yaml or task.yaml is invalid: the user's to fix, not a bug
+            what = "`syncline schema check`" if isinstance(e, SchemaError) else "`syncline task check`"
+            more = " (and more)" if len(e.problems) > 1 else ""
+            result = CheckResult(name, ran=False, why_not=f"{e.problems[0]}{more} — fix it; {what} lists every problem")
         except Exception as e:  # one check's failure is reported; the others go on (rule 2)
             first = (str(e).splitlines() or [""])[0]
             result = CheckResult(name, ran=False, why_not=f"failed: {type(e).__name__}: {first} — please report it")
