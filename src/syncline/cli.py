@@ -408,7 +408,11 @@ def predictions_import(
     if json_out:
         _print_json(res.to_json())
         return
-    console.print(f"run {res.run_id}: {res.written} prediction(s) written, {len(res.refused)} refused", highlight=False)
+    if res.written:
+        console.print(f"run {res.run_id}: {res.written} prediction(s) written, {len(res.refused)} refused",
+                      highlight=False)
+    else:
+        console.print(f"no run: nothing was written ({len(res.refused)} row(s) refused)", highlight=False)
     for why in res.refused[:50]:
         console.print(f"  {why}", highlight=False)
 

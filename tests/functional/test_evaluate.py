@@ -123,6 +123,20 @@ def test_bad_files_are_refused_with_the_reason(tmp_path: Path) -> None:
         import_predictions(p, tmp_path / "broken.parquet", field_name="action", model="m", version="1")
     with pytest.raises(ValueError, match="not in the task spec"):
         import_predictions(p, tmp_path / "nokey.csv", field_name="nope", model="m", version="1")
+    p2, world2 = _world(tmp_path / "proj2")
+    ids = list(world2)
+    lat = tmp_path / "latency.csv"
+    lat.write_text("segment_id,value,latency_ms\n" + "".join(f"{i},watch,{v}\n" for i, v in zip(
+        ids, ["-1000", "inf", "nan", "12.5", ""], strict=False)))
+    res = import_predictions(p2, lat, field_name="action", model="m", version="1")
+    assert res.written == 3 and [r.split(": ", 1)[1] for r in res.refused] == [
+        f"latency_ms {v} is not a duration (a finite number of milliseconds, 0 or more)" for v in ("-1000.0", "inf")]
+    stored = {r["target_id"]: r["latency_ms"] for r in p2.catalog().read("predictions").to_pylist()}
+    assert [stored[i] for i in ids[2:5]] == [None, 12.5, None]  # NaN and empty: not measured
+    none = tmp_path / "none.csv"
+    none.write_text("segment_id,value\nno-such-segment,watch\n")
+    res = import_predictions(p2, none, field_name="action", model="m", version="1")
+    assert res.written == 0 and res.to_json()["run_id"] is None  # no run was stored to point at
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +37,7 @@ class ImportResult:
     refused: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        return {"run_id": self.run_id, "written": self.written, "refused": self.refused}
+        return {"run_id": self.run_id if self.written else None, "written": self.written, "refused": self.refused}
 
 
 TEXT = ("segment_id", "entity_id", "target_id", "target_type", "value", "abstained")  # never guessed as numbers
@@ -136,6 +137,8 @@ def import_predictions(project: Project, path: Path, *, field_name: str, model: 
                else f"value {v!r} is not a class of {field_name!r} ({', '.join(classes)})" if v is not None
                and v not in classes
                else f"score {s!r} is not a probability in [0, 1]" if s is not None and not 0 <= s <= 1
+               else f"latency_ms {lt!r} is not a duration (a finite number of milliseconds, 0 or more)"
+               if lt is not None and not math.isnan(lt) and not 0 <= lt < math.inf
                else "")
         if why:
             refused.append(f"{where}: {why}")
@@ -144,7 +147,8 @@ def import_predictions(project: Project, path: Path, *, field_name: str, model: 
         assets, subjects = known[str(tid)]
         rows.append({"prediction_id": f"{run_id}|{tid}|{field_name}", "run_id": run_id, "target_type": ttype,
                      "target_id": tid, "field": field_name, "value": v, "score": s,
-                     "abstained": bool(a) or v is None, "latency_ms": lt, "asset_ids": assets,
+                     "abstained": bool(a) or v is None, "asset_ids": assets,
+                     "latency_ms": None if lt is None or math.isnan(lt) else lt,  # NaN: not measured
                      "subject_ids": subjects, "route": "abstain" if v is None else "review" if a else "act",
                      "details_json": json.dumps({"source": path.name, "line": i + line0})})
     if rows:
