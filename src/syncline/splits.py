@@ -100,6 +100,7 @@ def import_splits(project: Project, path: Path, field: str, *,
         targets = Q.split_targets(con, field)
     known = {t["target_id"] for t in targets}
     assigned: dict[str, str] = {}
+    first_line: dict[str, int] = {}
     refused: list[str] = []
     with Path(path).open(newline="", encoding="utf-8") as f:
         for n, row in enumerate(csv.DictReader(f), start=2):
@@ -108,8 +109,12 @@ def import_splits(project: Project, path: Path, field: str, *,
                 refused.append(f"line {n}: split {split!r} is not one of {', '.join(SPLITS)}")
             elif tid not in known:
                 refused.append(f"line {n}: target {tid!r} has no label of {field!r}")
+            elif assigned.get(tid, split) != split:
+                refused.append(f"line {n}: target {tid!r} is put in {split!r} here and in {assigned[tid]!r} on "
+                               f"line {first_line[tid]}; a target belongs to one split")
             else:
                 assigned[tid] = split
+                first_line.setdefault(tid, n)
     if refused or not assigned:  # a half-right file must not replace a good split
         raise ValueError(f"{path}: {len(refused)} line(s) refused, nothing written — "
                          + ("; ".join(refused[:3]) or "no line with target_id,split"))

@@ -81,6 +81,11 @@ def test_a_split_with_one_entity_and_one_picture_on_both_sides_is_caught(project
     with pytest.raises(ValueError, match=r"2 line\(s\) refused, nothing written — line 11: split 'holdout'"):
         import_splits(project, tmp_path / "bad.csv", "injury")
     assert project.catalog().read("splits").to_pylist() == before  # a half-right file replaces nothing
+    twice = ids["photo-1.png"]["asset_id"]
+    (tmp_path / "twice.csv").write_text("\n".join(lines + [f"{twice},test", f"{twice},train"]) + "\n")
+    with pytest.raises(ValueError, match=r"line 11: target '.*' is put in 'test' here and in 'train' on line \d+"):
+        import_splits(project, tmp_path / "twice.csv", "injury")  # the last line does not quietly win
+    assert project.catalog().read("splits").to_pylist() == before
     (tmp_path / "split.csv").write_text("\n".join(lines) + "\n")
     counts, refused = import_splits(project, tmp_path / "split.csv", "injury")
     assert counts == {"train": 7, "validation": 0, "test": 2} and not refused
