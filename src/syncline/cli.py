@@ -110,7 +110,7 @@ def ingest(
                     bar.update(tasks[stage], completed=done, total=total)
 
                 summary = run_ingest(p, paths, manifest_path=manifest, progress=progress)
-    except ManifestError as e:
+    except (ManifestError, ValueError) as e:
         _fail(str(e))
     if json_out:
         _print_json(summary.to_json())
@@ -530,6 +530,7 @@ def monitor_cmd(
     batch_run: Annotated[str, typer.Argument(help="the production batch's run (e.g. imported predictions)")],
     baseline: Annotated[str, typer.Option("--baseline", help="the evaluated run the batch is compared with")],
     project: ProjectOpt = Path("."),
+    field: Annotated[str | None, typer.Option("--field", help="the field (default: the baseline run's)")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """A production batch against the evaluation baseline per slice: which shift alerts fire."""
@@ -537,7 +538,7 @@ def monitor_cmd(
 
     p = _open(project)
     try:
-        res = monitor(p, batch_run, baseline_run=baseline)
+        res = monitor(p, batch_run, baseline_run=baseline, field_name=field)
     except ValueError as e:
         _fail(str(e))
     if json_out:

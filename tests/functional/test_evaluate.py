@@ -123,6 +123,8 @@ def test_bad_files_are_refused_with_the_reason(tmp_path: Path) -> None:
         import_predictions(p, tmp_path / "broken.parquet", field_name="action", model="m", version="1")
     with pytest.raises(ValueError, match="not in the task spec"):
         import_predictions(p, tmp_path / "nokey.csv", field_name="nope", model="m", version="1")
+    with pytest.raises(ValueError, match="unknown split 'tset'; choose auto, all, train, validation, test"):
+        evaluate(p, "anything", split="tset")  # before the run is even looked up
     p2, world2 = _world(tmp_path / "proj2")
     ids = list(world2)
     lat = tmp_path / "latency.csv"

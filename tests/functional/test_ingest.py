@@ -267,3 +267,13 @@ assets:
     assert rows[0]["entity_id"] == "stall-a" and rows[0]["subject_ids"] == ["caretaker-01"]
     assert rows[0]["duplicate_paths"] == [str(backup / "renamed.wav")]
     assert "data" not in {e["entity_id"] for e in project.catalog().read("entities").to_pylist()}
+
+
+def test_a_path_that_does_not_exist_is_refused_and_nothing_is_written(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    mf.make_click_wav(data, "x.wav")
+    project = init_project(tmp_path / "p")
+    with pytest.raises(ValueError, match=r"no such file or folder: .*/dtaa; check the path"):
+        ingest(project, [data, tmp_path / "dtaa"])  # a typo beside a real folder: nothing half-done
+    assert project.catalog().count("assets") == 0 and project.catalog().count("quarantine") == 0

@@ -203,6 +203,9 @@ def test_json_lines_export_of_one_kind_round_trips(world: tuple[Path, Project], 
 
     data, p = world
     write_labels(p, _labels(p))
+    with pytest.raises(ValueError, match=r"--field 'nope': no such field in the schema; fields: "):
+        export_file(p, tmp_path / "nothing.jsonl", fields=["nope"])  # not an empty file and success
+    assert not (tmp_path / "nothing.jsonl").exists()
     n, skipped = export_file(p, tmp_path / "perception.jsonl", kind="perception")
     lines = [json.loads(x) for x in (tmp_path / "perception.jsonl").read_text().splitlines()]
     perception = [r for r in _rows(p) if r[5] == "perception"]

@@ -64,8 +64,8 @@ def _psi(base: tuple[np.ndarray, np.ndarray], new: tuple[np.ndarray, np.ndarray]
 
 
 def monitor(project: Project, batch_run: str, *, baseline_run: str, alpha: float = 0.01,
-            write: bool = True) -> dict[str, Any]:
-    base = load_rows(project, baseline_run, split="all", intersections=False)
+            write: bool = True, field_name: str | None = None) -> dict[str, Any]:
+    base = load_rows(project, baseline_run, field_name=field_name, split="all", intersections=False)
     new = load_rows(project, batch_run, field_name=base.field, split="all", intersections=False)
     b, n = _per_slice(base), _per_slice(new)
     tests: list[dict[str, Any]] = []

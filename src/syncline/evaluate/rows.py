@@ -23,6 +23,7 @@ from syncline.audit.gold import consensus
 from syncline.catalog import query as Q
 from syncline.evaluate.slices import SliceSet, condition_sql, slice_set
 from syncline.project import Project
+from syncline.splits import SPLITS
 from syncline.task.slices import Condition
 from syncline.task.spec import TaskSpec, load_task
 
@@ -86,6 +87,8 @@ def _codes(col: pa.ChunkedArray, classes: list[str]) -> NDArray[np.int64]:
 def load_rows(project: Project, run_id: str, *, field_name: str | None = None, split: str = "auto",
               intersections: bool = True, compare_with: str | None = None, search: bool = False,
               suite: str | None = None) -> Rows:
+    if split not in ("auto", "all", *SPLITS):
+        raise ValueError(f"unknown split {split!r}; choose auto, all, {', '.join(SPLITS)}")
     run = resolve_any_run(project, run_id)
     field_name = field_name or json.loads(run.get("config_json") or "{}").get("field")
     if not field_name:

@@ -207,6 +207,9 @@ def _asset_row(sha: str, group: list[_File], res: dict[str, Any], by_path: dict[
 def ingest(project: Project, paths: list[Path], *, manifest_path: Path | None = None,
            progress: ProgressFn | None = None) -> IngestSummary:
     """Ingest files and folders into the project's catalog. Safe to re-run and to interrupt."""
+    missing = [str(p) for p in paths if not Path(p).exists()]
+    if missing:  # a typo in a path is not a file to quarantine: nothing is read or written
+        raise ValueError(f"no such file or folder: {', '.join(missing)}; check the path")
     started = time.monotonic()
     cat = project.catalog()
     s = project.settings

@@ -86,8 +86,15 @@ def export_file(project: Project, path: Path, fmt: str | None = None, *, fields:
     returns how many records it holds and the labels the format could not carry, each with why.
     ``kind`` (perception | judgment) exports one kind only: what is there apart from what to do."""
     fmt = guess_format(path, fmt) if fmt or path.suffix.lower() != ".json" else "label-studio"
+    from syncline.annotate.interop.common import schema_of
+
+    if fields:
+        known = schema_of(project).fields
+        unknown = [f for f in fields if f not in known]
+        if unknown:
+            raise ValueError(f"--field {', '.join(map(repr, unknown))}: no such field in the schema; "
+                             f"fields: {', '.join(known)}")
     if kind is not None:
-        from syncline.annotate.interop.common import schema_of
 
         if kind not in ("perception", "judgment"):
             raise ValueError(f"--kind {kind!r}: choose perception or judgment")
