@@ -177,6 +177,10 @@ CASES: dict[str, tuple[Callable[[dict[str, Any]], Any], str, str]] = {
         lambda r: r["budget"].update(gpus=1),
         "budget.gpus", "unknown key 'gpus'; allowed: p95_latency_ms",
     ),
+    "a version from the future": (
+        lambda r: r.update(version=99),
+        "version", "unknown value 99; allowed: 1",
+    ),
     "zero latency budget": (
         lambda r: r["budget"].update(p95_latency_ms=0),
         "budget.p95_latency_ms", "must be > 0; got 0",

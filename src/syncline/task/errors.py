@@ -88,7 +88,8 @@ def _describe(err: Mapping[str, Any], source: str, root: type[BaseModel]) -> str
         hint = f"; allowed: {', '.join(keys)}" if keys else ""
         return f"{source}: {path}: unknown key {loc[-1]!r}{hint}"
     if kind == "literal_error":
-        values = ", ".join(re.findall(r"'([^']*)'", str(ctx.get("expected", ""))))
+        expected = str(ctx.get("expected", ""))
+        values = ", ".join(re.findall(r"'([^']*)'", expected)) or expected.replace(" or ", ", ")  # Literal[1]: 1
         what = "unknown key" if is_key else "unknown value"
         return f"{source}: {path}: {what} {got!r}; allowed: {values}"
     bounds = {
