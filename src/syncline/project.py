@@ -93,9 +93,13 @@ class Project:
         try:
             raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
             settings = Settings.model_validate(raw)
-        except (yaml.YAMLError, ValidationError) as e:
-            first = str(e).splitlines()[0:3]
-            raise ProjectError(f"{path}: invalid settings: {' '.join(first)}") from None
+        except yaml.YAMLError as e:
+            raise ProjectError(f"{path}: not valid YAML: {' '.join(str(e).split())}") from None
+        except ValidationError as e:  # every problem, each with its key, as task.yaml's are told
+            from syncline.task.errors import _describe
+
+            problems = [_describe(err, str(path), Settings) for err in e.errors()]
+            raise ProjectError("invalid settings:\n" + "\n".join(problems)) from None
         return cls(root, settings)
 
 
