@@ -66,6 +66,9 @@ def test_labels_carry_the_frozen_version_and_a_change_needs_a_new_freeze(project
     guide.write_text(guide.read_text() + "Distressed: down and struggling, or calling repeatedly.\n")
     refused = write_labels(project, [label | {"value": "restless"}])
     assert refused.written == 0 and "changed after guideline" in refused.refused[0].reason
+    assert "`syncline guidelines pilot`), then `syncline guidelines freeze`" in refused.refused[0].reason
+    with pytest.raises(GuidelineError, match="never piloted"):  # what the message says to do first, indeed
+        freeze(project)
     assert "+Distressed: down and struggling" in diff(project)
     pilot(project, n=3)
     v2, flagged = freeze(project)

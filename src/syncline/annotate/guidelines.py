@@ -125,6 +125,7 @@ def label_version(project: Project) -> str | None:
     base = frozen_version(project)
     if base is not None and base["version"] != cur.version:
         raise GuidelineError(f"{GUIDE_FILE} or {SCHEMA_FILE} changed after guideline {base['version']} was frozen; "
-                             f"run `syncline guidelines freeze` to make {cur.version} the version (labels of "
-                             f"{base['version']} will be flagged for review), or undo the change")
+                             f"pilot the new version ({cur.version}: `syncline guidelines pilot`), then "
+                             f"`syncline guidelines freeze` it (labels of {base['version']} will be flagged for "
+                             "review), or undo the change")
     return cur.version if base is not None or cur.version in _rows(project) else None
