@@ -837,11 +837,19 @@ def schema_check(project: ProjectOpt = Path("."), json_out: JsonOpt = False) -> 
             _print_json({"valid": False, "problems": e.problems})
             raise typer.Exit(1) from None
         _fail(str(e), code=1)
+    from rich.markup import escape
+
+    from syncline.annotate.labels import labels_outside
+
+    stale = labels_outside(p, schema)
     if json_out:
-        _print_json({"valid": True, "version": schema.content_hash(), "fields": list(schema.fields)})
+        _print_json({"valid": True, "version": schema.content_hash(), "fields": list(schema.fields),
+                     "labels_outside": stale})
     else:
         console.print(f"[green]valid[/green] {p.root / SCHEMA_FILE} (version {schema.content_hash()}): "
                       f"{len(schema.fields)} field(s), {len(schema.annotators)} annotator(s)")
+        for line in stale:
+            console.print(f"  [yellow]warning[/yellow] {escape(line)}: relabel or remove them", highlight=False)
 
 
 @guidelines_app.command("pilot")

@@ -199,3 +199,35 @@ def test_segmenting_with_a_bad_window_or_an_unknown_entity_is_refused_by_name(
         run_segmenters(p, ["fixed"], window_s=2.0, entity="it's")  # quoted, not spliced into the query
     assert p.catalog().count("segments") == before == len(segs)
     assert run_segmenters(p, ["fixed"], window_s=5.0, entity="stall-1") == {"fixed": 4}
+
+
+def test_schema_check_warns_of_stored_labels_the_schema_no_longer_describes(
+        project: tuple[Project, list[dict[str, Any]], str]) -> None:
+    """Removing a field or a value from labels.yaml leaves labels that still count in exports,
+    agreement and evaluation: `schema check` is valid and says which and how many."""
+    p, segs, _ = project
+    s0, s1 = segs[0]["segment_id"], segs[1]["segment_id"]
+    assert write_labels(p, [
+        {"field": "animal_state", "target_id": s0, "annotator": "vet-a", "value": "distressed"},
+        {"field": "animal_state", "target_id": s1, "annotator": "vet-a", "value": "calm"},
+        {"field": "action", "target_id": s0, "annotator": "vet-a", "value": "watch"},
+        {"field": "nearby", "target_id": s0, "annotator": "vet-a", "value": ["dog", "cart"]}]).written == 4
+
+    def check() -> dict[str, Any]:
+        cli = subprocess.run([sys.executable, "-m", "syncline.cli", "schema", "check", "-p", str(p.root), "--json"],
+                             capture_output=True, text=True)
+        assert cli.returncode == 0, cli.stderr
+        return dict(json.loads(cli.stdout))
+
+    assert check()["labels_outside"] == []
+    narrower = json.loads(json.dumps(SCHEMA))
+    narrower["fields"]["animal_state"]["values"] = ["calm", "restless"]
+    narrower["fields"]["nearby"]["values"] = ["cart", "person"]
+    del narrower["fields"]["action"]
+    for a in narrower["annotators"].values():
+        a["fields"] = [f for f in a["fields"] if f != "action"]
+    (p.root / "labels.yaml").write_text(yaml.safe_dump(narrower), encoding="utf-8")
+    assert check()["labels_outside"] == [
+        "1 label(s) of field 'action', which the schema no longer has",
+        "1 label(s) of 'animal_state' = 'distressed', which is not one of its values any more",
+        "1 label(s) of 'nearby' hold ['dog'], which are not among its values any more"]

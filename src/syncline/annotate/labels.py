@@ -281,3 +281,25 @@ def on_lines(res: LabelWrite, bad: list[Refused], lines: list[int]) -> LabelWrit
     merged with the lines that were not objects."""
     res.refused = sorted([Refused(lines[r.index], r.reason) for r in res.refused] + bad, key=lambda r: r.index)
     return res
+
+
+def labels_outside(project: Project, schema: LabelSchema) -> list[str]:
+    """Stored labels the schema no longer describes — a field removed, a class value dropped or
+    renamed — one line per (field, value) with how many labels: they still count in exports,
+    agreement and evaluation until relabelled or removed."""
+    with project.catalog().connect(tables=("labels",)) as con:
+        rows = Q.label_value_counts(con)
+    gone: dict[str, int] = {}
+    out: list[str] = []
+    for name, value, n in rows:
+        spec = schema.fields.get(name)
+        if spec is None:
+            gone[name] = gone.get(name, 0) + int(n)
+        elif spec.type in ("class", "ordinal") and value not in spec.values:
+            out.append(f"{n} label(s) of {name!r} = {value!r}, which is not one of its values any more")
+        elif spec.type == "multi_label":
+            extra = sorted(set(json.loads(value)) - set(spec.values)) if value.startswith("[") else [value]
+            if extra:
+                out.append(f"{n} label(s) of {name!r} hold {extra}, which are not among its values any more")
+    return [f"{n} label(s) of field {name!r}, which the schema no longer has" for name, n in gone.items()] + out
+

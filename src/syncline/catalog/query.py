@@ -1127,3 +1127,10 @@ def suite_versions(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
 def suite_members(con: duckdb.DuckDBPyConnection, suite: str, version: str) -> list[str]:
     return [str(r[0]) for r in con.execute("SELECT target_id FROM scenarios WHERE suite = ? AND version = ? "
                                            "ORDER BY target_id", [suite, version]).fetchall()]
+
+
+def label_value_counts(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, int]]:
+    """(field, value, labels) for every value stored, in order."""
+    rows = con.execute("SELECT field, value, count(*) FROM labels GROUP BY field, value ORDER BY field, value")
+    return [(str(f), str(v), int(n)) for f, v, n in rows.fetchall()]
+
