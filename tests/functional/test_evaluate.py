@@ -46,6 +46,9 @@ def test_eval_per_slice_equals_sklearn_and_flags_the_bad_regime(tmp_path: Path) 
     ev = evaluate(p, res.run_id, draws=300)
     names = [s["name"] for s in ev.slices]
     assert names[:6] == ["overall", "night", "cam2", "rain", "barn_north", "barn_south"]
+    empty = [n for n in ev.notes if "matches none of the" in n]  # no file says what the weather was
+    assert len(empty) == 1 and empty[0].startswith("slice rain matches none of the 1598 predictions evaluated")
+    assert "context.weather holds no value in any row" in empty[0]
     assert "night & cam2" in names
     kept = {k: v for k, v in rows.items()}
     members = {"overall": lambda r: True, "night": lambda r: r["night"], "cam2": lambda r: r["cam2"],
@@ -89,6 +92,11 @@ def test_eval_per_slice_equals_sklearn_and_flags_the_bad_regime(tmp_path: Path) 
     assert stored.num_rows == len(ev.metrics)
     run = p.catalog().read("runs", where=f"run_id = '{ev.eval_id}'").to_pylist()[0]
     assert run["kind"] == "eval" and json.loads(run["config_json"])["evaluated_run"] == res.run_id
+    # a typo in a slice's value is told with the values that do occur
+    p.task_path.write_text(p.task_path.read_text().replace("context.lighting == 'night'", "context.lighting == 'nite'"))
+    typo = evaluate(p, res.run_id, draws=50)
+    said = [n for n in typo.notes if n.startswith("slice night matches none")]
+    assert len(said) == 1 and "context.lighting holds day, night" in said[0]
 
 
 def test_undetermined_gate_says_how_many_more_rows(tmp_path: Path) -> None:

@@ -142,6 +142,7 @@ def load_rows(project: Project, run_id: str, *, field_name: str | None = None, s
         group, first = Q.frame_groups(con, frame, tops)  # slices are evaluated once per distinct combination
         reps = frame.take(first)
         member = Q.slice_membership(con, reps, sset.predicates)
+        notes += _empty_slices(con, spec.slices, member, reps, frame.num_rows)
         conds: list[Condition] = []
         if search:
             for col in dict.fromkeys([*sset.columns, *search_columns]):
@@ -175,3 +176,21 @@ def load_rows(project: Project, run_id: str, *, field_name: str | None = None, s
                 group=group, patterns=patterns, snapshot=snapshot, spec=spec,
                 other=_codes(frame.column("other_value"), classes) if other_run is not None else None, notes=notes,
                 **extra)
+
+
+def _empty_slices(con: Any, slices: list[Any], member: pa.Table, reps: pa.Table, rows: int) -> list[str]:
+    """A note for each task slice that matches no prediction, with the values its columns do
+    hold: a typo in a key or a value (``attrs.barnn``, ``'nite'``) reads as a regime to collect."""
+    notes = []
+    for j, sl in enumerate(slices, start=1):  # member's columns: overall, then the task's slices in order
+        if pc.any(member.column(j)).as_py():
+            continue
+        seen = []
+        for cond in sl.where:
+            values = Q.frame_values(con, reps, cond.column, Q.frame_column_is_list(cond.column), limit=8)
+            shown = ", ".join(map(str, values[:8])) + (", …" if len(values) > 8 else "")
+            seen.append(f"{cond.column} holds {shown}" if values else f"{cond.column} holds no value in any row")
+        notes.append(f"slice {sl.name} matches none of the {rows} predictions evaluated: if that regime is real, "
+                     f"collect it; else check its condition ({'; '.join(seen)})")
+    return notes
+
