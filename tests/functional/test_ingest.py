@@ -267,13 +267,15 @@ assets:
     assert rows[0]["entity_id"] == "stall-a" and rows[0]["subject_ids"] == ["caretaker-01"]
     assert rows[0]["duplicate_paths"] == [str(backup / "renamed.wav")]
     assert "data" not in {e["entity_id"] for e in project.catalog().read("entities").to_pylist()}
-    moved = tmp_path / "moved.yaml"
-    moved.write_text(manifest.read_text().replace("entity_id: stall-a, mic", "entity_id: stall-zz, mic")
-                     .replace("path: memo.wav", f"path: {data / 'memo.wav'}"))
-    third = ingest(project, [data], manifest_path=moved)  # a manifest that would move it: said, not done
-    assert len(third.not_moved) == 1 and "already filed under entity 'stall-a'" in third.not_moved[0]
-    assert "'stall-zz'" in third.not_moved[0]
-    assert project.catalog().read("assets").to_pylist()[0]["entity_id"] == "stall-a"
+    shutil.rmtree(backup)
+    moved = tmp_path / "moved"
+    data.rename(moved)  # the folder moved: the path found now becomes the first, the gone copy is dropped
+    fourth = ingest(project, [moved])
+    assert (fourth.new_assets, fourth.known_assets) == (0, 1)
+    assert [Path(q.path).name for q in fourth.quarantined] == ["manifest.yaml"]  # read as data without --manifest
+    row = project.catalog().read("assets").to_pylist()[0]
+    assert row["source_path"] == str(moved / "memo.wav") and row["duplicate_paths"] is None
+    assert (row["entity_id"], row["subject_ids"]) == ("stall-a", ["caretaker-01"])
 
 
 def test_a_path_that_does_not_exist_is_refused_and_nothing_is_written(tmp_path: Path) -> None:

@@ -229,5 +229,10 @@ def test_schema_check_warns_of_stored_labels_the_schema_no_longer_describes(
     (p.root / "labels.yaml").write_text(yaml.safe_dump(narrower), encoding="utf-8")
     assert check()["labels_outside"] == [
         "1 label(s) of field 'action', which the schema no longer has",
-        "1 label(s) of 'animal_state' = 'distressed', which is not one of its values any more",
-        "1 label(s) of 'nearby' hold ['dog'], which are not among its values any more"]
+        "1 label(s) of 'animal_state' = 'distressed': not one of its values any more",
+        """1 label(s) of 'nearby' = '["cart", "dog"]': ['dog'] not among its values any more"""]
+    narrower["fields"]["animal_state"] = {"kind": "perception", "type": "multi_label", "values": ["calm", "[odd"]}
+    (p.root / "labels.yaml").write_text(yaml.safe_dump(narrower), encoding="utf-8")
+    assert [x for x in check()["labels_outside"] if "animal_state" in x] == [
+        "1 label(s) of 'animal_state' = 'calm': stored as another type than the multi_label the field now is",
+        "1 label(s) of 'animal_state' = 'distressed': stored as another type than the multi_label the field now is"]

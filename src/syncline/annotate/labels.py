@@ -284,8 +284,9 @@ def on_lines(res: LabelWrite, bad: list[Refused], lines: list[int]) -> LabelWrit
 
 
 def labels_outside(project: Project, schema: LabelSchema) -> list[str]:
-    """Stored labels the schema no longer describes — a field removed, a class value dropped or
-    renamed — one line per (field, value) with how many labels: they still count in exports,
+    """Stored labels the schema no longer describes — a field removed, a value dropped or
+    renamed (classes, multi-label members, a shape's class), a value of another type than the
+    field now has — one line per case with how many labels: they still count in exports,
     agreement and evaluation until relabelled or removed."""
     with project.catalog().connect(tables=("labels",)) as con:
         rows = Q.label_value_counts(con)
@@ -294,12 +295,28 @@ def labels_outside(project: Project, schema: LabelSchema) -> list[str]:
     for name, value, n in rows:
         spec = schema.fields.get(name)
         if spec is None:
-            gone[name] = gone.get(name, 0) + int(n)
-        elif spec.type in ("class", "ordinal") and value not in spec.values:
-            out.append(f"{n} label(s) of {name!r} = {value!r}, which is not one of its values any more")
-        elif spec.type == "multi_label":
-            extra = sorted(set(json.loads(value)) - set(spec.values)) if value.startswith("[") else [value]
-            if extra:
-                out.append(f"{n} label(s) of {name!r} hold {extra}, which are not among its values any more")
+            gone[name] = gone.get(name, 0) + n
+            continue
+        why = _outside(spec, value)
+        if why:
+            out.append(f"{n} label(s) of {name!r} = {value!r}: {why}")
     return [f"{n} label(s) of field {name!r}, which the schema no longer has" for name, n in gone.items()] + out
 
+
+def _outside(spec: FieldSpec, value: str) -> str | None:
+    """Why a stored value does not fit the field as the schema now says, or None."""
+    if spec.type in ("class", "ordinal"):
+        return None if value in spec.values else "not one of its values any more"
+    if spec.type not in ("multi_label", *SHAPES) or (spec.type in SHAPES and not spec.values):
+        return None
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        parsed = None
+    if not isinstance(parsed, list):
+        return f"stored as another type than the {spec.type} the field now is"
+    if spec.type == "multi_label":
+        extra = sorted({str(v) for v in parsed} - set(spec.values))
+        return f"{extra} not among its values any more" if extra else None
+    cls = parsed[-1] if parsed else None
+    return None if cls in spec.values else f"class {cls!r} not among its values any more"

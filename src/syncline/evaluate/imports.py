@@ -122,7 +122,10 @@ def import_predictions(project: Project, path: Path, *, field_name: str, model: 
     abst = _column(t, "abstained")
     abst_l = [_flag(x) for x in abst.to_pylist()] if abst is not None else [False] * t.num_rows
     lat = _column(t, "latency_ms")
-    lat_l = pc.cast(lat, pa.float64()).to_pylist() if lat is not None else [None] * t.num_rows
+    try:
+        lat_l = pc.cast(lat, pa.float64()).to_pylist() if lat is not None else [None] * t.num_rows
+    except pa.ArrowInvalid:
+        raise ValueError(f"{path}: the latency_ms column holds something that is not a number") from None
     cat = project.catalog()
     with cat.connect() as con:
         known = Q.target_provenance(con, ttype, sorted({i for i in ids_l if i}))

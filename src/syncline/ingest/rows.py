@@ -9,6 +9,7 @@ nominal start the asset is assumed to start at the entity's t=0 (``clock_source=
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from syncline import __version__
@@ -74,12 +75,22 @@ IDENTITY_COLUMNS = ("entity_id", "camera", "mic", "channel", "device", "context_
 
 def keep_identity(row: dict[str, Any], stored: dict[str, Any]) -> dict[str, Any]:
     """A known asset found again with no manifest entry for it keeps its entity, subjects,
-    context and clock and its first path; the paths it was found under now are duplicates."""
-    first = str(stored["source_path"])
-    paths = {*(stored.get("duplicate_paths") or []), row["source_path"], *(row.get("duplicate_paths") or [])}
-    paths.discard(first)
+    context and clock. Its first path stays first while the file is still there (a moved folder
+    gives the path found now); the other paths it is known under — found now, or stored and
+    still on disk — are its duplicates, each file once however it was spelled."""
+    found = [row["source_path"], *(row.get("duplicate_paths") or [])]
+    old = str(stored["source_path"])
+    keep_old = Path(old).exists()
+    first = old if keep_old else row["source_path"]
+    seen = {Path(first).resolve()}
+    dups = []
+    for p in [*found, *(d for d in stored.get("duplicate_paths") or [] if Path(d).exists())]:
+        if Path(p).resolve() not in seen:
+            seen.add(Path(p).resolve())
+            dups.append(p)
     return {**row, **{k: stored.get(k) for k in IDENTITY_COLUMNS}, "source_path": first,
-            "source_mtime_ns": stored.get("source_mtime_ns"), "duplicate_paths": sorted(paths) or None}
+            "source_mtime_ns": stored.get("source_mtime_ns") if keep_old else row["source_mtime_ns"],
+            "duplicate_paths": sorted(dups) or None}
 
 
 def verified_clock(row: dict[str, Any] | None) -> bool:

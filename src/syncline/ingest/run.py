@@ -53,7 +53,6 @@ class IngestSummary:
     entities: int = 0
     events: int = 0
     manifest_missing: list[str] = field(default_factory=list)  # listed in the manifest, not found
-    not_moved: list[str] = field(default_factory=list)  # known assets a manifest would move to another entity
     elapsed_s: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
@@ -192,11 +191,6 @@ def _asset_row(sha: str, group: list[_File], res: dict[str, Any], by_path: dict[
         duplicate_paths=[f.display for f in group[1:]], entity_id=entity,
         info=res["info"], managed=res if "managed_path" in res else None, spec=spec)
     row = R.keep_verified_clock(row, stored) if stored is None or spec is not None else R.keep_identity(row, stored)
-    if stored is not None and row["entity_id"] != stored["entity_id"]:  # its segments and labels stay there
-        summary.not_moved.append(f"{first.display}: already filed under entity {stored['entity_id']!r}; the "
-                                 f"manifest says {row['entity_id']!r}. Re-ingest does not move an asset (its "
-                                 "segments and labels would be left behind); fix the manifest's entity_id")
-        row["entity_id"] = stored["entity_id"]
     if "embeddings" in res:  # no copy of the media: only its representation (``represent.builtin``)
         row["media_json"] = json.dumps({**json.loads(row.get("media_json") or "{}"), "embeddings_only": True,
                                         "representation": res["embeddings"]["representation"]["representation_id"]})
