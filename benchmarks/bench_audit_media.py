@@ -262,9 +262,10 @@ def _per_frame_ms(fn: Callable[[], object], frames: int, n: int = 3) -> float:
 
 def profile_video(path: Path) -> None:
     """Stages of one video audit with one decoder thread, per frame: decode alone, decode with
-    the copy of every second luma pixel of every second row into the batch, then each statistic
-    of ``_batch_stats`` as a plain NumPy expression on one 64-frame batch (timed one at a time),
-    and ``_batch_stats`` itself (a few frames at a time, in place: the same values)."""
+    the copy of every second luma pixel of every second row into the batch, then the OpenCV
+    kernels ``_batch_stats`` maps over one 64-frame batch (each timed alone, looped over the
+    frames), and ``_batch_stats`` itself. OpenCV on one thread, as ``frame_stats`` runs it."""
+    import cv2
 
     def decode_only() -> int:
         n = 0
@@ -282,27 +283,25 @@ def profile_video(path: Path) -> None:
     def decode_luma() -> None:
         batches.clear()
         with one_decoder_thread():
-            batches.extend(b for b, _, _ in vq._batches(path))
+            batches.extend(b.copy() for b, _, _ in vq._batches(path))  # a ring: copy
 
     stages["decode + quarter luma into batch"] = _per_frame_ms(decode_luma, n_frames)
+    cv2.setNumThreads(1)
     x = batches[len(batches) // 2]
-    k = len(x)
-    xf = x.astype(np.float32)
-    flat = xf.reshape(k, -1)
-    grey = x.reshape(k, -1)
-
-    def lap() -> object:
-        d = 4 * xf[:, 1:-1, 1:-1] - xf[:, :-2, 1:-1] - xf[:, 2:, 1:-1] - xf[:, 1:-1, :-2] - xf[:, 1:-1, 2:]
-        return d.reshape(k, -1).var(axis=1)
-
+    k, h, w = x.shape
+    stack = x.reshape(k * h, w)
+    frames = list(x)
+    lap = cv2.Laplacian(stack, cv2.CV_16S, ksize=1).reshape(k, h, w)[:, 1:-1, 1:-1]
     stages.update({
-        "stats: to float32": _per_frame_ms(lambda: x.astype(np.float32), k, 5),
-        "stats: mean": _per_frame_ms(lambda: flat.mean(axis=1), k, 5),
-        "stats: std": _per_frame_ms(lambda: flat.std(axis=1), k, 5),
-        "stats: dark + bright shares": _per_frame_ms(lambda: (np.count_nonzero(grey < vq.DARK, axis=1),
-                                                              np.count_nonzero(grey > vq.BRIGHT, axis=1)), k, 5),
-        "stats: Laplacian variance": _per_frame_ms(lap, k, 5),
-        "stats: change": _per_frame_ms(lambda: np.abs(xf[1:] - xf[:-1]).reshape(k - 1, -1).mean(axis=1), k, 5),
+        "stats: mean + std (meanStdDev)": _per_frame_ms(lambda: [cv2.meanStdDev(f) for f in frames], k, 5),
+        "stats: dark + bright (threshold, count)": _per_frame_ms(
+            lambda: [[cv2.countNonZero(m) for m in cv2.threshold(stack, t, 1, kind)[1].reshape(k, h, w)]
+                     for t, kind in ((vq.DARK - 1, cv2.THRESH_BINARY_INV), (vq.BRIGHT, cv2.THRESH_BINARY))], k, 5),
+        "stats: Laplacian (one call)": _per_frame_ms(lambda: cv2.Laplacian(stack, cv2.CV_16S, ksize=1), k, 5),
+        "stats: Laplacian variance (sums)": _per_frame_ms(
+            lambda: [(cv2.sumElems(c), cv2.norm(c, cv2.NORM_L2SQR)) for c in lap], k, 5),
+        "stats: change (L1 norm)": _per_frame_ms(
+            lambda: [cv2.norm(a, b, cv2.NORM_L1) for a, b in zip(frames[1:], frames[:-1], strict=True)], k, 5),
         "stats: whole _batch_stats": _per_frame_ms(lambda: vq._batch_stats(x, None), k, 5),
     })
     emit({"part": "profile", "file": path.name, "frames": n_frames, "ms_per_frame": stages})
