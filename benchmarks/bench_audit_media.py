@@ -286,6 +286,7 @@ def profile_video(path: Path) -> None:
             batches.extend(b.copy() for b, _, _ in vq._batches(path))  # a ring: copy
 
     stages["decode + quarter luma into batch"] = _per_frame_ms(decode_luma, n_frames)
+    threads_before = cv2.getNumThreads()
     cv2.setNumThreads(1)
     x = batches[len(batches) // 2]
     k, h, w = x.shape
@@ -304,6 +305,7 @@ def profile_video(path: Path) -> None:
             lambda: [cv2.norm(a, b, cv2.NORM_L1) for a, b in zip(frames[1:], frames[:-1], strict=True)], k, 5),
         "stats: whole _batch_stats": _per_frame_ms(lambda: vq._batch_stats(x, None), k, 5),
     })
+    cv2.setNumThreads(threads_before)
     emit({"part": "profile", "file": path.name, "frames": n_frames, "ms_per_frame": stages})
     print(f"\nwhere the time goes: {path.name} ({n_frames} frames, statistics on {x.shape[2]}x{x.shape[1]}), "
           "one decoder thread")

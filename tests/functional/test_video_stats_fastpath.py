@@ -13,7 +13,9 @@ decoder thread and the default.
 from __future__ import annotations
 
 import subprocess
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -105,9 +107,10 @@ def make_clip(path: Path, *, w: int, h: int, n: int, fps: int = 10, pix_fmt: str
 @pytest.mark.parametrize(("w", "h", "n", "pix_fmt", "ext"), [
     (160, 120, 150, "yuv420p", ".mp4"),     # three batches, the last one short
     (64, 48, 330, "yuv420p", ".mp4"),       # more batches than the ring has buffers: each is refilled
-    (640, 480, 70, "yuv420p", ".mp4"),      # frames big enough to be taken three at a time
+    (640, 480, 70, "yuv420p", ".mp4"),      # frames big enough for shorter batches (BATCH_PIXELS)
     (162, 98, 70, "yuv420p", ".mp4"),       # a width and height that leave a last odd column and row in the cut
     (96, 64, 64, "yuv444p", ".mkv"),        # exactly one batch
+    (161, 97, 40, "yuv444p", ".mkv"),       # an odd width: the last pixel of each pair-cast row
     (64, 48, 80, "yuv420p10le", ".mkv"),    # 10-bit: through the grey conversion
 ])
 @pytest.mark.parametrize("threads", [1, None])
@@ -126,3 +129,57 @@ def test_frame_statistics_equal_a_plain_numpy_computation(
     assert vq.defect_runs(got) == vq.defect_runs(want)
     runs = vq.defect_runs(got)
     assert runs["black"] and runs["overexposed"]
+
+
+def _compare(got: vq.FrameStats, want: vq.FrameStats) -> None:
+    for name in ("mean", "std", "dark", "bright", "sharpness", "change"):
+        np.testing.assert_allclose(getattr(got, name), getattr(want, name), rtol=2e-7, atol=1e-6, err_msg=name)
+
+
+def test_a_slow_statistics_worker_does_not_read_a_refilled_buffer(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Decoding may run ahead of the statistics only as far as the ring of buffers allows: with
+    a worker slower than the decoder, a buffer refilled too early would give other frames' values."""
+    path = make_clip(tmp_path / "clip.mp4", w=64, h=48, n=330)
+    want = frame_stats_reference(path, 1)
+    real = vq._batch_stats
+
+    def slow(x8: NDArray[np.uint8], previous: NDArray[np.uint8] | None) -> NDArray[np.float64]:
+        time.sleep(0.05)
+        return real(x8, previous)
+
+    monkeypatch.setattr(vq, "_batch_stats", slow)
+    got = vq.frame_stats(path, threads=1)
+    assert len(got.pts_ns) == 330 > vq.BATCH * vq.RING
+    _compare(got, want)
+
+
+def test_a_stream_that_changes_picture_size_goes_on_in_the_new_size(tmp_path: Path) -> None:
+    """Two MPEG-TS parts of other sizes, one after the other (as a recorder that switches
+    resolution writes them): every frame gets the statistics it has in its own part, and the
+    first frame of the new size has no change (it cannot be compared with the last old one)."""
+    parts = []
+    for i, (w, h, n) in enumerate([(160, 120, 150), (200, 96, 90), (120, 120, 20)]):
+        clip = make_clip(tmp_path / f"part{i}.mp4", w=w, h=h, n=n)
+        ts = tmp_path / f"part{i}.ts"
+        subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(clip), "-c", "copy",
+                        "-bsf:v", "h264_mp4toannexb", str(ts)], check=True)
+        parts.append((ts, frame_stats_reference(ts, 1)))
+    joined = tmp_path / "joined.ts"
+    joined.write_bytes(b"".join(ts.read_bytes() for ts, _ in parts))
+    got = vq.frame_stats(joined, threads=1)
+    assert len(got.pts_ns) == 150 + 90 + 20
+    want = vq.FrameStats(got.pts_ns, got.frame_ns, *(np.concatenate([getattr(w, k) for _, w in parts]) for k in
+                                                     ("mean", "std", "dark", "bright", "sharpness", "change")))
+    assert np.isnan(got.change[[0, 150, 240]]).all()
+    _compare(got, want)
+
+
+def test_overlapping_calls_restore_the_opencv_thread_count(tmp_path: Path) -> None:
+    import cv2
+
+    path = make_clip(tmp_path / "clip.mp4", w=64, h=48, n=200)
+    before = cv2.getNumThreads()
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        list(pool.map(lambda _: vq.frame_stats(path, threads=1), range(6)))
+    assert cv2.getNumThreads() == before

@@ -21,7 +21,9 @@ they can become per-segment quality columns.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -35,7 +37,8 @@ from syncline.media.decoding import display_name, open_av, to_ns
 from syncline.media.types import MediaError, MediaErrorKind
 
 F32 = NDArray[np.float32]
-BATCH = 64
+BATCH = 64  # frames per batch at most...
+BATCH_PIXELS = 1 << 22  # ...and quarter-luma pixels per batch at most (1080p: 8 frames; 4K: 2)
 RING = 3  # batch buffers in turn: decoding runs at most this far ahead of the statistics
 DARK, BRIGHT = 32, 225
 EIGHT_BIT_PLANAR = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "yuv440p", "yuvj440p",
@@ -93,7 +96,7 @@ def _batch_stats(x8: NDArray[np.uint8], previous: NDArray[np.uint8] | None) -> N
     """The six statistics of a batch of luma planes already cut to every second pixel of every
     second row (the defects are frame-wide, and a quarter of the pixels costs a quarter of the
     time); rows: mean, std, dark, bright, sharpness, change (``previous``: the frame before the
-    batch, which its first change needs).
+    batch, which its first change needs; none where the picture changed size).
 
     OpenCV's vectorised kernels do the pixel work, mapped over the frames (no Python statement
     per frame): NumPy over the whole batch makes a float copy and passes over it nine times;
@@ -123,7 +126,7 @@ def _batch_stats(x8: NDArray[np.uint8], previous: NDArray[np.uint8] | None) -> N
         out[4] = np.nan
     l1 = partial(cv2.norm, normType=cv2.NORM_L1)
     out[5, 1:] = np.fromiter(map(l1, frames[1:], frames[:-1]), np.float64, n - 1) / pixels
-    out[5, 0] = np.nan if previous is None else l1(frames[0], previous) / pixels
+    out[5, 0] = np.nan if previous is None or previous.shape != frames[0].shape else l1(frames[0], previous) / pixels
     return out
 
 
@@ -135,14 +138,31 @@ def frame_stats(path: Path, *, threads: int | None = None) -> FrameStats:
     decoding runs at most that far ahead of the statistics: memory stays bounded however long
     the video, and no fresh buffer is paged in per batch. OpenCV runs on one thread meanwhile
     (its own pool would compete with the decoder's threads for the same cores)."""
+    with _opencv_on_one_thread():
+        return _frame_stats(path, threads)
+
+
+_cv_lock = threading.Lock()
+_cv_users: list[int] = []  # the thread count to restore, once per ``frame_stats`` running
+
+
+@contextmanager
+def _opencv_on_one_thread() -> Iterator[None]:
+    """OpenCV's own pool off while any ``frame_stats`` runs (it spins while it waits: on cores
+    busy decoding, that is time taken from the decoder); the first one in saves the setting and
+    the last one out restores it, so overlapping calls cannot leave it off."""
     import cv2
 
-    cv_threads = cv2.getNumThreads()
-    cv2.setNumThreads(1)  # OpenCV's pool spins while it waits: on cores busy decoding, that is stolen time
+    with _cv_lock:
+        _cv_users.append(cv2.getNumThreads() if not _cv_users else _cv_users[0])
+        cv2.setNumThreads(1)
     try:
-        return _frame_stats(path, threads)
+        yield
     finally:
-        cv2.setNumThreads(cv_threads)
+        with _cv_lock:
+            saved = _cv_users.pop()
+            if not _cv_users:
+                cv2.setNumThreads(saved)
 
 
 def _frame_stats(path: Path, threads: int | None) -> FrameStats:
@@ -168,10 +188,12 @@ def _frame_stats(path: Path, threads: int | None) -> FrameStats:
 
 
 def _batches(path: Path, threads: int | None = None) -> Iterator[tuple[NDArray[np.uint8], list[int], int]]:
-    """Batches of up to ``BATCH`` luma planes, every second pixel of every second row, copied
-    straight out of the decoder's buffers into the batch; with each frame's time in ns. The
-    batches take turns in ``RING`` buffers: a batch's buffer is refilled ``RING`` batches later,
-    so whoever consumes them must be done with it by then (``frame_stats`` waits for it)."""
+    """Batches of up to ``BATCH`` luma planes (fewer for large frames: ``BATCH_PIXELS``), every
+    second pixel of every second row, copied straight out of the decoder's buffers into the
+    batch; with each frame's time in ns. The batches take turns in ``RING`` buffers: a batch's
+    buffer is refilled ``RING`` batches later, so whoever consumes them must be done with it by
+    then (``frame_stats`` waits for it). A stream that changes its picture size ends the batch
+    there and goes on in buffers of the new size."""
     with open_av(path) as container:
         stream: Any = next((s for s in container.streams if s.type == "video"), None)
         if stream is None:
@@ -184,19 +206,25 @@ def _batches(path: Path, threads: int | None = None) -> Iterator[tuple[NDArray[n
         time_base = stream.time_base
         ring: list[NDArray[np.uint8]] = []
         batch: NDArray[np.uint8] | None = None
-        filled = 0
+        size, filled = (0, 0), 0
         times: list[int] = []
         for frame in container.decode(stream):
+            if (frame.height + 1) // 2 != size[0] or (frame.width + 1) // 2 != size[1]:  # the first, or a new size
+                if times and batch is not None:
+                    yield batch[:len(times)], times, frame_ns
+                size = ((frame.height + 1) // 2, (frame.width + 1) // 2)
+                ring, batch, filled, times = [], None, 0, []  # buffers still being read are not reused
+                length = max(1, min(BATCH, BATCH_PIXELS // (size[0] * size[1])))
             if batch is None:
                 if len(ring) < RING:
-                    ring.append(np.empty((BATCH, (frame.height + 1) // 2, (frame.width + 1) // 2), np.uint8))
+                    ring.append(np.empty((length, *size), np.uint8))
                 batch = ring[filled % RING]
             _quarter_luma(frame, frame.format.name in EIGHT_BIT_PLANAR, batch[len(times)])
             times.append(to_ns(frame.pts, time_base) or 0)
-            if len(times) == BATCH:
+            if len(times) == length:
                 yield batch, times, frame_ns
                 batch, times, filled = None, [], filled + 1
-        if batch is not None:
+        if batch is not None and times:
             yield batch[:len(times)], times, frame_ns
 
 
