@@ -208,7 +208,8 @@ def test_demo_dominance_uses_only_streams_in_sync(demo) -> None:  # type: ignore
     assert posture["ran"] and posture["segments"] < len(truth["annotation"]["windows"])
     # the planted audio-only field: the audio head alone beats chance, the video head does not
     vocal = checks["dominance"]["summary"]["vocal"]
-    assert vocal["alone_p"]["audio"] <= 0.05 < vocal["alone_p"]["video"]
+    assert vocal["alone_p"]["audio"] <= 0.05 and vocal["alone_auc"]["audio"] > 0.6
+    assert vocal["alone_p"]["video"] is None or vocal["alone_p"]["video"] > 0.05  # None: near chance, not tested
     card = result["audit"]["scorecard"]["data"]["details"]["dominance"]["verdicts"]
     assert card["planted"] == 1 and card["precision"] == card["recall"] == 1.0
 

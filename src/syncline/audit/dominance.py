@@ -16,10 +16,11 @@ Each modality's share of the contribution is its drop over the sum of drops. One
 unimodal one, and the other streams are along for the ride (or their features miss the signal).
 
 With few segments the fused head can do worse than its best part (a small training set and many
-noisy dimensions from the other streams), so the heads alone are tested too: each against 49
-shuffles of the labels on the same folds (a permutation p-value). When exactly one modality
-alone beats chance by 0.1 with p ≤ 0.05 and no other does, only that modality carries the label
-— the same finding. When none does and the fused head is no better than chance either, no
+noisy dimensions from the other streams), so the heads alone are tested too: a head alone that
+beats chance by 0.1 in balanced accuracy is tested on how well it ranks the segments (its
+out-of-fold AUC) against 99 shuffles of the labels on the same folds (a permutation p-value).
+When exactly one modality passes with p ≤ 0.05 and no other does, only that modality carries the
+label — the same finding. When none does and the fused head is no better than chance either, no
 modality carries the label in these features (info).
 
 A stream that ``syncline align`` examined but whose clock is not a recorded correction (it
@@ -45,7 +46,7 @@ from syncline.represent.search import Windows, segment_vectors, windows
 
 MODALITIES = ("audio", "video")
 DOMINANT, LIFT = 0.8, 0.1
-ALONE_P, PERMUTATIONS = 0.05, 49
+ALONE_P, PERMUTATIONS = 0.05, 99
 
 
 REPRESENTATIONS = {"audio": "logmel-1s@1", "video": "grid-colour-edges-1s@1"}
@@ -125,9 +126,12 @@ def _field(result: CheckResult, field: str, labelled: list[tuple[str, str, str, 
     out = {"ran": True, "segments": len(y), "chance": round(chance, 3),
            "balanced_accuracy": {k: round(v, 3) for k, v in scores.items()}, "shares": shares}
     y_idx = np.array([classes.index(v) for v in y])
-    p_alone = _alone_p(x, y_idx, np.array(groups), scores)
+    lifted = {m for m in MODALITIES if scores[f"{m} alone"] >= chance + LIFT}
+    alone = _alone_p(x, y_idx, np.array(groups), lifted)
+    p_alone = {m: a["p"] for m, a in alone.items()}
     out["alone_p"] = p_alone
-    carriers = [m for m in MODALITIES if scores[f"{m} alone"] >= chance + LIFT and p_alone[m] <= ALONE_P]
+    out["alone_auc"] = {m: a["auc"] for m, a in alone.items()}
+    carriers = [m for m in MODALITIES if (p := p_alone[m]) is not None and p <= ALONE_P]
     top = max(drops, key=lambda m: drops[m])
     if total > 0 and drops[top] / total >= DOMINANT and drops[top] >= LIFT and scores["fused"] >= chance + LIFT and all(
             scores[f"{m} alone"] < chance + LIFT for m in MODALITIES if m != top):
@@ -140,12 +144,13 @@ def _field(result: CheckResult, field: str, labelled: list[tuple[str, str, str, 
                                        details=out | {"modality": top}))
     elif len(carriers) == 1:
         only = carriers[0]
-        others = ", ".join(f"{m} alone {scores[f'{m} alone']:.2f} (p = {p_alone[m]:.2f})" for m in MODALITIES
-                           if m != only)
+        others = ", ".join(f"{m} alone {scores[f'{m} alone']:.2f}"
+                           + (f" (AUC {alone[m]['auc']:.2f}, p = {p:.2f})" if (p := p_alone[m]) is not None
+                              else " (near chance)") for m in MODALITIES if m != only)
         result.findings.append(Finding("dominance.one_modality", "warning",
                                        f"{field}: only {only} carries it — {only} alone {scores[f'{only} alone']:.2f} "
-                                       f"(p = {p_alone[only]:.2f}, chance {chance:.2f}), {others}; the fused head "
-                                       f"{scores['fused']:.2f} gains nothing from the rest",
+                                       f"(AUC {alone[only]['auc']:.2f}, p = {p_alone[only]:.2f}, chance {chance:.2f}), "
+                                       f"{others}; the fused head {scores['fused']:.2f} gains nothing from the rest",
                                        f"the model is {_an(only)} model: check what the other streams should add, give "
                                        "them features that carry it, or drop them", "field", field,
                                        details=out | {"modality": only}))
@@ -195,31 +200,65 @@ def _an(modality: str) -> str:
     return ("an " if modality[0] in "aeiou" else "a ") + modality
 
 
-def _alone_p(x: dict[str, np.ndarray], y: np.ndarray, groups: np.ndarray, scores: dict[str, float],
-             seed: int = 0) -> dict[str, float]:
-    """Per modality, the permutation p-value of its head alone: the share of ``PERMUTATIONS``
-    label shuffles (same folds) that score at least as well, counting the real labels once."""
+def _alone_p(x: dict[str, np.ndarray], y: np.ndarray, groups: np.ndarray, tested: set[str], seed: int = 0,
+             permutations: int = PERMUTATIONS) -> dict[str, dict[str, float | None]]:
+    """Per modality, how well its logistic head alone ranks the segments: the out-of-fold AUC
+    (macro one-vs-rest for more than two classes), and for the modalities in ``tested`` its
+    permutation p-value — the share of ``permutations`` label shuffles (same folds) whose AUC is
+    at least as high, counting the real labels once. The others (a balanced accuracy too close
+    to chance to matter) get no p-value, which spares their model fits.
+
+    AUC uses each segment's probability, not just which side of a threshold it fell on, so on a
+    few dozen segments it tells a real signal from luck where balanced accuracy cannot."""
     import warnings
 
     from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import balanced_accuracy_score
     from sklearn.model_selection import GroupKFold
     from sklearn.preprocessing import StandardScaler
 
-    folds = list(GroupKFold(n_splits=min(5, len(set(groups)))).split(y, y, groups))
-    scaled = {m: [(StandardScaler().fit(v[tr]), tr, te) for tr, te in folds] for m, v in x.items()}
+    classes = np.unique(y)
     rng = np.random.default_rng(seed)
-    beaten = dict.fromkeys(x, 0)
+    shuffles = [rng.permutation(y) for _ in range(permutations)]
+    folds = list(GroupKFold(n_splits=min(5, len(set(groups)))).split(y, y, groups))
+    out: dict[str, dict[str, float | None]] = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for _ in range(PERMUTATIONS):
-            yy = rng.permutation(y)
-            for m, v in x.items():
-                pred = np.zeros(len(yy), np.int64)
-                for scaler, tr, te in scaled[m]:
-                    pred[te] = _fit(LogisticRegression, scaler.transform(v[tr]), yy[tr])(scaler.transform(v[te]))
-                beaten[m] += balanced_accuracy_score(yy, pred) >= scores[f"{m} alone"]
-    return {m: round((1 + b) / (PERMUTATIONS + 1), 3) for m, b in beaten.items()}
+        for m, v in x.items():
+            scaled = [(s.transform(v[tr]), s.transform(v[te]), tr, te)
+                      for s, tr, te in ((StandardScaler().fit(v[tr]), tr, te) for tr, te in folds)]
+            labels = np.vstack([y, *shuffles]) if m in tested else y[None]
+            scores = np.zeros((len(labels), len(y), len(classes)))
+            for row, yy in zip(scores, labels, strict=True):
+                for a, b, tr, te in scaled:
+                    present = np.unique(yy[tr])
+                    if len(present) < 2:  # a fold with one class predicts it
+                        row[np.ix_(te, present)] = 1.0
+                        continue
+                    head = LogisticRegression(max_iter=500).fit(a, yy[tr])
+                    row[np.ix_(te, np.searchsorted(classes, head.classes_))] = head.predict_proba(b)
+            auc = _macro_auc(scores, labels, classes)
+            out[m] = {"auc": round(float(auc[0]), 3),
+                      "p": round(float((1 + (auc[1:] >= auc[0]).sum()) / (permutations + 1)), 3)
+                      if m in tested else None}
+    return out
+
+
+def _macro_auc(scores: np.ndarray, labels: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """Per row of ``labels`` (one labelling of the segments), the AUC of ``scores[..., c]`` for
+    class c against the rest, averaged over classes (binary: the second class's AUC), from
+    mid-ranks (the Mann–Whitney form, ties counted half)."""
+    from scipy.stats import rankdata
+
+    which = classes[1:] if len(classes) == 2 else classes
+    total = np.zeros(len(labels))
+    for c in which:
+        index = int(np.searchsorted(classes, c))
+        ranks = rankdata(scores[:, :, index], axis=1)
+        positive = labels == c
+        n_pos = int(positive[0].sum())
+        n_neg = labels.shape[1] - n_pos
+        total += ((ranks * positive).sum(axis=1) - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+    return total / len(which)
 
 
 def _fit(model: Any, x: np.ndarray, y: np.ndarray) -> Any:
