@@ -15,7 +15,7 @@ import yaml
 from PIL import Image
 
 from syncline.audit.run import run_audit
-from syncline.audit.split_leakage import dhash
+from syncline.audit.split_leakage import NEAR_BITS, SAME_PICTURE, _fingerprint, dhash
 from syncline.ingest import ingest
 from syncline.project import Project, init_project
 from syncline.splits import assign_splits, import_splits
@@ -159,3 +159,27 @@ def test_a_broken_label_schema_is_the_users_to_fix_and_the_other_checks_go_on(pr
         why = results[name].why_not or ""
         assert not results[name].ran and "labels.yaml" in why and "fields.injury.kind" in why, why
         assert "syncline schema check" in why and "please report" not in why
+
+
+def test_a_second_shot_of_the_same_pen_is_not_the_same_picture(tmp_path: Path) -> None:
+    """A fixed camera's two shots of one pen share everything but what moved: their dHashes can
+    be as close as a re-shared copy's, so a candidate must also match pixel for pixel (the
+    standardised thumbnails); the copy — smaller, re-compressed, brighter — still does."""
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[:120, :160]
+    pen = 90 + 30 * np.sin(xx / 7.0) + 10 * (yy > 70) + rng.normal(0, 3, (120, 160))
+
+    def shot(animal_x: int, person_x: int) -> Image.Image:
+        img = pen.copy()
+        img[((xx - animal_x) / 22) ** 2 + ((yy - 85) / 10) ** 2 < 1] = 40  # an animal lying
+        img[(np.abs(xx - person_x) < 7) & (yy > 35) & (yy < 100)] = 60  # a caretaker standing
+        return Image.fromarray(np.clip(img, 0, 255).astype(np.uint8))
+
+    shot(50, 30).save(tmp_path / "first.png")
+    shot(115, 140).save(tmp_path / "second.png")
+    Image.eval(shot(50, 30).resize((128, 96)), lambda v: min(255, int(v * 1.08))).save(tmp_path / "copy.jpg",
+                                                                                        quality=70)
+    first, second, copy = (_fingerprint(tmp_path / n) for n in ("first.png", "second.png", "copy.jpg"))
+    assert bin(first[0] ^ second[0]).count("1") <= NEAR_BITS  # a candidate by its hash alone
+    assert float(np.mean(first[1] * second[1])) < SAME_PICTURE
+    assert bin(first[0] ^ copy[0]).count("1") <= NEAR_BITS and float(np.mean(first[1] * copy[1])) >= SAME_PICTURE

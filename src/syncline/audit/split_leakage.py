@@ -4,9 +4,13 @@ For every split set in the catalog (``syncline split``): an entity whose targets
 splits, a subject (a person) who appears in two splits, and near-duplicate images and videos
 from different entities across splits. Images are compared by a 64-bit difference hash (dHash:
 a 9×8 grey thumbnail, one bit per horizontal gradient sign), which survives re-encoding,
-resizing and mild edits; two files within 10 of 64 bits are the same picture (the usual dHash
-threshold: a re-shared, resized, brightened, re-compressed copy lands at ~5, different scenes
-from the same barn camera at 14 or more). Videos are compared over time (``video_duplicates``:
+resizing and mild edits; two files within 10 of 64 bits are candidates (the usual dHash
+threshold: a re-shared, resized, brightened, re-compressed copy lands at 1–5, different scenes
+from the same barn camera mostly at 14 or more — but two shots of the same pen can land at 10).
+A candidate is the same picture when its 32×32 grey thumbnails, each brought to zero mean and
+unit variance (so brightness and contrast edits drop out), correlate at 0.95 or more: the
+demo worlds' re-shared copies give 1.00, different shots of one barn at most 0.90. Videos are
+compared over time (``video_duplicates``:
 when things change, not one frame — one frame of a fixed camera looks like the next pen's).
 
 A file is in the splits of the targets that name it; a file no target names (a photo of an
@@ -32,6 +36,8 @@ from syncline.media.types import MediaError
 from syncline.project import Project
 
 NEAR_BITS = 10
+SAME_PICTURE = 0.95  # correlation of the standardised 32×32 thumbnails that confirms a candidate
+THUMB = 32
 
 
 def dhash(gray: np.ndarray) -> int:
@@ -44,6 +50,13 @@ def dhash(gray: np.ndarray) -> int:
 def _picture(path: Path) -> np.ndarray:
     with Image.open(path) as im:
         return np.asarray(im.convert("L"))
+
+
+def _fingerprint(path: Path) -> tuple[int, np.ndarray]:
+    """A picture's dHash and its standardised grey thumbnail (zero mean, unit variance)."""
+    gray = _picture(path)
+    thumb = np.asarray(Image.fromarray(gray).resize((THUMB, THUMB), Image.Resampling.LANCZOS), np.float64)
+    return dhash(gray), (thumb - thumb.mean()) / max(float(thumb.std()), 1e-9)
 
 
 def split_leakage(project: Project) -> CheckResult:
@@ -124,17 +137,19 @@ def _apart(a: str, b: str, media: dict[str, dict[str, Any]], split_of: dict[str,
 def _near_duplicates(project: Project, name: str, rows: list[dict[str, Any]], media: dict[str, dict[str, Any]],
                      hashes: dict[str, Any], result: CheckResult) -> list[Finding]:
     split_of = _membership(rows, media)
-    _compute(project, sorted(split_of), media, hashes, lambda p: dhash(_picture(p)), result)
+    _compute(project, sorted(split_of), media, hashes, _fingerprint, result)
     ids = [a for a in sorted(split_of) if hashes.get(a) is not None]
-    h = np.array([hashes[a] for a in ids], np.uint64)
+    h = np.array([hashes[a][0] for a in ids], np.uint64)
     out = []
     for i in range(len(ids)):  # one row of the Hamming matrix at a time: memory stays linear
         bits_row = np.unpackbits((h[i] ^ h[i + 1:]).view(np.uint8).reshape(-1, 8), axis=1).sum(axis=1)
         for j in np.flatnonzero(bits_row <= NEAR_BITS) + i + 1:
             a, b, bits = ids[i], ids[int(j)], int(bits_row[int(j) - i - 1])
-            if _apart(a, b, media, split_of):
-                out.append(_finding(name, a, b, media, split_of, f"the same picture ({bits} of 64 bits differ)",
-                                    {"bits": bits, "modality": "image"}))
+            corr = float(np.mean(hashes[a][1] * hashes[b][1]))
+            if corr >= SAME_PICTURE and _apart(a, b, media, split_of):
+                out.append(_finding(name, a, b, media, split_of,
+                                    f"the same picture ({bits} of 64 bits differ, thumbnails correlate {corr:.2f})",
+                                    {"bits": bits, "correlation": round(corr, 4), "modality": "image"}))
     return out
 
 
