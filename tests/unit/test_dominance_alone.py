@@ -48,6 +48,45 @@ def test_the_real_auc_is_that_of_the_logistic_heads_out_of_fold_probabilities() 
     assert got["p"] is None  # not asked for: no shuffles fitted
 
 
+def test_a_class_missing_from_a_training_fold_keeps_its_column() -> None:
+    """A class with one segment is absent from the fold that tests it: the head's probabilities
+    go into the columns of the classes it knows (not the first ones), the absent class scores 0
+    there, and a fold that saw one class only predicts that class — as scikit-learn's AUC on the
+    same out-of-fold probabilities says."""
+    rng = np.random.default_rng(8)
+    n = 30
+    y = np.r_[np.zeros(14, int), np.ones(15, int), [2]]  # class 2: one segment
+    x = rng.normal(size=(n, 6)) + y[:, None] * 0.8
+    groups = np.arange(n) % 5
+    proba = np.zeros((n, 3))
+    for train, test in GroupKFold(n_splits=5).split(x, y, groups):
+        scaler = StandardScaler().fit(x[train])
+        head = LogisticRegression(max_iter=500).fit(scaler.transform(x[train]), y[train])
+        proba[np.ix_(test, head.classes_)] = head.predict_proba(scaler.transform(x[test]))
+    assert not proba[y == 2, 2].any()  # its fold never saw class 2
+    got = d._alone_p({"audio": x}, y, groups, tested=set())["audio"]["auc"]
+    assert got == pytest.approx(_ovr_macro(y, proba), abs=5e-4)
+
+
+def test_a_fold_that_saw_one_class_predicts_it_whatever_the_class_codes() -> None:
+    """Labels 5 and 7, with every 7 in one entity: the fold that tests that entity trained on 5s
+    only and predicts 5 for all its rows (column 0, not column 5)."""
+    rng = np.random.default_rng(2)
+    y = np.r_[np.full(20, 5), np.full(4, 7)]
+    groups = np.r_[np.arange(20) % 5, np.zeros(4, int)]
+    x = rng.normal(size=(24, 5)) + (y[:, None] == 7) * 1.0
+    proba = np.zeros((24, 2))
+    for train, test in GroupKFold(n_splits=5).split(x, y, groups):
+        if len(set(y[train])) == 1:
+            proba[test, 0] = 1.0
+            continue
+        scaler = StandardScaler().fit(x[train])
+        proba[test] = LogisticRegression(max_iter=500).fit(scaler.transform(x[train]), y[train]).predict_proba(
+            scaler.transform(x[test]))
+    got = d._alone_p({"audio": x}, y, groups, tested={"audio"}, permutations=3)["audio"]
+    assert got["auc"] == pytest.approx(roc_auc_score(y == 7, proba[:, 1]), abs=5e-4)
+
+
 def test_a_modality_with_the_signal_gets_a_small_p_and_noise_does_not() -> None:
     rng = np.random.default_rng(11)
     n = 32

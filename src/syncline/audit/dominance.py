@@ -144,13 +144,15 @@ def _field(result: CheckResult, field: str, labelled: list[tuple[str, str, str, 
                                        details=out | {"modality": top}))
     elif len(carriers) == 1:
         only = carriers[0]
-        others = ", ".join(f"{m} alone {scores[f'{m} alone']:.2f}"
-                           + (f" (AUC {alone[m]['auc']:.2f}, p = {p:.2f})" if (p := p_alone[m]) is not None
-                              else " (near chance)") for m in MODALITIES if m != only)
+        others = ", ".join(f"{m} alone {scores[f'{m} alone']:.2f} (AUC {alone[m]['auc']:.2f}, "
+                           + (f"p = {p:.2f})" if (p := p_alone[m]) is not None else "within 0.1 of chance: not tested)")
+                           for m in MODALITIES if m != only)
+        fused = scores["fused"]
         result.findings.append(Finding("dominance.one_modality", "warning",
                                        f"{field}: only {only} carries it — {only} alone {scores[f'{only} alone']:.2f} "
                                        f"(AUC {alone[only]['auc']:.2f}, p = {p_alone[only]:.2f}, chance {chance:.2f}), "
-                                       f"{others}; the fused head {scores['fused']:.2f} gains nothing from the rest",
+                                       f"{others}; the fused head {fused:.2f}"
+                                       + (" gains nothing from the rest" if fused <= scores[f"{only} alone"] else ""),
                                        f"the model is {_an(only)} model: check what the other streams should add, give "
                                        "them features that carry it, or drop them", "field", field,
                                        details=out | {"modality": only}))
@@ -232,7 +234,7 @@ def _alone_p(x: dict[str, np.ndarray], y: np.ndarray, groups: np.ndarray, tested
                 for a, b, tr, te in scaled:
                     present = np.unique(yy[tr])
                     if len(present) < 2:  # a fold with one class predicts it
-                        row[np.ix_(te, present)] = 1.0
+                        row[np.ix_(te, np.searchsorted(classes, present))] = 1.0
                         continue
                     head = LogisticRegression(max_iter=500).fit(a, yy[tr])
                     row[np.ix_(te, np.searchsorted(classes, head.classes_))] = head.predict_proba(b)
