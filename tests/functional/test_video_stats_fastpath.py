@@ -122,18 +122,18 @@ def test_frame_statistics_equal_a_plain_numpy_computation(
     assert len(got.pts_ns) == n
     np.testing.assert_array_equal(got.pts_ns, want.pts_ns)
     assert got.frame_ns == want.frame_ns
-    for name in ("mean", "std", "dark", "bright", "sharpness", "change"):
-        a, b = getattr(got, name), getattr(want, name)
-        assert a.dtype == b.dtype == np.float32
-        np.testing.assert_allclose(a, b, rtol=2e-7, atol=1e-6, err_msg=name)  # NaN for the first change in both
+    _compare(got, want)  # NaN for the first change in both
     assert vq.defect_runs(got) == vq.defect_runs(want)
     runs = vq.defect_runs(got)
     assert runs["black"] and runs["overexposed"]
 
 
 def _compare(got: vq.FrameStats, want: vq.FrameStats) -> None:
+    """The six statistics agree to float32 rounding, stored as float32."""
     for name in ("mean", "std", "dark", "bright", "sharpness", "change"):
-        np.testing.assert_allclose(getattr(got, name), getattr(want, name), rtol=2e-7, atol=1e-6, err_msg=name)
+        a, b = getattr(got, name), getattr(want, name)
+        assert a.dtype == b.dtype == np.float32
+        np.testing.assert_allclose(a, b, rtol=2e-7, atol=1e-6, err_msg=name)
 
 
 def test_a_slow_statistics_worker_does_not_read_a_refilled_buffer(tmp_path: Path,

@@ -143,7 +143,7 @@ def frame_stats(path: Path, *, threads: int | None = None) -> FrameStats:
 
 
 _cv_lock = threading.Lock()
-_cv_users: list[int] = []  # the thread count to restore, once per ``frame_stats`` running
+_cv_state = {"users": 0, "saved": 1}  # how many ``frame_stats`` run, and the count to restore after the last
 
 
 @contextmanager
@@ -154,15 +154,17 @@ def _opencv_on_one_thread() -> Iterator[None]:
     import cv2
 
     with _cv_lock:
-        _cv_users.append(cv2.getNumThreads() if not _cv_users else _cv_users[0])
-        cv2.setNumThreads(1)
+        if not _cv_state["users"]:
+            _cv_state["saved"] = cv2.getNumThreads()
+            cv2.setNumThreads(1)
+        _cv_state["users"] += 1
     try:
         yield
     finally:
         with _cv_lock:
-            saved = _cv_users.pop()
-            if not _cv_users:
-                cv2.setNumThreads(saved)
+            _cv_state["users"] -= 1
+            if not _cv_state["users"]:
+                cv2.setNumThreads(_cv_state["saved"])
 
 
 def _frame_stats(path: Path, threads: int | None) -> FrameStats:

@@ -1133,4 +1133,3 @@ def label_value_counts(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, i
     """(field, value, labels) for every value stored, in order."""
     rows = con.execute("SELECT field, value, count(*) FROM labels GROUP BY field, value ORDER BY field, value")
     return [(str(f), str(v), int(n)) for f, v, n in rows.fetchall()]
-

@@ -193,4 +193,3 @@ def _empty_slices(con: Any, slices: list[Any], member: pa.Table, reps: pa.Table,
         notes.append(f"slice {sl.name} matches none of the {rows} predictions evaluated: if that regime is real, "
                      f"collect it; else check its condition ({'; '.join(seen)})")
     return notes
-

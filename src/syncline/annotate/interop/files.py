@@ -95,7 +95,6 @@ def export_file(project: Project, path: Path, fmt: str | None = None, *, fields:
             raise ValueError(f"--field {', '.join(map(repr, unknown))}: no such field in the schema; "
                              f"fields: {', '.join(known)}")
     if kind is not None:
-
         if kind not in ("perception", "judgment"):
             raise ValueError(f"--kind {kind!r}: choose perception or judgment")
         fields = [n for n, f in schema_of(project).fields.items() if f.kind == kind and (not fields or n in fields)]
