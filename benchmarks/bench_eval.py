@@ -211,28 +211,46 @@ def coverage(trials: int, draws: int, seed: int) -> list[tuple[str, float, float
     return out
 
 
-def ece_coverage(trials: int, draws: int, seed: int) -> list[tuple[str, float, float]]:
+ECE_SHAPES = ("even", "top half", "top bin")
+
+
+def miscalibration(conf: np.ndarray, gap: float, shape: str) -> np.ndarray:
+    """How much less often than its confidence a row is right, so that the true 15-bin ECE is
+    ``gap`` for confidences uniform on [0.5, 1]: every bin by ``gap`` (``even``); the rows above
+    0.75 by ``2 gap`` (``top half``: overconfident where it is most confident, the usual shape);
+    the top bin's rows (2/15 of them) by ``7.5 gap`` (``top bin``: all of it in one bin)."""
+    if shape == "even":
+        return np.full_like(conf, gap)
+    if shape == "top half":
+        return np.where(conf > 0.75, 2 * gap, 0.0)
+    return np.where(conf >= 14 / 15, 7.5 * gap, 0.0)
+
+
+def ece_coverage(trials: int, seed: int) -> list[tuple[str, float, float]]:
     """The ECE interval (``calibration.ece``) of a model whose confidence is uniform on [0.5, 1]
-    and right with probability ``conf - gap``: the true 15-bin ECE is exactly ``gap``. Each trial
-    is one slice (one group each) of one ``count`` call. (setting, coverage, mean estimate)."""
+    and right with probability ``conf - miscalibration``: the true 15-bin ECE is exactly ``gap``
+    in each shape. Each trial is one slice (one group each) of one ``count`` call.
+    (setting, coverage, mean estimate)."""
     from syncline.evaluate.calibration import ece
     from syncline.evaluate.counts import count
 
     rng = np.random.default_rng(seed + 11)
     out = []
-    for n in (300, 1000, 3000, 10000):
-        for gap in (0.0, 0.01, 0.02, 0.05, 0.1):
-            rows = n * trials
-            conf = rng.uniform(0.5, 1.0, rows)
-            right = rng.random(rows) < conf - gap
-            c = count(["a", "b"], np.repeat(np.arange(trials), n), np.eye(trials, dtype=bool),
-                      np.zeros(rows, np.int64), np.where(right, 0, 1), conf, np.full(rows, np.nan),
-                      np.zeros(rows, bool))
-            ms = [m for m in ece([str(i) for i in range(trials)], c, draws=draws, seed=seed) if m.metric == "ece"]
-            lo = np.array([m.lo for m in ms], float)
-            hi = np.array([m.hi for m in ms], float)
-            value = np.array([m.value for m in ms], float)
-            out.append((f"ECE n={n} true {gap}", float(np.mean((lo <= gap) & (gap <= hi))), float(value.mean())))
+    for shape in ECE_SHAPES:
+        for n in (300, 1000, 3000, 10000):
+            for gap in (0.0, 0.01, 0.02, 0.05, 0.1):
+                rows = n * trials
+                conf = rng.uniform(0.5, 1.0, rows)
+                right = rng.random(rows) < conf - miscalibration(conf, gap, shape)
+                c = count(["a", "b"], np.repeat(np.arange(trials), n), np.eye(trials, dtype=bool),
+                          np.zeros(rows, np.int64), np.where(right, 0, 1), conf, np.full(rows, np.nan),
+                          np.zeros(rows, bool))
+                ms = [m for m in ece([str(i) for i in range(trials)], c, seed=seed) if m.metric == "ece"]
+                lo = np.array([m.lo for m in ms], float)
+                hi = np.array([m.hi for m in ms], float)
+                value = np.array([m.value for m in ms], float)
+                out.append((f"ECE {shape}, n={n} true {gap}", float(np.mean((lo <= gap) & (gap <= hi))),
+                            float(value.mean())))
     return out
 
 
@@ -376,16 +394,17 @@ def main() -> None:
           f"{sum(abs(v - 0.95) <= 0.015 for _, v, _ in cov)}/{len(cov)}")
     t = time.perf_counter()
     ece_trials = min(args.coverage_trials, 1000)
-    ecov = ece_coverage(ece_trials, args.coverage_draws, args.seed)
+    ecov = ece_coverage(ece_trials, args.seed)
     print(f"also, not in the mean above: the ECE interval, {ece_trials} trials per setting; "
           f"{time.perf_counter() - t:.1f} s")
     for label, v, est in ecov:
         dev = 100 * (v - 0.95)
         print(f"  {label:<44} {100 * v:6.2f} %  {dev:+6.2f} points {'ok' if abs(dev) <= 1.5 else 'OUTSIDE +-1.5'}"
               f"   mean estimate {est:.4f}")
-    ev = np.array([v for _, v, _ in ecov])
-    print(f"  ECE: mean over {len(ev)} settings {100 * ev.mean():.2f} %, lowest {100 * ev.min():.2f} %, highest "
-          f"{100 * ev.max():.2f} %; within +-1.5: {int(np.sum(np.abs(ev - 0.95) <= 0.015))}/{len(ev)}")
+    for shape in (*ECE_SHAPES, "all"):
+        ev = np.array([v for label, v, _ in ecov if shape == "all" or label.startswith(f"ECE {shape},")])
+        print(f"  ECE, {shape}: mean over {len(ev)} settings {100 * ev.mean():.2f} %, lowest {100 * ev.min():.2f} %, "
+              f"highest {100 * ev.max():.2f} %; within +-1.5: {int(np.sum(np.abs(ev - 0.95) <= 0.015))}/{len(ev)}")
 
 
 if __name__ == "__main__":
