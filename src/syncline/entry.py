@@ -1,0 +1,17 @@
+"""The ``syncline`` console script. It imports the CLI inside a guard so that Ctrl-C while the
+program is still starting (importing Typer, Rich, Arrow: most of a second) ends with one line
+and status 130, like Ctrl-C later on, instead of a traceback from inside an import."""
+
+from __future__ import annotations
+
+import sys
+
+
+def main() -> None:
+    try:
+        from syncline.cli import main as run
+
+        run()
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
