@@ -31,8 +31,6 @@ def print_ingest(console: Console, s: IngestSummary) -> None:
     for path in s.manifest_missing:
         console.print(f"  [yellow]missing[/yellow] {escape(path)}: listed in the manifest but not found; "
                       "check the path or remove the row", highlight=False)
-    for note in s.moves_refused:
-        console.print(f"  [yellow]not moved[/yellow] {escape(note)}", highlight=False)
     for q in s.quarantined:
         console.print(f"  [yellow]quarantined[/yellow] ({escape(q.kind)}) {escape(q.path)}", highlight=False)
         console.print(f"      {escape(q.reason)}", highlight=False)

@@ -286,39 +286,3 @@ def test_a_path_that_does_not_exist_is_refused_and_nothing_is_written(tmp_path: 
     with pytest.raises(ValueError, match=r"no such file or folder: .*/dtaa; check the path"):
         ingest(project, [data, tmp_path / "dtaa"])  # a typo beside a real folder: nothing half-done
     assert project.catalog().count("assets") == 0 and project.catalog().count("quarantine") == 0
-
-
-def test_a_manifest_moves_an_asset_only_when_its_entity_has_no_work_made_with_it(tmp_path: Path) -> None:
-    """Re-filing a known asset under another entity would leave the old entity's segments (and
-    the labels on them) describing media that is no longer there: the move is refused by name,
-    the asset stays, and the rest of the manifest still applies. With nothing made yet, it moves."""
-    from syncline.align.segment import run_segmenters
-
-    data = tmp_path / "data"
-    data.mkdir()
-    mf.make_click_wav(data, "memo.wav")
-    mf.make_click_wav(data, "other.wav", click_s=0.5)  # other content: another asset
-    manifest = data / "manifest.yaml"
-
-    def write(memo_entity: str, other_entity: str, mic: str) -> None:
-        manifest.write_text(f"""
-entities:
-  - {{entity_id: stall-a}}
-  - {{entity_id: stall-b}}
-assets:
-  - {{path: memo.wav, entity_id: {memo_entity}, mic: {mic}}}
-  - {{path: other.wav, entity_id: {other_entity}}}
-""")
-
-    project = init_project(tmp_path / "p")
-    write("stall-a", "stall-b", "lav1")
-    ingest(project, [data], manifest_path=manifest)
-    assert run_segmenters(project, ["fixed"], window_s=0.5, entity="stall-a")["fixed"] > 0
-    write("stall-b", "stall-a", "lav2")  # both files change places; only stall-a has segments
-    again = ingest(project, [data], manifest_path=manifest)
-    rows = {Path(r["source_path"]).name: r for r in project.catalog().read("assets").to_pylist()}
-    assert rows["memo.wav"]["entity_id"] == "stall-a" and rows["memo.wav"]["mic"] == "lav2"
-    assert rows["other.wav"]["entity_id"] == "stall-a"  # stall-b had nothing made on it: moved
-    assert len(again.moves_refused) == 1
-    note = again.moves_refused[0]
-    assert "memo.wav" in note and "stall-b" in note and "stall-a" in note and "segment(s)" in note

@@ -53,7 +53,6 @@ class IngestSummary:
     entities: int = 0
     events: int = 0
     manifest_missing: list[str] = field(default_factory=list)  # listed in the manifest, not found
-    moves_refused: list[str] = field(default_factory=list)  # a manifest re-filing an asset whose entity has work on it
     elapsed_s: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
@@ -173,22 +172,9 @@ def _quote(values: Iterable[str]) -> str:
     return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
 
 
-def _work_on(cat: Catalog, entity: str) -> str:
-    """What was made on an entity's timeline that moving one of its assets away would strand:
-    segments (and the labels on them) and labels on the entity itself; '' when nothing."""
-    quoted = _quote([entity])
-    parts = [f"{n} {what}" for what, n in (
-        ("segment(s)", cat.count("segments", where=f"entity_id = {quoted}")),
-        ("entity label(s)", cat.count("labels", where=f"target_type = 'entity' AND target_id = {quoted}"))) if n]
-    return " and ".join(parts)
-
-
 def _asset_row(sha: str, group: list[_File], res: dict[str, Any], by_path: dict[str, AssetSpec],
-               summary: IngestSummary, *, stored: dict[str, Any] | None,
-               work_on: Callable[[str], str] = lambda entity: "") -> dict[str, Any] | None:
-    """The catalog row for one content hash (first path in sorted order), or a quarantine. A
-    manifest may re-file a known asset under another entity, unless the entity it leaves has
-    segments or labels made on it: those would stay behind, describing media no longer there."""
+               summary: IngestSummary, *, stored: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The catalog row for one content hash (first path in sorted order), or a quarantine."""
     first = group[0]
     if not res["ok"]:
         summary.quarantined.extend(QuarantinedFile(f.display, res["kind"], res["reason"]) for f in group)
@@ -205,12 +191,6 @@ def _asset_row(sha: str, group: list[_File], res: dict[str, Any], by_path: dict[
         duplicate_paths=[f.display for f in group[1:]], entity_id=entity,
         info=res["info"], managed=res if "managed_path" in res else None, spec=spec)
     row = R.keep_verified_clock(row, stored) if stored is None or spec is not None else R.keep_identity(row, stored)
-    was = str(stored["entity_id"]) if stored is not None else entity
-    if was != row["entity_id"] and (work := work_on(was)):
-        summary.moves_refused.append(
-            f"{first.display}: the manifest files it under {row['entity_id']}, but {was} has {work} made with it; "
-            f"left under {was}. To move it, remove that work first, or ingest the file again as new data")
-        row["entity_id"] = was
     if "embeddings" in res:  # no copy of the media: only its representation (``represent.builtin``)
         row["media_json"] = json.dumps({**json.loads(row.get("media_json") or "{}"), "embeddings_only": True,
                                         "representation": res["embeddings"]["representation"]["representation_id"]})
@@ -300,8 +280,8 @@ def ingest(project: Project, paths: list[Path], *, manifest_path: Path | None = 
                     if progress:
                         progress("probe", done, len(shas))
             done += len(batch) - len(todo)
-            rows = [_asset_row(h, groups[h], results[h], by_path, summary, stored=stored.get(asset_id_from_sha256(h)),
-                               work_on=lambda entity: _work_on(cat, entity)) for h in batch]
+            rows = [_asset_row(h, groups[h], results[h], by_path, summary, stored=stored.get(asset_id_from_sha256(h)))
+                    for h in batch]
             cat.upsert("assets", [r for r in rows if r is not None])
             _store_embeddings(cat, [(r, results[h]) for h, r in zip(batch, rows, strict=True) if r is not None])
             ingested_paths.extend(f.display for h, r in zip(batch, rows, strict=True) if r for f in groups[h])
