@@ -31,7 +31,7 @@ from numpy.typing import NDArray
 from scipy.special import digamma
 
 from syncline.evaluate.counts import FINE_BINS, SliceCounts
-from syncline.evaluate.ece_interval import ece_interval
+from syncline.evaluate.ece_interval import ece_interval, plug_in
 from syncline.evaluate.intervals import wilson
 from syncline.evaluate.metrics import Metric
 
@@ -49,18 +49,12 @@ def coarse(c: SliceCounts) -> tuple[F64, F64, F64]:
     return fold(c.conf_n), fold(c.conf_sum), fold(c.conf_correct)
 
 
-def ece_values(n: F64, conf: F64, correct: F64) -> F64:
-    tot = n.sum(axis=-1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.asarray(np.abs(correct - conf).sum(axis=-1) / tot)
-
-
 def ece(names: list[str], c: SliceCounts, *, draws: int = 1000, seed: int = 0) -> list[Metric]:
     """The plug-in ECE per slice with a 95 % interval for the true ECE (``ece_interval``), and
     ``ece_debiased``, the median-unbiased estimate under gaps spread in proportion to their noise,
     with the same interval. The interval simulates ``draws // 2`` datasets per slice and step."""
     n, s, k = coarse(c)
-    point = ece_values(n, s, k)
+    point = plug_in(n, s, k)
     tot = n.sum(axis=1)
     live = np.flatnonzero(tot > 0)
     lo, hi, middle = ece_interval(n[live], s[live], k[live], draws=max(100, draws // 2), seed=seed)

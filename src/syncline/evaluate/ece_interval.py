@@ -57,6 +57,7 @@ CELLS = 4_000_000  # slices x draws x bins per block: 7 float32 arrays of it, ~1
 
 
 def plug_in(n: F64, s: F64, k: F64) -> F64:
+    """The plug-in ECE ``sum_b |k_b - s_b| / N`` over the last axis (NaN for a slice without rows)."""
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.asarray(np.abs(k - s).sum(axis=-1) / n.sum(axis=-1))
 
@@ -67,11 +68,11 @@ def ece_interval(n: F64, s: F64, k: F64, *, draws: int = 500, alpha: float = 0.0
     summed confidence and right answers; every slice with at least one row). The third is the
     ``theta`` whose spread-gap distribution has the observed plug-in as its median. Slices go in
     blocks of at most ``CELLS`` simulated cells, so memory is bounded whatever their number."""
-    n = np.asarray(n, np.float64)
-    empty = np.flatnonzero(n.sum(axis=1) <= 0) if n.size else np.zeros(0, np.int64)
+    n = np.asarray(n, np.float64).reshape(len(n), -1)
+    empty = np.flatnonzero(n.sum(axis=1) <= 0)
     if len(empty):
         raise ValueError(f"ece_interval: slice {int(empty[0])} has no rows; leave empty slices out")
-    block = max(1, CELLS // max(1, draws * max(1, n.shape[1] if n.ndim == 2 else 1)))
+    block = max(1, CELLS // max(1, draws * n.shape[1]))
     parts = [_block(n[i:i + block], np.asarray(s[i:i + block], np.float64), np.asarray(k[i:i + block], np.float64),
                     draws, alpha, seed + i)
              for i in range(0, len(n), block)]
