@@ -260,6 +260,29 @@ def test_a_killed_run_resumes_where_it_stopped(farm, monkeypatch: pytest.MonkeyP
     assert copy.catalog().read("runs", where="run_id = 'run-killed'").to_pylist()[0]["status"] == "finished"
 
 
+def test_batches_are_committed_by_work_time_or_rows(farm, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run commits every ``commit_seconds`` of work or ``commit_rows`` segments, whichever comes
+    first, and always at its end: fast stages are not slowed by a Lance version per few batches,
+    slow ones lose little work to a kill."""
+    p, _, head = farm
+    real, sizes = L._commit, []
+
+    def counted(cat, pending, fresh):  # type: ignore[no-untyped-def]
+        sizes.append(sum(t.num_rows for _, t in pending))
+        return real(cat, pending, fresh)
+
+    monkeypatch.setattr(L, "_commit", counted)
+    kw = {"representations": REPS, "segmenter": SEGMENTER, "field_name": "action", "batch_size": 16}
+    whole = L.run_pipeline(p, _pipeline(p, head), **kw)  # type: ignore[arg-type]
+    assert sizes == [whole.segments] and whole.segments > 48  # defaults: one commit for a run this small
+    sizes.clear()
+    L.run_pipeline(p, _pipeline(p, head), commit_rows=40, **kw)  # type: ignore[arg-type]
+    assert sizes[:-1] == [48] * (len(sizes) - 1) and 0 < sizes[-1] <= 48 and sum(sizes) == whole.segments
+    sizes.clear()
+    L.run_pipeline(p, _pipeline(p, head), commit_seconds=0.0, **kw)  # type: ignore[arg-type]
+    assert sizes[:-1] == [16] * (len(sizes) - 1) and sum(sizes) == whole.segments
+
+
 def test_a_fusion_stage_falls_back_to_the_branch_that_is_there(farm) -> None:
     """hear (audio) and see (video) side by side; fusion needs both, and where the microphone is
     missing its fallback fuses what the camera gave (the upstream audio stage skipped those)."""

@@ -835,6 +835,11 @@ def representation_usage(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]
     return [dict(zip(cols, row, strict=True)) for row in rel.fetchall()]
 
 
+def representation_modalities(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """The modality of each registered representation (no scan of the vectors)."""
+    return {str(r): str(m) for r, m in con.sql("SELECT representation_id, modality FROM representations").fetchall()}
+
+
 def asset_subjects(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
     """The subjects of every asset that has any."""
     rows = con.sql("SELECT asset_id, subject_ids FROM assets WHERE len(subject_ids) > 0").fetchall()

@@ -37,6 +37,7 @@ import duckdb
 import lance
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from syncline.catalog.schema import TABLES, TableSpec, spec
 
@@ -136,6 +137,8 @@ class Catalog:
         return pa.Table.from_arrays(cols, schema=schema)
 
     def _dedupe_last(self, table: pa.Table, key: str) -> pa.Table:
+        if pc.count_distinct(table.column(key), mode="all").as_py() == table.num_rows:  # the usual case, in C
+            return table
         keys = table.column(key).to_pylist()
         last = {k: i for i, k in enumerate(keys)}
         if len(last) == len(keys):

@@ -25,7 +25,7 @@ import numpy as np
 from syncline.pipeline.graph import Pipeline
 from syncline.pipeline.local import _Batch, run_batch
 
-BATCHES_PER_TASK = 2  # below the local executor's default chunk (8,192 segments = 8 batches of 1,024)
+BATCHES_PER_TASK = 2  # small against what the driver commits at once (commit_seconds of work)
 
 
 def ray_batches(pipeline: Pipeline, batches: Iterable[dict[str, np.ndarray]]) -> Iterator[_Batch]:

@@ -98,15 +98,19 @@ def prediction_table(run_id: str, field_name: str, decision: str, state: Any, se
     score = np.where(ok, out["confidence"].astype(np.float64), np.nan) if "confidence" in out else np.full(n, np.nan)
     cost = np.where(ok, out["expected_cost"].astype(np.float64), np.nan) if "expected_cost" in out else None
     details = _details(status, state.reason[decision], state.failed_at, cost)
-    return pa.table({"prediction_id": [f"{run_id}|{s}|{field_name}" for s in seg_ids], "run_id": [run_id] * n,
-                     "target_type": ["segment"] * n, "target_id": seg_ids.tolist(), "field": [field_name] * n,
-                     "value": [None if v is None else str(v) for v in value.tolist()],
+    segs = pa.array(seg_ids, pa.string())
+    none = np.fromiter((v is None for v in value.tolist()), bool, n)
+    return pa.table({"prediction_id": pc.binary_join_element_wise(f"{run_id}|", segs, f"|{field_name}", ""),
+                     "run_id": pa.repeat(pa.scalar(run_id), n), "target_type": pa.repeat(pa.scalar("segment"), n),
+                     "target_id": segs, "field": pa.repeat(pa.scalar(field_name), n),
+                     "value": pa.array(value.astype(str), pa.string(), mask=none),
                      "score": pa.array(score, pa.float64(), mask=~np.isfinite(score)),
-                     "abstained": (route != "act").tolist(), "latency_ms": [latency_ms] * n,
-                     "asset_ids": assets, "subject_ids": subjects, "route": route.tolist(), "details_json": details})
+                     "abstained": pa.array(route != "act"), "latency_ms": pa.repeat(pa.scalar(latency_ms), n),
+                     "asset_ids": assets, "subject_ids": subjects, "route": pa.array(route.astype(str)),
+                     "details_json": details})
 
 
-def _details(status: np.ndarray, reason: np.ndarray, failed_at: np.ndarray, cost: np.ndarray | None) -> list[str]:
+def _details(status: np.ndarray, reason: np.ndarray, failed_at: np.ndarray, cost: np.ndarray | None) -> pa.Array:
     """Per row ``{"expected_cost", "failed_stage", "reason", "status"}`` as JSON (sorted keys),
     each distinct text encoded once."""
     def enc(v: np.ndarray) -> pa.Array:
@@ -122,4 +126,4 @@ def _details(status: np.ndarray, reason: np.ndarray, failed_at: np.ndarray, cost
     parts += [pc.binary_join_element_wise('"failed_stage":', enc(failed_at), ",", ""),
               pc.binary_join_element_wise('"reason":', enc(reason), ",", ""),
               pc.binary_join_element_wise('"status":', enc(status), "")]
-    return pc.binary_join_element_wise("{", *parts, "}", "").to_pylist()  # type: ignore[no-any-return]
+    return pc.binary_join_element_wise("{", *parts, "}", "")
