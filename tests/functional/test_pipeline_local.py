@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import pytest
@@ -261,9 +264,9 @@ def test_a_killed_run_resumes_where_it_stopped(farm, monkeypatch: pytest.MonkeyP
 
 
 def test_batches_are_committed_by_work_time_or_rows(farm, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A run commits every ``commit_seconds`` of work or ``commit_rows`` segments, whichever comes
-    first, and always at its end: fast stages are not slowed by a Lance version per few batches,
-    slow ones lose little work to a kill."""
+    """A run commits once ``commit_seconds`` have passed since its last commit or ``commit_rows``
+    segments (whole batches) wait, whichever comes first, and always at its end: fast stages are
+    not slowed by a Lance version every few batches, slow ones lose little work to a kill."""
     p, _, head = farm
     real, sizes = L._commit, []
 
@@ -272,15 +275,23 @@ def test_batches_are_committed_by_work_time_or_rows(farm, monkeypatch: pytest.Mo
         return real(cat, pending, fresh)
 
     monkeypatch.setattr(L, "_commit", counted)
-    kw = {"representations": REPS, "segmenter": SEGMENTER, "field_name": "action", "batch_size": 16}
-    whole = L.run_pipeline(p, _pipeline(p, head), **kw)  # type: ignore[arg-type]
-    assert sizes == [whole.segments] and whole.segments > 48  # defaults: one commit for a run this small
+    kw: dict[str, Any] = {"representations": REPS, "segmenter": SEGMENTER, "field_name": "action", "batch_size": 16}
+    whole = L.run_pipeline(p, _pipeline(p, head), commit_seconds=float("inf"), **kw)
+    assert sizes == [whole.segments] and whole.segments > 48  # one commit for a run this small
     sizes.clear()
-    L.run_pipeline(p, _pipeline(p, head), commit_rows=40, **kw)  # type: ignore[arg-type]
+    L.run_pipeline(p, _pipeline(p, head), commit_rows=40, commit_seconds=float("inf"), **kw)
+    assert sizes[:-1] == [32] * (len(sizes) - 1) and 0 < sizes[-1] <= 32 and sum(sizes) == whole.segments
+    sizes.clear()
+    now = [0.0]  # a clock that only the stages move: each batch takes 4 s of it
+
+    def slow(pipeline, batches):  # type: ignore[no-untyped-def]
+        for one in batches:
+            now[0] += 4.0
+            yield L.run_batch(pipeline, one)
+
+    monkeypatch.setattr(L, "time", SimpleNamespace(perf_counter=lambda: now[0], time_ns=time.time_ns))
+    L.run_pipeline(p, _pipeline(p, head), commit_seconds=10.0, map_batches=slow, **kw)
     assert sizes[:-1] == [48] * (len(sizes) - 1) and 0 < sizes[-1] <= 48 and sum(sizes) == whole.segments
-    sizes.clear()
-    L.run_pipeline(p, _pipeline(p, head), commit_seconds=0.0, **kw)  # type: ignore[arg-type]
-    assert sizes[:-1] == [16] * (len(sizes) - 1) and sum(sizes) == whole.segments
 
 
 def test_a_fusion_stage_falls_back_to_the_branch_that_is_there(farm) -> None:

@@ -9,12 +9,14 @@ every stage did to every segment, and a run pinned to the versions it used.
   upstream failed, was skipped or abstained is skipped, and the reason travels with it.
 * **Failures are per segment.** A stage that raises on a batch is re-run row by row, so the
   segment that broke it is marked failed with the error, and the others go on.
-* **Resumable.** Finished batches are committed together every ``commit_seconds`` of work or
-  ``commit_rows`` segments, whichever comes first (traces, then predictions: ``pipeline.trace``);
-  a segment is done when its prediction row exists, so ``run_pipeline(..., run_id=<the killed
-  run>)`` does only the rest, and stable row IDs mean nothing is written twice. A kill loses
-  about ``commit_seconds`` of work (at least one batch); fast stages are not slowed by a commit
-  (a Lance version, ~20 ms) every few thousand segments.
+* **Resumable.** Finished batches are committed together once ``commit_seconds`` (wall time on
+  this process) have passed since the last commit or ``commit_rows`` segments (whole batches) are
+  waiting, whichever comes first (traces, then predictions: ``pipeline.trace``); a segment is
+  done when its prediction row exists, so ``run_pipeline(..., run_id=<the killed run>)`` does
+  only the rest, and stable row IDs mean nothing is written twice. A kill loses the work since
+  the last commit: about ``commit_seconds`` of wall time (with Ray's workers, that much of each)
+  and at most ``max(commit_rows, batch_size)`` segments. Fast stages are not slowed by a commit
+  (a Lance version, ~20 ms per table) every few thousand segments.
 * **Pinned.** The run row names the catalog's table versions at the start, the pipeline's
   config hash, the representations and heads, and the task spec's hash; the run reads through
   those versions, and a resumed run must be the same pipeline with the same settings (it reads
@@ -118,17 +120,24 @@ def run_pipeline(project: Project, pipeline: Pipeline, *, representations: dict[
         started = int(existing["started_utc_ns"] or started)
     else:
         snapshot = dict(pin) if pin else cat.snapshot()  # a red-team run reads what its clean run read
+    wins, empty = {}, None
     try:
         with cat.connect(versions=snapshot, tables=("segments", "embeddings", "assets")) as con:  # what it is pinned to
-            spans = Q.segment_spans(con, segmenter)
-            wins = {src: windows(con, rid) for src, rid in representations.items()}
-            subjects = Q.asset_subjects(con)
+            for src, rid in representations.items():
+                wins[src] = windows(con, rid)
+                if not len(wins[src].t0_ns):
+                    empty = src
+                    break
+            else:
+                spans = Q.segment_spans(con, segmenter)
+                subjects = Q.asset_subjects(con)
     except (OSError, ValueError) as e:
         raise ValueError(f"run {run_id}: its pinned table versions cannot be read any more ({str(e).splitlines()[0]}); "
                          "old versions were cleaned up (a withdrawal or retention run): start a new run") from e
-    for src, rid in representations.items():
-        if not len(wins[src].t0_ns):
-            raise ValueError(f"source {src}: representation {rid} has no stored vectors; run `syncline embed -r {rid}`")
+    if empty is not None:
+        rid = representations[empty]
+        raise ValueError(f"source {empty}: representation {rid} has no stored vectors (none in the table versions "
+                         f"this run reads, or none whose file is still in the catalog); run `syncline embed -r {rid}`")
     if spans.num_rows == 0:
         raise ValueError(f"no segments of {segmenter!r}: run `syncline segment` first")
     run_id = run_id or stable_id("run", pipeline.name, pipeline.config_hash(), segmenter, started,
@@ -165,19 +174,19 @@ def run_pipeline(project: Project, pipeline: Pipeline, *, representations: dict[
     batches = [np.arange(a, min(a + batch_size, len(todo))) for a in range(0, len(todo), batch_size)]
     states = map_batches(pipeline, ({s: v[rows] for s, v in sources.items()} for rows in batches))
     pending: list[tuple[pa.Table, pa.Table]] = []
-    pending_rows, last_commit = 0, time.perf_counter()
+    per_chunk, last_commit = max(1, commit_rows // batch_size), time.perf_counter()
     for b, (rows, state) in enumerate(zip(batches, states, strict=True)):  # streamed, committed per chunk
         take = pa.array(rows)
         pending.append(_tables(pipeline, state, run_id, b, ids[todo[rows]], prov_assets.take(take),
                                prov_subjects.take(take), field_name, decisions[0].name, result))
-        pending_rows += len(rows)
-        if (pending_rows >= commit_rows or time.perf_counter() - last_commit >= commit_seconds
+        if (len(pending) >= per_chunk or time.perf_counter() - last_commit >= commit_seconds
                 or b == len(batches) - 1):
             _commit(cat, pending, fresh)
-            pending, pending_rows, last_commit = [], 0, time.perf_counter()
+            pending, last_commit = [], time.perf_counter()
             if progress:
                 progress(int(rows[-1]) + 1, len(todo))
     result.seconds = round(time.perf_counter() - t_run, 3)
+    result.routes = dict(sorted(result.routes.items()))
     if fresh:  # this call wrote every row of the run: its own counts are the run's
         routes, stage_status = dict(result.routes), {k: dict(v) for k, v in result.stage_status.items()}
     else:

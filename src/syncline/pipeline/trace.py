@@ -99,14 +99,13 @@ def prediction_table(run_id: str, field_name: str, decision: str, state: Any, se
     cost = np.where(ok, out["expected_cost"].astype(np.float64), np.nan) if "expected_cost" in out else None
     details = _details(status, state.reason[decision], state.failed_at, cost)
     segs = pa.array(seg_ids, pa.string())
-    none = np.fromiter((v is None for v in value.tolist()), bool, n)
     return pa.table({"prediction_id": pc.binary_join_element_wise(f"{run_id}|", segs, f"|{field_name}", ""),
                      "run_id": pa.repeat(pa.scalar(run_id), n), "target_type": pa.repeat(pa.scalar("segment"), n),
                      "target_id": segs, "field": pa.repeat(pa.scalar(field_name), n),
-                     "value": pa.array(value.astype(str), pa.string(), mask=none),
+                     "value": pa.array([None if v is None else str(v) for v in value.tolist()], pa.string()),
                      "score": pa.array(score, pa.float64(), mask=~np.isfinite(score)),
                      "abstained": pa.array(route != "act"), "latency_ms": pa.repeat(pa.scalar(latency_ms), n),
-                     "asset_ids": assets, "subject_ids": subjects, "route": pa.array(route.astype(str)),
+                     "asset_ids": assets, "subject_ids": subjects, "route": pa.array(route.tolist(), pa.string()),
                      "details_json": details})
 
 
