@@ -28,6 +28,8 @@ def print_ingest(console: Console, s: IngestSummary) -> None:
         f"[bold]{len(s.quarantined)}[/bold] quarantined — {s.files_seen} files in {s.elapsed_s:.1f} s")
     if mods:
         console.print(f"  by modality: {mods}; entities: {s.entities}; events: {s.events}")
+    for note in s.moved:
+        console.print(f"  [yellow]re-filed[/yellow] {escape(note)}", highlight=False)
     for path in s.manifest_missing:
         console.print(f"  [yellow]missing[/yellow] {escape(path)}: listed in the manifest but not found; "
                       "check the path or remove the row", highlight=False)

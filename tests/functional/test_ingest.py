@@ -286,3 +286,84 @@ def test_a_path_that_does_not_exist_is_refused_and_nothing_is_written(tmp_path: 
     with pytest.raises(ValueError, match=r"no such file or folder: .*/dtaa; check the path"):
         ingest(project, [data, tmp_path / "dtaa"])  # a typo beside a real folder: nothing half-done
     assert project.catalog().count("assets") == 0 and project.catalog().count("quarantine") == 0
+
+
+def test_a_manifest_that_re_files_a_file_moves_what_is_its_own_and_names_what_it_leaves(tmp_path: Path) -> None:
+    """A file re-filed under another entity takes its events with it (same IDs, the new entity's
+    timeline) and drops a clock verified against the old entity's files; the old entity's segments
+    stop listing it (one only it covered goes, unless labels target it); labels are never touched,
+    and the ones made with it are named. Running the same manifest again changes nothing."""
+    from syncline.align.segment import run_segmenters
+
+    data = tmp_path / "data"
+    data.mkdir()
+    mf.make_click_wav(data, "memo.wav", seconds=2.0, click_s=0.5)
+    mf.make_click_wav(data, "other.wav", seconds=1.0, click_s=0.3)
+    mf.make_events_csv(data, "events.csv")
+    manifest = data / "manifest.yaml"
+
+    def write(entity: str, start: str) -> None:
+        manifest.write_text(f"""
+entities:
+  - {{entity_id: stall-a, start_time: "2026-05-01T06:00:00Z"}}
+  - {{entity_id: stall-b, start_time: "2026-05-01T07:00:00Z"}}
+assets:
+  - {{path: memo.wav, entity_id: {entity}, start_time: "{start}"}}
+  - {{path: events.csv, entity_id: {entity}, start_time: "{start}"}}
+  - {{path: other.wav, entity_id: stall-a, start_time: "2026-05-01T06:00:00Z"}}
+""")
+
+    project = init_project(tmp_path / "p")
+    cat = project.catalog()
+    write("stall-a", "2026-05-01T06:00:00Z")
+    ingest(project, [data], manifest_path=manifest)
+    ids = {Path(r["source_path"]).name: r["asset_id"] for r in cat.read("assets").to_pylist()}
+    memo, other, log = ids["memo.wav"], ids["other.wav"], ids["events.csv"]
+    events_before = {r["event_id"]: r for r in cat.read("events").to_pylist()}
+    assert {r["entity_id"] for r in events_before.values()} == {"stall-a"}
+    run_segmenters(project, ["fixed"], window_s=0.5, entity="stall-a")
+    segs = {(r["t0_ns"], r["t1_ns"]): r for r in cat.read("segments").to_pylist()}
+    only_memo = sorted(k for k, r in segs.items() if memo in r["asset_ids"] and set(r["asset_ids"]) <= {memo, log})
+    both = [k for k, r in segs.items() if other in r["asset_ids"] and memo in r["asset_ids"]]
+    assert len(only_memo) >= 2 and both  # memo (2 s) outlasts other (1 s)
+    labelled = segs[only_memo[-1]]["segment_id"]
+    cat.upsert("labels", [
+        {"label_id": "l1", "target_type": "segment", "target_id": labelled, "field": "call", "value": "yes",
+         "kind": "perception", "asset_ids": [memo]},
+        {"label_id": "l2", "target_type": "segment", "target_id": segs[both[0]]["segment_id"], "field": "call",
+         "value": "no", "kind": "perception", "asset_ids": [memo, other]},
+        {"label_id": "l3", "target_type": "entity", "target_id": "stall-a", "field": "barn", "value": "north",
+         "kind": "perception", "asset_ids": [other]}])
+    row = cat.read("assets", where=f"asset_id = '{memo}'").to_pylist()[0]
+    cat.upsert("assets", [row | {"clock_offset_ns": 123_000, "clock_source": "anchor"}])  # as `align --apply` does
+
+    write("stall-b", "2026-05-01T07:00:00.250Z")
+    moved = ingest(project, [data], manifest_path=manifest)
+    rows = {r["asset_id"]: r for r in cat.read("assets").to_pylist()}
+    assert rows[memo]["entity_id"] == rows[log]["entity_id"] == "stall-b" and rows[other]["entity_id"] == "stall-a"
+    assert rows[memo]["clock_source"] != "anchor" and rows[memo]["clock_offset_ns"] == 250_000_000
+    events = {r["event_id"]: r for r in cat.read("events").to_pylist()}
+    assert events.keys() == events_before.keys()
+    for eid, ev in events.items():  # the same events, on stall-b's timeline
+        assert ev["entity_id"] == "stall-b" and ev["t_ns"] == events_before[eid]["t_ns"] + 250_000_000
+    after = {(r["t0_ns"], r["t1_ns"]): r for r in cat.read("segments").to_pylist()}
+    assert all(memo not in r["asset_ids"] and log not in r["asset_ids"] for r in after.values())
+    assert {k: after[k]["asset_ids"] for k in both} == {k: [other] for k in both}
+    assert after[only_memo[-1]]["asset_ids"] == []  # a label targets it: kept, with no file behind it
+    assert not set(only_memo[:-1]) & after.keys()  # the others only memo covered are gone
+    assert sorted(r["label_id"] for r in cat.read("labels").to_pylist()) == ["l1", "l2", "l3"]
+    notes = {n.split(":")[0]: n for n in moved.moved}
+    assert notes.keys() == {"memo.wav", "events.csv"}
+    assert "moved from stall-a to stall-b" in notes["memo.wav"] and "clock is nominal again" in notes["memo.wav"]
+    listing_memo = sum(memo in r["asset_ids"] for r in segs.values())
+    assert f"{listing_memo} segment(s) of stall-a no longer list it" in notes["memo.wav"]
+    assert f"{len(only_memo) - 1} left with no file were removed; 1 left with no file keeps" in notes["memo.wav"]
+    assert "2 label(s) made with it stay on stall-a" in notes["memo.wav"]  # l1 and l2, not l3
+    assert "its events moved with it" in notes["events.csv"] and "label(s)" not in notes["events.csv"]
+
+    again = ingest(project, [data], manifest_path=manifest)  # the same manifest: nothing moves, nothing changes
+    assert again.moved == []
+    assert {(r["t0_ns"], r["t1_ns"]): r["asset_ids"] for r in cat.read("segments").to_pylist()} == \
+        {k: r["asset_ids"] for k, r in after.items()}
+    assert {r["event_id"]: (r["entity_id"], r["t_ns"]) for r in cat.read("events").to_pylist()} == \
+        {k: (r["entity_id"], r["t_ns"]) for k, r in events.items()}

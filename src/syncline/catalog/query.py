@@ -55,6 +55,54 @@ def event_assets_without_events(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [str(a) for (a,) in rows]
 
 
+def event_assets_refiled(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Event-log assets whose events sit under another entity than the asset now does (a
+    manifest re-filed the log): their events are loaded again, under the asset's entity."""
+    rows = con.sql(
+        "SELECT DISTINCT a.asset_id FROM assets a JOIN events v ON list_contains(v.asset_ids, a.asset_id) "
+        "WHERE a.modality = 'events' AND v.entity_id <> a.entity_id ORDER BY 1").fetchall()
+    return [str(a) for (a,) in rows]
+
+
+def segments_listing_foreign_assets(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """Segments whose ``asset_ids`` name a file now filed under another entity (a manifest
+    re-filed it): each with the files still on its entity, the ones that left, and how many
+    labels target it."""
+    rows = con.sql("""
+        WITH s AS (SELECT segment_id, entity_id, unnest(asset_ids) AS asset_id FROM segments),
+        x AS (SELECT s.segment_id,
+                     list(s.asset_id ORDER BY s.asset_id) FILTER (WHERE a.entity_id = s.entity_id) AS kept,
+                     list(s.asset_id ORDER BY s.asset_id) FILTER (WHERE a.entity_id <> s.entity_id) AS gone
+              FROM s JOIN assets a USING (asset_id) GROUP BY s.segment_id)
+        SELECT x.segment_id, coalesce(x.kept, []) AS kept, x.gone,
+               (SELECT count(*) FROM labels l WHERE l.target_type = 'segment' AND l.target_id = x.segment_id) AS labels
+        FROM x WHERE len(x.gone) > 0 ORDER BY x.segment_id""")
+    cols = [d[0] for d in rows.description]
+    return [dict(zip(cols, r, strict=True)) for r in rows.fetchall()]
+
+
+def labels_left_behind(con: duckdb.DuckDBPyConnection, asset_ids: list[str]) -> dict[str, list[str]]:
+    """Per asset, the entities on which labels made with it target something (the entity, a
+    sequence, a segment or an event of it) other than the entity the asset is filed under now:
+    one entry per such label."""
+    if not asset_ids:
+        return {}
+    rows = con.execute("""
+        WITH l AS (SELECT l.label_id, unnest(l.asset_ids) AS asset_id,
+                          coalesce(s.entity_id, v.entity_id,
+                                   CASE WHEN l.target_type IN ('entity', 'sequence') THEN l.target_id END) AS on_entity
+                   FROM labels l
+                   LEFT JOIN segments s ON l.target_type = 'segment' AND s.segment_id = l.target_id
+                   LEFT JOIN events v ON l.target_type = 'event' AND v.event_id = l.target_id)
+        SELECT l.asset_id, l.on_entity FROM l JOIN assets a USING (asset_id)
+        WHERE list_contains($ids, l.asset_id) AND l.on_entity IS NOT NULL AND l.on_entity <> a.entity_id
+        ORDER BY 1, 2""", {"ids": asset_ids}).fetchall()
+    out: dict[str, list[str]] = {}
+    for aid, ent in rows:
+        out.setdefault(str(aid), []).append(str(ent))
+    return out
+
+
 # Asset spans on their entity timeline: [offset + start, offset + start + duration).
 ASSET_SPANS = """
     SELECT entity_id, modality, asset_id,

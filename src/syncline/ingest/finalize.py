@@ -1,6 +1,7 @@
 """Whole-catalog steps of ingest that need every asset in place: register the manifest's
 entities, subjects and consent; create entities found by convention; set entity origins and
-asset clocks; load event logs into ``events`` and metadata rows into ``entities``.
+asset clocks; load event logs into ``events`` (again, under its new entity, for a log a manifest
+re-filed); refresh segments that list a re-filed file; load metadata rows into ``entities``.
 
 Every step is an upsert computed from the catalog itself, so running it twice changes nothing.
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from syncline.catalog import Catalog
 from syncline.catalog import query as Q
@@ -27,8 +29,9 @@ def register_manifest(cat: Catalog, manifest: Manifest) -> None:
     cat.upsert("consent", consent)
 
 
-def finalize(cat: Catalog) -> int:
-    """Run the whole-catalog steps; returns the number of events in the catalog."""
+def finalize(cat: Catalog) -> tuple[int, list[dict[str, Any]]]:
+    """Run the whole-catalog steps; returns the number of events in the catalog and the segments
+    refreshed because a file they listed was re-filed (``Q.segments_listing_foreign_assets``)."""
     with cat.connect() as con:
         new_entities = Q.entities_missing_a_row(con)
     cat.insert_missing("entities", [{"entity_id": e, "source": "convention"} for e in new_entities])
@@ -37,8 +40,9 @@ def finalize(cat: Catalog) -> int:
                  for r in cat.read("entities", columns=["entity_id", "origin_utc_ns"]).to_pylist()}
     _set_clocks(cat, origin_of)
     _load_events(cat, origin_of)
+    refreshed = _refresh_segments(cat)
     _load_metadata(cat)
-    return cat.count("events")
+    return cat.count("events"), refreshed
 
 
 def _set_origins(cat: Catalog) -> None:
@@ -63,11 +67,31 @@ def _load_events(cat: Catalog, origin_of: dict[str, int | None]) -> None:
     from syncline.media.events import read_events
 
     with cat.connect() as con:
-        pending = Q.event_assets_without_events(con)
-    for aid in pending:
+        pending = sorted(set(Q.event_assets_without_events(con)) | set(Q.event_assets_refiled(con)))
+    for aid in pending:  # a re-filed log's events move with it: same IDs, its entity, its clock
         asset = cat.read("assets", where=f"asset_id = '{aid}'").to_pylist()[0]
         events = read_events(Path(asset["source_path"])).to_pylist()
         cat.upsert("events", R.event_rows(asset, events, origin_of.get(asset["entity_id"])))
+
+
+def _refresh_segments(cat: Catalog) -> list[dict[str, Any]]:
+    """Segments that list a file a manifest has since re-filed under another entity stop listing
+    it. One left with no file is removed, unless labels target it: a label is a person's
+    judgment, never dropped by ingest (``ingest`` reports the labels left behind)."""
+    with cat.connect() as con:
+        stale = Q.segments_listing_foreign_assets(con)
+    if not stale:
+        return []
+    empty = [r["segment_id"] for r in stale if not r["kept"] and not r["labels"]]
+    keep = {r["segment_id"]: list(r["kept"]) for r in stale if r["segment_id"] not in set(empty)}
+    if keep:
+        quoted = ", ".join("'" + k.replace("'", "''") + "'" for k in keep)
+        rows = cat.read("segments", where=f"segment_id IN ({quoted})").to_pylist()
+        cat.upsert("segments", [{**r, "asset_ids": keep[r["segment_id"]]} for r in rows])
+    for i in range(0, len(empty), 500):
+        chunk = ", ".join("'" + k.replace("'", "''") + "'" for k in empty[i:i + 500])
+        cat.delete("segments", f"segment_id IN ({chunk})")
+    return [r | {"removed": r["segment_id"] not in keep} for r in stale]
 
 
 def _load_metadata(cat: Catalog) -> None:

@@ -101,8 +101,9 @@ def verified_clock(row: dict[str, Any] | None) -> bool:
 
 
 def keep_verified_clock(row: dict[str, Any], stored: dict[str, Any] | None) -> dict[str, Any]:
-    """On re-ingest, carry over a clock that alignment verified instead of the nominal one."""
-    if stored is None or not verified_clock(stored):
+    """On re-ingest, carry over a clock that alignment verified instead of the nominal one; not
+    across a move to another entity (it was measured against the old entity's other files)."""
+    if stored is None or not verified_clock(stored) or stored.get("entity_id") != row.get("entity_id"):
         return row
     return {**row, **{k: stored[k] for k in ("clock_offset_ns", "clock_drift_ppm", "clock_source")}}
 

@@ -20,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 
 from syncline.catalog import Catalog
+from syncline.catalog import query as Q
 from syncline.govern.keys import Tombstones, keyed_hash
 from syncline.ids import asset_id_from_sha256, entity_id_from_path, sha256_file, stable_id
 from syncline.ingest import rows as R
@@ -53,6 +54,7 @@ class IngestSummary:
     entities: int = 0
     events: int = 0
     manifest_missing: list[str] = field(default_factory=list)  # listed in the manifest, not found
+    moved: list[str] = field(default_factory=list)  # known files a manifest re-filed, and what that left behind
     elapsed_s: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
@@ -254,6 +256,7 @@ def ingest(project: Project, paths: list[Path], *, manifest_path: Path | None = 
     pool: ProcessPoolExecutor | None = None
     done = 0
     ingested_paths: list[str] = []
+    moves: list[tuple[dict[str, Any], dict[str, Any]]] = []  # (the row now, the row before) of re-filed files
     try:
         for batch in _batches(shas, s.batch_size):
             ids = [asset_id_from_sha256(h) for h in batch]
@@ -282,6 +285,8 @@ def ingest(project: Project, paths: list[Path], *, manifest_path: Path | None = 
             done += len(batch) - len(todo)
             rows = [_asset_row(h, groups[h], results[h], by_path, summary, stored=stored.get(asset_id_from_sha256(h)))
                     for h in batch]
+            moves += [(r, stored[r["asset_id"]]) for r in rows if r is not None and r["asset_id"] in stored
+                      and stored[r["asset_id"]]["entity_id"] != r["entity_id"]]
             cat.upsert("assets", [r for r in rows if r is not None])
             _store_embeddings(cat, [(r, results[h]) for h, r in zip(batch, rows, strict=True) if r is not None])
             ingested_paths.extend(f.display for h, r in zip(batch, rows, strict=True) if r for f in groups[h])
@@ -291,7 +296,11 @@ def ingest(project: Project, paths: list[Path], *, manifest_path: Path | None = 
         if pool is not None:
             pool.shutdown(cancel_futures=True)
 
-    summary.events = finalize(cat)
+    summary.events, refreshed = finalize(cat)
+    if moves:
+        with cat.connect(tables=("labels", "segments", "events", "assets")) as con:
+            behind = Q.labels_left_behind(con, [now["asset_id"] for now, _ in moves])
+        summary.moved = [_move_note(now, was, refreshed, behind.get(now["asset_id"], [])) for now, was in moves]
     q = [{"quarantine_id": stable_id(b.path, b.kind), "path": _stored_path(b, withdrawn), "kind": b.kind,
           "reason": b.reason} for b in summary.quarantined]
     if ingested_paths and cat.count("quarantine"):
@@ -309,6 +318,29 @@ def ingest(project: Project, paths: list[Path], *, manifest_path: Path | None = 
                                    | {"quarantined": len(summary.quarantined)}),
     }])
     return summary
+
+
+def _move_note(now: dict[str, Any], was: dict[str, Any], refreshed: list[dict[str, Any]], labels: list[str]) -> str:
+    """What re-filing one known file under another entity did, and what it left behind."""
+    name, old, new = Path(str(now["source_path"])).name, str(was["entity_id"]), str(now["entity_id"])
+    parts = [f"{name}: moved from {old} to {new}"]
+    if now["modality"] == "events":
+        parts.append("its events moved with it")
+    if R.verified_clock(was):
+        parts.append(f"its clock is nominal again (it was verified against {old}'s files): "
+                     f"`syncline align` checks it against {new}'s")
+    listed = [r for r in refreshed if now["asset_id"] in r["gone"]]
+    if listed:
+        removed = sum(r["removed"] for r in listed)
+        labelled = sum(1 for r in listed if not r["removed"] and not r["kept"])
+        parts.append(f"{len(listed)} segment(s) of {old} no longer list it ({removed} left with no file were removed"
+                     + (f"; {labelled} left with no file keeps the labels on it" if labelled == 1 else
+                        f"; {labelled} left with no file keep the labels on them" if labelled else "")
+                     + f"): `syncline segment` gives {new} segments over it")
+    for ent in sorted(set(labels)):
+        parts.append(f"{labels.count(ent)} label(s) made with it stay on {ent}: they describe what this file shows, "
+                     f"now under {new}; label those moments on {new} and review the old ones")
+    return "; ".join(parts)
 
 
 def _sweep_temp_files(media_dir: Path) -> None:
