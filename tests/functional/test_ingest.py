@@ -347,9 +347,9 @@ assets:
     for eid, ev in events.items():  # the same events, on stall-b's timeline
         assert ev["entity_id"] == "stall-b" and ev["t_ns"] == events_before[eid]["t_ns"] + 250_000_000
     after = {(r["t0_ns"], r["t1_ns"]): r for r in cat.read("segments").to_pylist()}
-    assert all(memo not in r["asset_ids"] and log not in r["asset_ids"] for r in after.values())
+    assert all(memo not in (r["asset_ids"] or []) and log not in (r["asset_ids"] or []) for r in after.values())
     assert {k: after[k]["asset_ids"] for k in both} == {k: [other] for k in both}
-    assert after[only_memo[-1]]["asset_ids"] == []  # a label targets it: kept, with no file behind it
+    assert after[only_memo[-1]]["asset_ids"] is None  # a label targets it: kept, with no file behind it
     assert not set(only_memo[:-1]) & after.keys()  # the others only memo covered are gone
     assert sorted(r["label_id"] for r in cat.read("labels").to_pylist()) == ["l1", "l2", "l3"]
     notes = {n.split(":")[0]: n for n in moved.moved}
@@ -367,3 +367,33 @@ assets:
         {k: r["asset_ids"] for k, r in after.items()}
     assert {r["event_id"]: (r["entity_id"], r["t_ns"]) for r in cat.read("events").to_pylist()} == \
         {k: (r["entity_id"], r["t_ns"]) for k, r in events.items()}
+    manifest.write_text('assets:\n  - {path: memo.wav, start_time: "2026-05-01T07:00:00.250Z"}\n')  # no entity named
+    kept = ingest(project, [data], manifest_path=manifest)  # a folder name never re-files a known file
+    assert kept.moved == [] and {r["asset_id"]: r["entity_id"] for r in cat.read("assets").to_pylist()} == \
+        {memo: "stall-b", log: "stall-b", other: "stall-a"}
+
+
+def test_a_re_filed_transcript_loses_word_timings_fitted_to_the_old_entity(tmp_path: Path) -> None:
+    """Forced-aligned word timings were fitted to the old entity's audio: they go with the move
+    (align refines them again), and a split that counted the file with the old entity is named."""
+    data = tmp_path / "data"
+    data.mkdir()
+    mf.make_srt(data, "subs.srt")
+    manifest = data / "manifest.yaml"
+    project = init_project(tmp_path / "p")
+    cat = project.catalog()
+    for entity in ("stall-a", "stall-b"):
+        manifest.write_text(f"entities: [{{entity_id: stall-a}}, {{entity_id: stall-b}}]\n"
+                            f"assets:\n  - {{path: subs.srt, entity_id: {entity}}}\n")
+        summary = ingest(project, [data], manifest_path=manifest)
+        if entity == "stall-a":
+            srt = cat.read("assets").to_pylist()[0]["asset_id"]
+            cat.upsert("words", [{"word_id": f"w{i}", "asset_id": srt, "entity_id": "stall-a", "cue_index": 0,
+                                  "word_index": i, "t0_ns": i, "t1_ns": i + 1, "method": "forced"} for i in range(3)])
+            cat.upsert("splits", [{"split_id": "s1", "split_set": "by-entity", "target_id": "x", "entity_id": "stall-a",
+                                   "split": "train", "asset_ids": [srt]}])
+            assert summary.moved == [] and cat.count("words") == 3
+    assert cat.count("words") == 0 and cat.count("splits") == 1
+    (note,) = summary.moved
+    assert note.startswith("subs.srt: moved from stall-a to stall-b")
+    assert "refined word timings were removed" in note and "run `syncline split` again" in note

@@ -41,6 +41,7 @@ def finalize(cat: Catalog) -> tuple[int, list[dict[str, Any]]]:
     _set_clocks(cat, origin_of)
     _load_events(cat, origin_of)
     refreshed = _refresh_segments(cat)
+    _drop_refiled_words(cat)
     _load_metadata(cat)
     return cat.count("events"), refreshed
 
@@ -76,22 +77,35 @@ def _load_events(cat: Catalog, origin_of: dict[str, int | None]) -> None:
 
 def _refresh_segments(cat: Catalog) -> list[dict[str, Any]]:
     """Segments that list a file a manifest has since re-filed under another entity stop listing
-    it. One left with no file is removed, unless labels target it: a label is a person's
-    judgment, never dropped by ingest (``ingest`` reports the labels left behind)."""
-    with cat.connect() as con:
+    it. One left with no file is removed, unless labels or a scenario target it: those are
+    people's choices, never dropped by ingest (``ingest`` reports the labels left behind). The
+    segment's subjects stay as they were (more, never fewer, for a withdrawal to find). Rows of
+    earlier runs that name a removed segment stay: they are the history those runs read."""
+    with cat.connect(tables=("segments", "assets", "labels", "scenarios")) as con:
         stale = Q.segments_listing_foreign_assets(con)
     if not stale:
         return []
     empty = [r["segment_id"] for r in stale if not r["kept"] and not r["labels"]]
     keep = {r["segment_id"]: list(r["kept"]) for r in stale if r["segment_id"] not in set(empty)}
     if keep:
-        quoted = ", ".join("'" + k.replace("'", "''") + "'" for k in keep)
-        rows = cat.read("segments", where=f"segment_id IN ({quoted})").to_pylist()
-        cat.upsert("segments", [{**r, "asset_ids": keep[r["segment_id"]]} for r in rows])
+        rows = cat.read("segments", where=f"segment_id IN ({_quoted(list(keep))})").to_pylist()
+        cat.upsert("segments", [{**r, "asset_ids": keep[r["segment_id"]] or None} for r in rows])  # subjects kept
     for i in range(0, len(empty), 500):
-        chunk = ", ".join("'" + k.replace("'", "''") + "'" for k in empty[i:i + 500])
-        cat.delete("segments", f"segment_id IN ({chunk})")
+        cat.delete("segments", f"segment_id IN ({_quoted(empty[i:i + 500])})")
     return [r | {"removed": r["segment_id"] not in keep} for r in stale]
+
+
+def _drop_refiled_words(cat: Catalog) -> None:
+    """Word timings forced-aligned while their transcript was filed under another entity were
+    fitted to that entity's audio: they are removed, and ``syncline align`` refines them again."""
+    with cat.connect(tables=("words", "assets")) as con:
+        stale = Q.words_of_refiled_transcripts(con)
+    for i in range(0, len(stale), 500):
+        cat.delete("words", f"asset_id IN ({_quoted(stale[i:i + 500])})")
+
+
+def _quoted(values: list[str]) -> str:
+    return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
 
 
 def _load_metadata(cat: Catalog) -> None:

@@ -184,6 +184,8 @@ def _asset_row(sha: str, group: list[_File], res: dict[str, Any], by_path: dict[
     spec = by_path.get(str(first.path.resolve()))
     if spec is not None and spec.entity_id:
         entity = spec.entity_id
+    elif stored is not None:  # a manifest row that names no entity does not re-file a known file by its folder
+        entity = str(stored["entity_id"])
     elif res["info"]["modality"] == "metadata":
         entity = PROJECT_ENTITY
     else:
@@ -298,9 +300,15 @@ def ingest(project: Project, paths: list[Path], *, manifest_path: Path | None = 
 
     summary.events, refreshed = finalize(cat)
     if moves:
-        with cat.connect(tables=("labels", "segments", "events", "assets")) as con:
-            behind = Q.labels_left_behind(con, [now["asset_id"] for now, _ in moves])
-        summary.moved = [_move_note(now, was, refreshed, behind.get(now["asset_id"], [])) for now, was in moves]
+        with cat.connect(tables=("labels", "segments", "events", "assets", "splits")) as con:
+            moved_ids = [now["asset_id"] for now, _ in moves]
+            behind = Q.labels_left_behind(con, moved_ids)
+            in_splits = Q.assets_in_splits(con, moved_ids)
+        summary.moved = [_move_note(now, was, refreshed, behind.get(now["asset_id"], []), now["asset_id"] in in_splits)
+                         for now, was in moves]
+    elif refreshed:  # an earlier ingest that re-filed files was stopped before this step
+        summary.moved = [f"{len(refreshed)} segment(s) listed files filed under another entity (an earlier ingest "
+                         f"re-filed them and was stopped): they no longer list them"]
     q = [{"quarantine_id": stable_id(b.path, b.kind), "path": _stored_path(b, withdrawn), "kind": b.kind,
           "reason": b.reason} for b in summary.quarantined]
     if ingested_paths and cat.count("quarantine"):
@@ -314,13 +322,14 @@ def ingest(project: Project, paths: list[Path], *, manifest_path: Path | None = 
     cat.upsert("audit_log", [{
         "log_id": stable_id("ingest", time.time_ns(), os.getpid()), "at_utc_ns": time.time_ns(),
         "actor": os.environ.get("USER", "unknown"), "action": "ingest",
-        "details_json": json.dumps({k: v for k, v in summary.to_json().items() if k != "quarantined"}
-                                   | {"quarantined": len(summary.quarantined)}),
+        "details_json": json.dumps({k: v for k, v in summary.to_json().items() if k not in ("quarantined", "moved")}
+                                   | {"quarantined": len(summary.quarantined), "moved": len(summary.moved)}),
     }])
     return summary
 
 
-def _move_note(now: dict[str, Any], was: dict[str, Any], refreshed: list[dict[str, Any]], labels: list[str]) -> str:
+def _move_note(now: dict[str, Any], was: dict[str, Any], refreshed: list[dict[str, Any]], labels: list[str],
+               in_splits: bool) -> str:
     """What re-filing one known file under another entity did, and what it left behind."""
     name, old, new = Path(str(now["source_path"])).name, str(was["entity_id"]), str(now["entity_id"])
     parts = [f"{name}: moved from {old} to {new}"]
@@ -337,9 +346,13 @@ def _move_note(now: dict[str, Any], was: dict[str, Any], refreshed: list[dict[st
                      + (f"; {labelled} left with no file keeps the labels on it" if labelled == 1 else
                         f"; {labelled} left with no file keep the labels on them" if labelled else "")
                      + f"): `syncline segment` gives {new} segments over it")
+    if now["modality"] == "transcript":
+        parts.append(f"its refined word timings were removed: `syncline align` refines them against {new}'s audio")
     for ent in sorted(set(labels)):
         parts.append(f"{labels.count(ent)} label(s) made with it stay on {ent}: they describe what this file shows, "
                      f"now under {new}; label those moments on {new} and review the old ones")
+    if in_splits:
+        parts.append(f"splits made before count it with {old}: run `syncline split` again")
     return "; ".join(parts)
 
 
