@@ -16,6 +16,7 @@ from typing import Any
 import mediafiles as mf
 import pytest
 
+from syncline.catalog import query as Q
 from syncline.catalog.schema import TABLES
 from syncline.ids import sha256_file
 from syncline.ingest import ingest
@@ -336,6 +337,11 @@ assets:
          "kind": "perception", "asset_ids": [other]}])
     row = cat.read("assets", where=f"asset_id = '{memo}'").to_pylist()[0]
     cat.upsert("assets", [row | {"clock_offset_ns": 123_000, "clock_source": "anchor"}])  # as `align --apply` does
+    cat.upsert("runs", [{"run_id": "align-1", "kind": "align", "started_utc_ns": 1}])
+    cat.upsert("clocks", [{"clock_id": "c1", "run_id": "align-1", "entity_id": "stall-a", "asset_id": memo,
+                           "reference_asset_id": other, "method": "click", "verdict": "aligned"}])
+    with cat.connect() as con:
+        assert [r["asset_id"] for r in Q.latest_alignment(con)] == [memo]
 
     write("stall-b", "2026-05-01T07:00:00.250Z")
     moved = ingest(project, [data], manifest_path=manifest)
@@ -352,6 +358,8 @@ assets:
     assert after[only_memo[-1]]["asset_ids"] is None  # a label targets it: kept, with no file behind it
     assert not set(only_memo[:-1]) & after.keys()  # the others only memo covered are gone
     assert sorted(r["label_id"] for r in cat.read("labels").to_pylist()) == ["l1", "l2", "l3"]
+    with cat.connect() as con:  # stall-a's verdict on it no longer counts as its alignment
+        assert Q.latest_alignment(con) == []
     notes = {n.split(":")[0]: n for n in moved.moved}
     assert notes.keys() == {"memo.wav", "events.csv"}
     assert "moved from stall-a to stall-b" in notes["memo.wav"] and "clock is nominal again" in notes["memo.wav"]

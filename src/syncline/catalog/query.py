@@ -660,12 +660,14 @@ def segment_quality(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
 
 
 def latest_alignment(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    """The verdict of the most recent alignment run for every (asset, reference) pair."""
+    """The verdict of the most recent alignment run for every (asset, reference) pair, of the
+    assets still filed under the entity they were aligned on (a verdict against another
+    entity's files says nothing about a file a manifest has since re-filed)."""
     rel = con.sql("""
         WITH r AS (SELECT run_id, started_utc_ns FROM runs WHERE kind = 'align')
         SELECT c.entity_id, c.asset_id, c.reference_asset_id, c.method, c.verdict, c.lag_ns, c.uncertainty_ns,
                c.applied, c.asset_ids, c.subject_ids
-        FROM clocks c JOIN r USING (run_id)
+        FROM clocks c JOIN r USING (run_id) JOIN assets a ON a.asset_id = c.asset_id AND a.entity_id = c.entity_id
         QUALIFY row_number() OVER (PARTITION BY c.asset_id, c.reference_asset_id, c.method
                                    ORDER BY r.started_utc_ns DESC) = 1
         ORDER BY c.entity_id, c.asset_id""")
