@@ -339,9 +339,11 @@ assets:
     cat.upsert("assets", [row | {"clock_offset_ns": 123_000, "clock_source": "anchor"}])  # as `align --apply` does
     cat.upsert("runs", [{"run_id": "align-1", "kind": "align", "started_utc_ns": 1}])
     cat.upsert("clocks", [{"clock_id": "c1", "run_id": "align-1", "entity_id": "stall-a", "asset_id": memo,
-                           "reference_asset_id": other, "method": "click", "verdict": "aligned"}])
+                           "reference_asset_id": other, "method": "click", "verdict": "aligned"},
+                          {"clock_id": "c2", "run_id": "align-1", "entity_id": "stall-a", "asset_id": other,
+                           "reference_asset_id": memo, "method": "click", "verdict": "aligned", "applied": True}])
     with cat.connect() as con:
-        assert [r["asset_id"] for r in Q.latest_alignment(con)] == [memo]
+        assert sorted(r["asset_id"] for r in Q.latest_alignment(con)) == sorted([memo, other])
 
     write("stall-b", "2026-05-01T07:00:00.250Z")
     moved = ingest(project, [data], manifest_path=manifest)
@@ -358,7 +360,7 @@ assets:
     assert after[only_memo[-1]]["asset_ids"] is None  # a label targets it: kept, with no file behind it
     assert not set(only_memo[:-1]) & after.keys()  # the others only memo covered are gone
     assert sorted(r["label_id"] for r in cat.read("labels").to_pylist()) == ["l1", "l2", "l3"]
-    with cat.connect() as con:  # stall-a's verdict on it no longer counts as its alignment
+    with cat.connect() as con:  # neither its verdict on stall-a nor other.wav's against it counts any more
         assert Q.latest_alignment(con) == []
     notes = {n.split(":")[0]: n for n in moved.moved}
     assert notes.keys() == {"memo.wav", "events.csv"}
@@ -367,6 +369,7 @@ assets:
     assert f"{listing_memo} segment(s) of stall-a no longer list it" in notes["memo.wav"]
     assert f"{len(only_memo) - 1} left with no file were removed; 1 left with no file keeps" in notes["memo.wav"]
     assert "2 label(s) made with it stay on stall-a" in notes["memo.wav"]  # l1 and l2, not l3
+    assert "1 file(s) had their clock set against it" in notes["memo.wav"]  # other.wav (c2, applied)
     assert "its events moved with it" in notes["events.csv"] and "label(s)" not in notes["events.csv"]
 
     again = ingest(project, [data], manifest_path=manifest)  # the same manifest: nothing moves, nothing changes
@@ -387,21 +390,27 @@ def test_a_re_filed_transcript_loses_word_timings_fitted_to_the_old_entity(tmp_p
     data = tmp_path / "data"
     data.mkdir()
     mf.make_srt(data, "subs.srt")
+    mf.make_vtt(data, "stays.vtt")  # stays on stall-a, but its words were fitted to moving audio
+    mf.make_click_wav(data, "mic.wav")
     manifest = data / "manifest.yaml"
     project = init_project(tmp_path / "p")
     cat = project.catalog()
     for entity in ("stall-a", "stall-b"):
         manifest.write_text(f"entities: [{{entity_id: stall-a}}, {{entity_id: stall-b}}]\n"
-                            f"assets:\n  - {{path: subs.srt, entity_id: {entity}}}\n")
+                            f"assets:\n  - {{path: subs.srt, entity_id: {entity}}}\n"
+                            f"  - {{path: mic.wav, entity_id: {entity}}}\n"
+                            "  - {path: stays.vtt, entity_id: stall-a}\n")
         summary = ingest(project, [data], manifest_path=manifest)
         if entity == "stall-a":
-            srt = cat.read("assets").to_pylist()[0]["asset_id"]
-            cat.upsert("words", [{"word_id": f"w{i}", "asset_id": srt, "entity_id": "stall-a", "cue_index": 0,
-                                  "word_index": i, "t0_ns": i, "t1_ns": i + 1, "method": "forced"} for i in range(3)])
+            ids = {Path(r["source_path"]).name: r["asset_id"] for r in cat.read("assets").to_pylist()}
+            srt, vtt, mic = ids["subs.srt"], ids["stays.vtt"], ids["mic.wav"]
+            cat.upsert("words", [{"word_id": f"w{t}{i}", "asset_id": t, "entity_id": "stall-a", "cue_index": 0,
+                                  "word_index": i, "t0_ns": i, "t1_ns": i + 1, "method": "forced",
+                                  "asset_ids": sorted([t, mic])} for t in (srt, vtt) for i in range(3)])
             cat.upsert("splits", [{"split_id": "s1", "split_set": "by-entity", "target_id": "x", "entity_id": "stall-a",
                                    "split": "train", "asset_ids": [srt]}])
-            assert summary.moved == [] and cat.count("words") == 3
+            assert summary.moved == [] and cat.count("words") == 6
     assert cat.count("words") == 0 and cat.count("splits") == 1
-    (note,) = summary.moved
+    note = next(n for n in summary.moved if n.startswith("subs.srt"))
     assert note.startswith("subs.srt: moved from stall-a to stall-b")
     assert "refined word timings were removed" in note and "run `syncline split` again" in note

@@ -88,17 +88,34 @@ def segments_listing_foreign_assets(con: duckdb.DuckDBPyConnection) -> list[dict
 
 
 def words_of_refiled_transcripts(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Transcripts whose refined word timings were made under another entity than theirs now."""
-    rows = con.sql("SELECT DISTINCT w.asset_id FROM words w JOIN assets a USING (asset_id) "
-                   "WHERE w.entity_id <> a.entity_id ORDER BY 1").fetchall()
+    """Transcripts whose refined word timings were fitted under another entity than the one the
+    transcript, or the audio they were fitted to (both in ``asset_ids``), is filed under now."""
+    rows = con.sql("SELECT DISTINCT w.transcript FROM (SELECT asset_id AS transcript, entity_id, "
+                   "unnest(list_append(coalesce(asset_ids, []), asset_id)) AS used FROM words) w "
+                   "JOIN assets a ON a.asset_id = w.used WHERE w.entity_id <> a.entity_id ORDER BY 1").fetchall()
     return [str(a) for (a,) in rows]
 
 
 def assets_in_splits(con: duckdb.DuckDBPyConnection, asset_ids: list[str]) -> set[str]:
     """Which of ``asset_ids`` a stored split assignment names (its targets were made with them)."""
+    if not asset_ids:
+        return set()
     rows = con.execute("SELECT DISTINCT asset_id FROM (SELECT unnest(asset_ids) AS asset_id FROM splits) "
-                       "WHERE list_contains($ids, asset_id)", {"ids": asset_ids}).fetchall()
+                       "JOIN (SELECT unnest($ids) AS asset_id) USING (asset_id)", {"ids": asset_ids}).fetchall()
     return {str(a) for (a,) in rows}
+
+
+def aligned_against(con: duckdb.DuckDBPyConnection, asset_ids: list[str]) -> dict[str, list[str]]:
+    """Per asset of ``asset_ids``, the other files whose clock an alignment run set against it."""
+    if not asset_ids:
+        return {}
+    rows = con.execute("SELECT DISTINCT c.reference_asset_id, c.asset_id FROM clocks c "
+                       "JOIN (SELECT unnest($ids) AS reference_asset_id) USING (reference_asset_id) "
+                       "WHERE c.applied ORDER BY 1, 2", {"ids": asset_ids}).fetchall()
+    out: dict[str, list[str]] = {}
+    for ref, aid in rows:
+        out.setdefault(str(ref), []).append(str(aid))
+    return out
 
 
 def labels_left_behind(con: duckdb.DuckDBPyConnection, asset_ids: list[str]) -> dict[str, list[str]]:
@@ -115,7 +132,8 @@ def labels_left_behind(con: duckdb.DuckDBPyConnection, asset_ids: list[str]) -> 
                    LEFT JOIN segments s ON l.target_type = 'segment' AND s.segment_id = l.target_id
                    LEFT JOIN events v ON l.target_type = 'event' AND v.event_id = l.target_id)
         SELECT l.asset_id, l.on_entity FROM l JOIN assets a USING (asset_id)
-        WHERE list_contains($ids, l.asset_id) AND l.on_entity IS NOT NULL AND l.on_entity <> a.entity_id
+        JOIN (SELECT unnest($ids) AS asset_id) USING (asset_id)
+        WHERE l.on_entity IS NOT NULL AND l.on_entity <> a.entity_id
         ORDER BY 1, 2""", {"ids": asset_ids}).fetchall()
     out: dict[str, list[str]] = {}
     for aid, ent in rows:
@@ -660,14 +678,16 @@ def segment_quality(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
 
 
 def latest_alignment(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    """The verdict of the most recent alignment run for every (asset, reference) pair, of the
-    assets still filed under the entity they were aligned on (a verdict against another
-    entity's files says nothing about a file a manifest has since re-filed)."""
+    """The verdict of the most recent alignment run for every (asset, reference) pair whose two
+    files are still filed under the entity they were aligned on (a verdict says nothing about a
+    file a manifest has since re-filed, nor about one aligned against a file that left)."""
     rel = con.sql("""
         WITH r AS (SELECT run_id, started_utc_ns FROM runs WHERE kind = 'align')
         SELECT c.entity_id, c.asset_id, c.reference_asset_id, c.method, c.verdict, c.lag_ns, c.uncertainty_ns,
                c.applied, c.asset_ids, c.subject_ids
         FROM clocks c JOIN r USING (run_id) JOIN assets a ON a.asset_id = c.asset_id AND a.entity_id = c.entity_id
+        LEFT JOIN assets f ON f.asset_id = c.reference_asset_id
+        WHERE f.asset_id IS NULL OR f.entity_id = c.entity_id  -- nor one against a reference that left
         QUALIFY row_number() OVER (PARTITION BY c.asset_id, c.reference_asset_id, c.method
                                    ORDER BY r.started_utc_ns DESC) = 1
         ORDER BY c.entity_id, c.asset_id""")

@@ -300,11 +300,17 @@ def ingest(project: Project, paths: list[Path], *, manifest_path: Path | None = 
 
     summary.events, refreshed = finalize(cat)
     if moves:
-        with cat.connect(tables=("labels", "segments", "events", "assets", "splits")) as con:
+        with cat.connect(tables=("labels", "segments", "events", "assets", "splits", "clocks")) as con:
             moved_ids = [now["asset_id"] for now, _ in moves]
             behind = Q.labels_left_behind(con, moved_ids)
             in_splits = Q.assets_in_splits(con, moved_ids)
-        summary.moved = [_move_note(now, was, refreshed, behind.get(now["asset_id"], []), now["asset_id"] in in_splits)
+            set_against = Q.aligned_against(con, moved_ids)
+        listing: dict[str, list[dict[str, Any]]] = {}
+        for r in refreshed:
+            for aid in r["gone"]:
+                listing.setdefault(str(aid), []).append(r)
+        summary.moved = [_move_note(now, was, listing.get(now["asset_id"], []), behind.get(now["asset_id"], []),
+                                    now["asset_id"] in in_splits, len(set_against.get(now["asset_id"], [])))
                          for now, was in moves]
     elif refreshed:  # an earlier ingest that re-filed files was stopped before this step
         summary.moved = [f"{len(refreshed)} segment(s) listed files filed under another entity (an earlier ingest "
@@ -328,8 +334,8 @@ def ingest(project: Project, paths: list[Path], *, manifest_path: Path | None = 
     return summary
 
 
-def _move_note(now: dict[str, Any], was: dict[str, Any], refreshed: list[dict[str, Any]], labels: list[str],
-               in_splits: bool) -> str:
+def _move_note(now: dict[str, Any], was: dict[str, Any], listed: list[dict[str, Any]], labels: list[str],
+               in_splits: bool, aligned_to_it: int) -> str:
     """What re-filing one known file under another entity did, and what it left behind."""
     name, old, new = Path(str(now["source_path"])).name, str(was["entity_id"]), str(now["entity_id"])
     parts = [f"{name}: moved from {old} to {new}"]
@@ -338,7 +344,8 @@ def _move_note(now: dict[str, Any], was: dict[str, Any], refreshed: list[dict[st
     if R.verified_clock(was):
         parts.append(f"its clock is nominal again (it was verified against {old}'s files): "
                      f"`syncline align` checks it against {new}'s")
-    listed = [r for r in refreshed if now["asset_id"] in r["gone"]]
+    if aligned_to_it:
+        parts.append(f"{aligned_to_it} file(s) had their clock set against it: `syncline align` checks them again")
     if listed:
         removed = sum(r["removed"] for r in listed)
         labelled = sum(1 for r in listed if not r["removed"] and not r["kept"])
