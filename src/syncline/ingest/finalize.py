@@ -29,9 +29,10 @@ def register_manifest(cat: Catalog, manifest: Manifest) -> None:
     cat.upsert("consent", consent)
 
 
-def finalize(cat: Catalog) -> tuple[int, list[dict[str, Any]]]:
-    """Run the whole-catalog steps; returns the number of events in the catalog and the segments
-    refreshed because a file they listed was re-filed (``Q.segments_listing_foreign_assets``)."""
+def finalize(cat: Catalog) -> tuple[int, list[dict[str, Any]], list[str]]:
+    """Run the whole-catalog steps; returns the number of events in the catalog, the segments
+    refreshed because a file they listed was re-filed (``Q.segments_listing_foreign_assets``)
+    and the transcripts whose word timings were dropped for the same reason."""
     with cat.connect() as con:
         new_entities = Q.entities_missing_a_row(con)
     cat.insert_missing("entities", [{"entity_id": e, "source": "convention"} for e in new_entities])
@@ -41,9 +42,9 @@ def finalize(cat: Catalog) -> tuple[int, list[dict[str, Any]]]:
     _set_clocks(cat, origin_of)
     _load_events(cat, origin_of)
     refreshed = _refresh_segments(cat)
-    _drop_refiled_words(cat)
+    dropped = _drop_refiled_words(cat)
     _load_metadata(cat)
-    return cat.count("events"), refreshed
+    return cat.count("events"), refreshed, dropped
 
 
 def _set_origins(cat: Catalog) -> None:
@@ -95,13 +96,15 @@ def _refresh_segments(cat: Catalog) -> list[dict[str, Any]]:
     return [r | {"removed": r["segment_id"] not in keep} for r in stale]
 
 
-def _drop_refiled_words(cat: Catalog) -> None:
-    """Word timings forced-aligned while their transcript was filed under another entity were
-    fitted to that entity's audio: they are removed, and ``syncline align`` refines them again."""
+def _drop_refiled_words(cat: Catalog) -> list[str]:
+    """Word timings forced-aligned under an entity that their transcript, or the audio they were
+    fitted to, has since left are removed (``syncline align`` refines them again); returns the
+    transcripts whose words went."""
     with cat.connect(tables=("words", "assets")) as con:
         stale = Q.words_of_refiled_transcripts(con)
     for i in range(0, len(stale), 500):
         cat.delete("words", f"asset_id IN ({_quoted(stale[i:i + 500])})")
+    return stale
 
 
 def _quoted(values: list[str]) -> str:

@@ -298,7 +298,7 @@ def ingest(project: Project, paths: list[Path], *, manifest_path: Path | None = 
         if pool is not None:
             pool.shutdown(cancel_futures=True)
 
-    summary.events, refreshed = finalize(cat)
+    summary.events, refreshed, words_dropped = finalize(cat)
     if moves:
         with cat.connect(tables=("labels", "segments", "events", "assets", "splits", "clocks")) as con:
             moved_ids = [now["asset_id"] for now, _ in moves]
@@ -310,11 +310,11 @@ def ingest(project: Project, paths: list[Path], *, manifest_path: Path | None = 
             for aid in r["gone"]:
                 listing.setdefault(str(aid), []).append(r)
         summary.moved = [_move_note(now, was, listing.get(now["asset_id"], []), behind.get(now["asset_id"], []),
-                                    now["asset_id"] in in_splits, len(set_against.get(now["asset_id"], [])))
-                         for now, was in moves]
-    elif refreshed:  # an earlier ingest that re-filed files was stopped before this step
-        summary.moved = [f"{len(refreshed)} segment(s) listed files filed under another entity (an earlier ingest "
-                         f"re-filed them and was stopped): they no longer list them"]
+                                    now["asset_id"] in in_splits, len(set_against.get(now["asset_id"], [])),
+                                    now["asset_id"] in words_dropped) for now, was in moves]
+    elif refreshed or words_dropped:  # an earlier ingest that re-filed files was stopped before this step
+        summary.moved = [f"an earlier ingest re-filed files and was stopped: {len(refreshed)} segment(s) no longer "
+                         f"list them, and {len(words_dropped)} transcript(s) lost word timings fitted with them"]
     q = [{"quarantine_id": stable_id(b.path, b.kind), "path": _stored_path(b, withdrawn), "kind": b.kind,
           "reason": b.reason} for b in summary.quarantined]
     if ingested_paths and cat.count("quarantine"):
@@ -335,7 +335,7 @@ def ingest(project: Project, paths: list[Path], *, manifest_path: Path | None = 
 
 
 def _move_note(now: dict[str, Any], was: dict[str, Any], listed: list[dict[str, Any]], labels: list[str],
-               in_splits: bool, aligned_to_it: int) -> str:
+               in_splits: bool, aligned_to_it: int, words_dropped: bool) -> str:
     """What re-filing one known file under another entity did, and what it left behind."""
     name, old, new = Path(str(now["source_path"])).name, str(was["entity_id"]), str(now["entity_id"])
     parts = [f"{name}: moved from {old} to {new}"]
@@ -353,7 +353,7 @@ def _move_note(now: dict[str, Any], was: dict[str, Any], listed: list[dict[str, 
                      + (f"; {labelled} left with no file keeps the labels on it" if labelled == 1 else
                         f"; {labelled} left with no file keep the labels on them" if labelled else "")
                      + f"): `syncline segment` gives {new} segments over it")
-    if now["modality"] == "transcript":
+    if words_dropped:
         parts.append(f"its refined word timings were removed: `syncline align` refines them against {new}'s audio")
     for ent in sorted(set(labels)):
         parts.append(f"{labels.count(ent)} label(s) made with it stay on {ent}: they describe what this file shows, "
