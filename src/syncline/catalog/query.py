@@ -8,6 +8,7 @@ tables to exact versions, so a run's numbers can be recomputed on the data it sa
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import duckdb
@@ -47,22 +48,16 @@ def origins_from_assets(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     return {str(e): int(t) for e, t in rows}
 
 
-def event_assets_without_events(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Event-log assets whose rows are not (yet) in the events table."""
-    rows = con.sql(  # the events' files unnested first: a hash anti-join, not a loop over every event per log
-        "SELECT a.asset_id FROM assets a WHERE a.modality = 'events' AND a.asset_id NOT IN "
-        "(SELECT u FROM (SELECT DISTINCT unnest(asset_ids) AS u FROM events) WHERE u IS NOT NULL) ORDER BY 1"
-    ).fetchall()
-    return [str(a) for (a,) in rows]
-
-
-def event_assets_refiled(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Event-log assets whose events sit under another entity than the asset now does (a
-    manifest re-filed the log): their events are loaded again, under the asset's entity."""
-    rows = con.sql(
-        "SELECT DISTINCT a.asset_id FROM (SELECT entity_id, unnest(asset_ids) AS asset_id FROM events) v "
-        "JOIN assets a USING (asset_id) WHERE a.modality = 'events' AND v.entity_id <> a.entity_id ORDER BY 1"
-    ).fetchall()
+def event_assets_to_load(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Event-log assets whose rows are not (yet) in the events table, or sit under another entity
+    than the log does now (a manifest re-filed it): their events are loaded (again) under it.
+    The events' files are unnested once and hash-joined, not searched event by event per log."""
+    rows = con.sql("""
+        WITH u AS (SELECT asset_id, min(entity_id) AS lo, max(entity_id) AS hi
+                   FROM (SELECT entity_id, unnest(asset_ids) AS asset_id FROM events) GROUP BY asset_id)
+        SELECT a.asset_id FROM assets a LEFT JOIN u USING (asset_id)
+        WHERE a.modality = 'events' AND (u.asset_id IS NULL OR u.lo <> a.entity_id OR u.hi <> a.entity_id)
+        ORDER BY 1""").fetchall()
     return [str(a) for (a,) in rows]
 
 
@@ -374,6 +369,11 @@ def aligned_tuples(con: duckdb.DuckDBPyConnection, *, segmenter: str | None = No
 
 def _lit(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
+
+
+def sql_list(values: Iterable[str]) -> str:
+    """``'a', 'b'`` for an ``IN (...)`` filter on the catalog's tables (quotes doubled)."""
+    return ", ".join(map(_lit, values))
 
 
 # ---------------------------------------------------------------- governance

@@ -69,7 +69,7 @@ def _load_events(cat: Catalog, origin_of: dict[str, int | None]) -> None:
     from syncline.media.events import read_events
 
     with cat.connect() as con:
-        pending = sorted(set(Q.event_assets_without_events(con)) | set(Q.event_assets_refiled(con)))
+        pending = Q.event_assets_to_load(con)
     for aid in pending:  # a re-filed log's events move with it: same IDs, its entity, its clock
         asset = cat.read("assets", where=f"asset_id = '{aid}'").to_pylist()[0]
         events = read_events(Path(asset["source_path"])).to_pylist()
@@ -86,14 +86,15 @@ def _refresh_segments(cat: Catalog) -> list[dict[str, Any]]:
         stale = Q.segments_listing_foreign_assets(con)
     if not stale:
         return []
-    empty = [r["segment_id"] for r in stale if not r["kept"] and not r["labels"]]
-    keep = {r["segment_id"]: list(r["kept"]) for r in stale if r["segment_id"] not in set(empty)}
+    stale = [r | {"removed": not r["kept"] and not r["labels"]} for r in stale]
+    keep = {r["segment_id"]: list(r["kept"]) for r in stale if not r["removed"]}
     if keep:
-        rows = cat.read("segments", where=f"segment_id IN ({_quoted(list(keep))})").to_pylist()
+        rows = cat.read("segments", where=f"segment_id IN ({Q.sql_list(keep)})").to_pylist()
         cat.upsert("segments", [{**r, "asset_ids": keep[r["segment_id"]] or None} for r in rows])  # subjects kept
+    empty = [r["segment_id"] for r in stale if r["removed"]]
     for i in range(0, len(empty), 500):
-        cat.delete("segments", f"segment_id IN ({_quoted(empty[i:i + 500])})")
-    return [r | {"removed": r["segment_id"] not in keep} for r in stale]
+        cat.delete("segments", f"segment_id IN ({Q.sql_list(empty[i:i + 500])})")
+    return stale
 
 
 def _drop_refiled_words(cat: Catalog) -> list[str]:
@@ -103,12 +104,8 @@ def _drop_refiled_words(cat: Catalog) -> list[str]:
     with cat.connect(tables=("words", "assets")) as con:
         stale = Q.words_of_refiled_transcripts(con)
     for i in range(0, len(stale), 500):
-        cat.delete("words", f"asset_id IN ({_quoted(stale[i:i + 500])})")
+        cat.delete("words", f"asset_id IN ({Q.sql_list(stale[i:i + 500])})")
     return stale
-
-
-def _quoted(values: list[str]) -> str:
-    return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
 
 
 def _load_metadata(cat: Catalog) -> None:

@@ -170,10 +170,6 @@ def _batches(items: list[Any], n: int) -> Iterable[list[Any]]:
         yield items[i:i + n]
 
 
-def _quote(values: Iterable[str]) -> str:
-    return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
-
-
 def _asset_row(sha: str, group: list[_File], res: dict[str, Any], by_path: dict[str, AssetSpec],
                summary: IngestSummary, *, stored: dict[str, Any] | None) -> dict[str, Any] | None:
     """The catalog row for one content hash (first path in sorted order), or a quarantine."""
@@ -262,7 +258,7 @@ def ingest(project: Project, paths: list[Path], *, manifest_path: Path | None = 
     try:
         for batch in _batches(shas, s.batch_size):
             ids = [asset_id_from_sha256(h) for h in batch]
-            where = f"asset_id IN ({_quote(ids)})"
+            where = f"asset_id IN ({Q.sql_list(ids)})"
             stored = {r["asset_id"]: r for r in cat.read("assets", where=where).to_pylist()}
             results: dict[str, dict[str, Any]] = {}
             todo: list[str] = []
@@ -319,7 +315,7 @@ def ingest(project: Project, paths: list[Path], *, manifest_path: Path | None = 
           "reason": b.reason} for b in summary.quarantined]
     if ingested_paths and cat.count("quarantine"):
         for chunk in _batches(ingested_paths, 500):  # files fixed since an earlier run leave quarantine
-            where = f"path IN ({_quote(chunk)})"
+            where = f"path IN ({Q.sql_list(chunk)})"
             if cat.count("quarantine", where=where):
                 cat.delete("quarantine", where)
     cat.upsert("quarantine", q)
